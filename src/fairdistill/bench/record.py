@@ -1,0 +1,56 @@
+"""What every committed benchmark result carries: the command, the commit, the machine, the version."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..fileio import write_json
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                            "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["device"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as fh:
+            info["memory_gib"] = round(int(fh.readline().split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    info.setdefault("device", "cpu")
+    return info
+
+
+def write_results(path: str | os.PathLike, suite: str, results: Any, config: dict | None = None) -> Path:
+    """Write ``{"suite", "command", "commit", "machine", "version", "date", "config", "results"}`` as JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {
+        "suite": suite, "command": " ".join(["fairdistill", *sys.argv[1:]]) if sys.argv else "",
+        "commit": git_commit(), "machine": machine(), "fairdistill_version": __version__,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": config or {}, "results": results,
+    })
+    return path

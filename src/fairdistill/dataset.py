@@ -1,0 +1,203 @@
+"""The two data containers every method shares.
+
+``FairDataset`` holds real rows (tabular) or images; ``SyntheticSet`` holds what a method produced, always with
+weights and provenance. Both are plain NumPy containers; methods convert to torch where they need it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import DataError
+
+UNASSIGNED = -1  # s value of a synthetic sample whose group is meaningless (distilled images)
+
+
+@dataclass
+class FairDataset:
+    """Features ``X``, integer target ``y``, sensitive attributes ``s`` (N x k, one column per named axis).
+
+    ``X`` is 2-D (tabular, encoded) or N x C x H x W (images, normalised). ``s`` columns are integer codes whose
+    meaning is ``sensitive_values[axis][code]``. ``meta`` carries what is needed to decode rows (the tabular
+    ``encoder``), image normalisation (``mean``/``std``), and the dataset's provenance.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    s: np.ndarray
+    sensitive_names: list[str]
+    name: str = "data"
+    modality: str = "tabular"  # "tabular" | "image"
+    n_classes: int | None = None
+    class_names: list[str] | None = None
+    sensitive_values: list[list[str]] | None = None
+    feature_names: list[str] | None = None
+    weights: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.X = np.asarray(self.X)
+        if self.X.dtype != np.float32:
+            self.X = self.X.astype(np.float32)
+        self.y = np.asarray(self.y).astype(np.int64, copy=False)
+        s = np.asarray(self.s)
+        if s.ndim == 1:
+            s = s[:, None]
+        self.s = s.astype(np.int64, copy=False)
+        self.sensitive_names = [str(n) for n in self.sensitive_names]
+        if self.weights is not None:
+            self.weights = np.asarray(self.weights, dtype=np.float64)
+        if self.n_classes is None:
+            self.n_classes = int(self.y.max()) + 1 if len(self.y) else 0
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        n = len(self.X)
+        if self.modality not in ("tabular", "image"):
+            raise DataError(f"modality {self.modality!r} is unknown; use 'tabular' or 'image'")
+        want = 2 if self.modality == "tabular" else 4
+        if self.X.ndim != want:
+            raise DataError(
+                f"{self.name}: X has shape {self.X.shape}; {self.modality} data needs a {want}-D array"
+                + (" (N x features)" if want == 2 else " (N x C x H x W)"))
+        if self.y.shape != (n,):
+            raise DataError(f"{self.name}: y has shape {self.y.shape}; expected ({n},) to match X")
+        if self.s.shape[0] != n:
+            raise DataError(f"{self.name}: s has {self.s.shape[0]} rows; expected {n} to match X")
+        if self.s.shape[1] != len(self.sensitive_names):
+            raise DataError(f"{self.name}: s has {self.s.shape[1]} columns but {len(self.sensitive_names)} "
+                            f"sensitive_names {self.sensitive_names}; give one name per column")
+        if self.weights is not None:
+            if self.weights.shape != (n,):
+                raise DataError(f"{self.name}: weights has shape {self.weights.shape}; expected ({n},)")
+            if not np.all(np.isfinite(self.weights)) or np.any(self.weights < 0):
+                raise DataError(f"{self.name}: weights must be finite and >= 0")
+        if n and not np.all(np.isfinite(self.X)):
+            bad = int(np.count_nonzero(~np.isfinite(self.X.reshape(n, -1)).any(axis=1)))
+            raise DataError(f"{self.name}: X has NaN or infinite values in {bad} rows; impute or drop them first")
+        if n and (self.y.min() < 0 or self.y.max() >= self.n_classes):
+            raise DataError(f"{self.name}: labels must lie in 0..{self.n_classes - 1}; got "
+                            f"{int(self.y.min())}..{int(self.y.max())}")
+
+    # --------------------------------------------------------------- accessors
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def w(self) -> np.ndarray:
+        """Per-row weights (ones when none were given)."""
+        return np.ones(len(self)) if self.weights is None else self.weights
+
+    @property
+    def n_features(self) -> int:
+        return int(np.prod(self.X.shape[1:]))
+
+    def subset(self, idx: np.ndarray | Sequence[int]) -> "FairDataset":
+        idx = np.asarray(idx)
+        return replace(self, X=self.X[idx], y=self.y[idx], s=self.s[idx],
+                       weights=None if self.weights is None else self.weights[idx])
+
+    def select_sensitive(self, names: Sequence[str] | None) -> "FairDataset":
+        """Keep only the named sensitive axes (in the given order)."""
+        if names is None:
+            return self
+        missing = [n for n in names if n not in self.sensitive_names]
+        if missing:
+            raise DataError(f"{self.name}: unknown sensitive attribute(s) {missing}; available: "
+                            f"{self.sensitive_names}")
+        cols = [self.sensitive_names.index(n) for n in names]
+        vals = None if self.sensitive_values is None else [self.sensitive_values[c] for c in cols]
+        return replace(self, s=self.s[:, cols], sensitive_names=list(names), sensitive_values=vals)
+
+    def groups(self, axes: str | Sequence[str] = "joint") -> tuple[np.ndarray, list[tuple[int, ...]]]:
+        """Group id per row and the sorted list of group tuples present.
+
+        ``axes="joint"`` (default) uses every sensitive axis (intersectional groups); ``"single:<name>"`` or a list of
+        names uses those axes only.
+        """
+        return group_ids(self.s, select_axes(self.sensitive_names, axes))
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes, class balance and group sizes: what a person checks first."""
+        gid, tuples = self.groups()
+        return {
+            "name": self.name, "modality": self.modality, "n": len(self), "shape": list(self.X.shape[1:]),
+            "n_classes": self.n_classes, "class_counts": np.bincount(self.y, minlength=self.n_classes).tolist(),
+            "sensitive": self.sensitive_names,
+            "group_counts": {str(t): int(c) for t, c in zip(tuples, np.bincount(gid, minlength=len(tuples)))},
+        }
+
+
+@dataclass
+class SyntheticSet(FairDataset):
+    """A method's output: the FairDataset fields, ``weights`` always set, plus ``origin`` and ``provenance``.
+
+    ``origin`` is 1 for a generated row and 0 for a kept real row; ``s`` may hold ``UNASSIGNED`` (-1) where a
+    sample has no meaningful group (distilled images).
+    """
+
+    origin: np.ndarray | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.weights is None:
+            self.weights = np.ones(len(np.asarray(self.X)))
+        if self.origin is None:
+            self.origin = np.ones(len(np.asarray(self.X)), dtype=np.int8)
+        self.origin = np.asarray(self.origin, dtype=np.int8)
+        super().__post_init__()
+
+    def subset(self, idx):
+        out = super().subset(idx)
+        out.origin = self.origin[np.asarray(idx)]
+        return out
+
+    def validate(self) -> None:
+        s = self.s
+        if s.size and s.min() < UNASSIGNED:
+            raise DataError(f"{self.name}: sensitive codes must be >= {UNASSIGNED} (-1 = unassigned)")
+        super().validate()
+
+    @classmethod
+    def from_dataset(cls, data: FairDataset, *, X=None, y=None, s=None, weights=None, origin=None,
+                     provenance=None, name=None) -> "SyntheticSet":
+        """A SyntheticSet that shares ``data``'s metadata (names, decoder) with new rows."""
+        return cls(
+            X=data.X if X is None else X, y=data.y if y is None else y, s=data.s if s is None else s,
+            sensitive_names=list(data.sensitive_names), name=name or data.name, modality=data.modality,
+            n_classes=data.n_classes, class_names=data.class_names, sensitive_values=data.sensitive_values,
+            feature_names=data.feature_names, weights=weights, meta=dict(data.meta), origin=origin,
+            provenance=dict(provenance or {}))
+
+
+def select_axes(names: Sequence[str], axes: str | Sequence[str]) -> list[int]:
+    """Column indices of the sensitive axes named by ``axes`` ("joint", "single:<name>", or a list of names)."""
+    if isinstance(axes, str):
+        if axes == "joint":
+            return list(range(len(names)))
+        if axes.startswith("single:"):
+            axes = [axes.split(":", 1)[1]]
+        else:
+            axes = [axes]
+    out = []
+    for a in axes:
+        if a not in names:
+            raise DataError(f"unknown sensitive axis {a!r}; available: {list(names)} (or 'joint')")
+        out.append(list(names).index(a))
+    return out
+
+
+def group_ids(s: np.ndarray, cols: Sequence[int] | None = None) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """Map each row of ``s[:, cols]`` to the index of its tuple in the sorted list of tuples present."""
+    s = np.asarray(s)
+    if s.ndim == 1:
+        s = s[:, None]
+    if cols is not None:
+        s = s[:, list(cols)]
+    if len(s) == 0:
+        return np.zeros(0, dtype=np.int64), []
+    uniq, inv = np.unique(s, axis=0, return_inverse=True)
+    return inv.reshape(-1).astype(np.int64), [tuple(int(v) for v in row) for row in uniq]

@@ -1,0 +1,21 @@
+"""One exception family. Every message names the bad value and what would be accepted."""
+
+
+class FairDistillError(Exception):
+    """Base class: the CLI prints ``str(err)`` on one line and exits with status 2."""
+
+
+class ConfigError(FairDistillError, ValueError):
+    """A parameter, option or name is out of range or unknown."""
+
+
+class DataError(FairDistillError, ValueError):
+    """Input data is malformed: wrong shape, NaN, an empty group, a single class."""
+
+
+class MissingDataError(FairDistillError, FileNotFoundError):
+    """A dataset file is missing or fails its checksum."""
+
+
+class ResumeError(FairDistillError):
+    """A checkpoint cannot be resumed (different configuration or corrupt file)."""

@@ -1,0 +1,100 @@
+"""Atomic writes and checkpoints: nothing half-written is ever left behind, nothing is pickled."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from .errors import ResumeError
+
+
+@contextmanager
+def atomic_dir(dest: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success it replaces ``dest``, on error it is removed."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        yield tmp
+        if dest.exists():
+            if not overwrite:
+                raise FileExistsError(dest)
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write JSON atomically (temporary file + rename). NaN is written as null."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(_clean(obj), indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def _clean(o: Any) -> Any:
+    import math
+
+    import numpy as np
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _clean(o.tolist())
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating, float)):
+        return None if not math.isfinite(float(o)) else float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    return o
+
+
+class Checkpointer:
+    """Save ``{"step": k, "config": ..., **state}`` every ``every`` steps to ``dir/checkpoint.pt``.
+
+    ``load()`` returns the saved state when resuming, after checking that the stored configuration equals the
+    current one (a different configuration cannot be resumed). Tensors only: loaded with ``weights_only=True``.
+    """
+
+    def __init__(self, directory: str | os.PathLike | None, config: dict, every: int = 100, resume: bool = False):
+        self.path = None if directory is None else Path(directory) / "checkpoint.pt"
+        self.config = json.loads(json.dumps(_clean(config)))
+        self.every = max(1, int(every))
+        self.resume = resume
+
+    def load(self) -> dict | None:
+        if self.path is None or not self.resume:
+            return None
+        if not self.path.exists():
+            raise ResumeError(f"--resume given but no checkpoint at {self.path}; run without --resume to start")
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as err:  # corrupt or foreign file
+            raise ResumeError(f"checkpoint {self.path} cannot be read ({err}); delete it and run again") from None
+        saved = json.loads(state.pop("config_json"))
+        if saved != self.config:
+            diff = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
+            raise ResumeError(f"checkpoint {self.path} was made with other settings ({', '.join(diff)}); "
+                              f"use the same settings or run without --resume")
+        return state
+
+    def due(self, step: int) -> bool:
+        return self.path is not None and step % self.every == 0
+
+    def save(self, step: int, state: dict) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(".checkpoint.pt.tmp")
+        torch.save({"step": step, "config_json": json.dumps(self.config), **state}, tmp)
+        os.replace(tmp, self.path)

@@ -1,0 +1,61 @@
+"""Method registry: name -> "module:Class", imported lazily so that one method's dependencies never slow another."""
+from __future__ import annotations
+
+import importlib
+
+from ..errors import ConfigError
+from .base import Method, Param, resolve_size
+
+REGISTRY: dict[str, str] = {
+    "full": "fairdistill.methods.subsample:Full",
+    "random": "fairdistill.methods.subsample:Random",
+    # coresets (issue: FWC)
+    "fwc": "fairdistill.methods.fwc.estimator:FWC",
+    "fairwasp": "fairdistill.methods.fwc.estimator:FairWASP",
+    "uniform": "fairdistill.methods.coresets:Uniform",
+    "kmeans": "fairdistill.methods.coresets:KMeansCoreset",
+    "kmedoids": "fairdistill.methods.coresets:KMedoidsCoreset",
+    "kmedian-coreset": "fairdistill.methods.coresets:KMedianCoreset",
+    "indfair-coreset": "fairdistill.methods.coresets:IndFairCoreset",
+    # dataset distillation (issue: FairDD)
+    "dm": "fairdistill.methods.distill:DM",
+    "dc": "fairdistill.methods.distill:DC",
+    "fairdd-dm": "fairdistill.methods.distill:FairDDDM",
+    "fairdd-dc": "fairdistill.methods.distill:FairDDDC",
+    # data-free generation (issue: Fair4Free)
+    "fair4free": "fairdistill.methods.fair4free.estimator:Fair4Free",
+    # intersectional augmentation
+    "intersectional": "fairdistill.methods.intersectional.estimator:IntersectionalAugmentation",
+    "equal-sampling": "fairdistill.methods.intersectional.estimator:EqualSampling",
+}
+
+
+def available() -> list[str]:
+    """Names whose module is importable (a method still under construction is simply not listed)."""
+    out = []
+    for name in REGISTRY:
+        try:
+            get(name)
+        except ConfigError:
+            continue
+        out.append(name)
+    return out
+
+
+def get(name: str) -> type[Method]:
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown method {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
+    module, cls = REGISTRY[name].split(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ModuleNotFoundError, AttributeError) as err:
+        if isinstance(err, ModuleNotFoundError) and not (err.name or "").startswith("fairdistill"):
+            raise
+        raise ConfigError(f"method {name!r} is not available in this build ({err})") from None
+
+
+def make(name: str, **params) -> Method:
+    return get(name)(**params)
+
+
+__all__ = ["Method", "Param", "REGISTRY", "available", "get", "make", "resolve_size"]

@@ -1,0 +1,148 @@
+"""Estimator base class: parameters are declared once and serve the constructor, validation, provenance and the CLI.
+
+A method subclasses ``Method``, lists its hyper-parameters as ``Param`` objects in ``params`` and implements
+``_fit(data) -> SyntheticSet``. ``fit`` validates the input, runs ``_fit``, stores ``synthetic_`` and returns self.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..dataset import FairDataset, SyntheticSet
+from ..errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyper-parameter: name (snake_case), type, default, help text, optional choices and a check.
+
+    ``check`` returns an error fragment (e.g. "must be > 0") or None. ``type`` is one of int, float, str, bool,
+    or ``"size"`` (a float < 1 is a fraction, >= 1 a count).
+    """
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+    choices: Sequence[Any] | None = None
+    check: Callable[[Any], str | None] | None = None
+
+    def coerce(self, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            if self.type == "size":
+                v = float(value)
+                value = int(v) if v >= 1 and float(v).is_integer() else v
+            elif self.type is bool and isinstance(value, str):
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError(value)
+                value = value.lower() in ("1", "true", "yes")
+            elif self.type in (int, float, str, bool):
+                if self.type is int and isinstance(value, float) and not value.is_integer():
+                    raise ValueError(value)
+                value = self.type(value)
+        except (TypeError, ValueError):
+            kind = "a fraction in (0, 1) or a count >= 1" if self.type == "size" else getattr(
+                self.type, "__name__", str(self.type))
+            raise ConfigError(f"{self.name}={value!r} is not valid; give {kind}") from None
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{self.name}={value!r} is not one of {list(self.choices)}")
+        if self.check is not None:
+            msg = self.check(value)
+            if msg:
+                raise ConfigError(f"{self.name}={value!r} {msg}")
+        return value
+
+
+def positive(v) -> str | None:
+    return None if v > 0 else "must be > 0"
+
+
+def non_negative(v) -> str | None:
+    return None if v >= 0 else "must be >= 0"
+
+
+COMMON_PARAMS = (
+    Param("seed", int, 0, "random seed: same seed, same result on the same machine"),
+    Param("device", str, "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N"),
+)
+
+
+class Method:
+    """Base estimator. Subclasses set ``name``, ``modalities``, ``params`` and implement ``_fit``."""
+
+    name: ClassVar[str] = "method"
+    summary: ClassVar[str] = ""
+    modalities: ClassVar[tuple[str, ...]] = ("tabular", "image")
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    def __init__(self, **kwargs: Any):
+        spec = self.param_spec()
+        unknown = sorted(set(kwargs) - set(spec))
+        if unknown:
+            raise ConfigError(f"{self.name}: unknown parameter(s) {unknown}; accepted: {sorted(spec)}")
+        for key, p in spec.items():
+            setattr(self, key, p.coerce(kwargs.get(key, p.default)))
+
+    @classmethod
+    def param_spec(cls) -> dict[str, Param]:
+        return {p.name: p for p in (*COMMON_PARAMS, *cls.params)}
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.param_spec()}
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.get_params().items() if v != self.param_spec()[k].default}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    # ----------------------------------------------------------------------
+    def fit(self, data: FairDataset, *, checkpoint_dir=None, resume: bool = False) -> "Method":
+        """Learn from ``data``; long methods checkpoint into ``checkpoint_dir`` and continue with ``resume``."""
+        self._checkpoint_dir, self._resume = checkpoint_dir, resume
+        if not isinstance(data, FairDataset):
+            raise DataError(f"{self.name}.fit expects a FairDataset; got {type(data).__name__}")
+        if data.modality not in self.modalities:
+            raise DataError(f"{self.name} works on {'/'.join(self.modalities)} data; {data.name} is "
+                            f"{data.modality}")
+        if len(data) == 0:
+            raise DataError(f"{data.name} has no rows")
+        data.validate()
+        t0 = time.perf_counter()
+        out = self._fit(data)
+        out.provenance = {
+            "method": self.name, "params": self.get_params(), "seed": self.seed, "dataset": data.name,
+            "dataset_meta": {k: v for k, v in data.meta.items() if isinstance(v, (str, int, float, bool))},
+            "fairdistill_version": __version__, "fit_seconds": round(time.perf_counter() - t0, 3),
+            **out.provenance,
+        }
+        self.synthetic_ = out
+        return self
+
+    def _fit(self, data: FairDataset) -> SyntheticSet:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
+
+    def checkpointer(self, every: int, data: FairDataset | None = None):
+        """A ``Checkpointer`` bound to this fit's folder and parameters (inactive when fit got no folder)."""
+        from ..fileio import Checkpointer
+        config = {"method": self.name, **self.get_params(), "dataset": None if data is None else data.name,
+                  "n": None if data is None else len(data)}
+        return Checkpointer(getattr(self, "_checkpoint_dir", None), config, every,
+                            resume=getattr(self, "_resume", False))
+
+
+def resolve_size(size: int | float, n: int, what: str = "size") -> int:
+    """A fraction in (0, 1) of ``n`` (rounded, at least 1) or an absolute count in 1..n."""
+    if size <= 0:
+        raise ConfigError(f"{what}={size} must be > 0: a fraction in (0, 1) or a count in 1..{n}")
+    m = int(round(size * n)) if size < 1 else int(size)
+    if m > n:
+        raise ConfigError(f"{what}={size} asks for {m} rows but the data has only {n}; give at most {n}")
+    return max(m, 1)
