@@ -19,7 +19,7 @@ from .files import RemoteFile, find_file, search_roots
 class DatasetSpec:
     name: str
     modality: str
-    loader: str  # "module:function"; function(data_dir, seed, **options) -> dict[split, FairDataset]
+    loader: str  # "module:function"; function(data_dir, seed, sensitive, **options) -> dict[split, FairDataset]
     description: str
     target: str
     sensitive: tuple[str, ...]  # axes available
@@ -81,21 +81,21 @@ def load_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **optio
     unknown = sorted(set(options) - set(sp.options))
     if unknown:
         raise ConfigError(f"dataset {name!r} has no option(s) {unknown}; accepted: {sorted(sp.options) or 'none'}")
-    key = (name, str(data_dir), int(seed), tuple(sorted((k, repr(v)) for k, v in options.items())))
-    if key not in _CACHE:
-        module, fn = sp.loader.split(":")
-        splits = getattr(importlib.import_module(module), fn)(data_dir=data_dir, seed=int(seed), **options)
-        if len(_CACHE) >= _CACHE_MAX:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = splits
-    splits = _CACHE[key]
     if isinstance(sensitive, str):
         sensitive = [sensitive]
     chosen = list(sensitive) if sensitive else list(sp.default_sensitive)
     bad = [a for a in chosen if a not in sp.sensitive]
     if bad:
         raise ConfigError(f"dataset {name!r} has no sensitive attribute {bad}; available: {list(sp.sensitive)}")
-    return {k: v.select_sensitive(chosen) for k, v in splits.items()}
+    key = (name, str(data_dir), int(seed), tuple(chosen), tuple(sorted((k, repr(v)) for k, v in options.items())))
+    if key not in _CACHE:
+        module, fn = sp.loader.split(":")
+        splits = getattr(importlib.import_module(module), fn)(data_dir=data_dir, seed=int(seed),
+                                                               sensitive=chosen, **options)
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = splits
+    return {k: v.select_sensitive(chosen) for k, v in _CACHE[key].items()}
 
 
 def load(name: str, split: str = "train", data_dir=None, sensitive=None, seed: int = 0, **options) -> FairDataset:

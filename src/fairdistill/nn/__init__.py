@@ -1,0 +1,1 @@
+"""Small networks, differentiable augmentation and torch losses shared by the methods."""
