@@ -6,8 +6,8 @@ from .errors import ConfigError, DataError, FairDistillError, MissingDataError  
 
 
 def evaluate(*args, **kwargs):
-    """See :func:`fairdistill.evaluate.evaluate` (imported lazily: it pulls in torch)."""
-    from .evaluate import evaluate as _evaluate
+    """See :func:`fairdistill.evaluation.evaluate` (imported lazily: it pulls in torch)."""
+    from .evaluation import evaluate as _evaluate
     return _evaluate(*args, **kwargs)
 
 

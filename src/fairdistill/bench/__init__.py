@@ -9,7 +9,7 @@ import importlib
 from ..errors import ConfigError
 
 SUITES: dict[str, tuple[str, str]] = {
-    "fwc-paper": ("fairdistill.bench.fwc:paper", "FWC and coreset baselines on Adult, Credit, Crime, Drug vs the paper"),
+    "fwc-paper": ("fairdistill.bench.fwc_paper:paper", "FWC and coreset baselines on Adult, Credit, Crime, Drug vs the paper"),
     "fwc-scale": ("fairdistill.bench.fwc:scale", "FWC run time / memory from n=1e3 to 1e6; inner solver vs HiGHS"),
     "fairdd-paper": ("fairdistill.bench.fairdd:paper", "DM, DC and FairDD on the coloured image sets vs the paper"),
     "fairdd-cost": ("fairdistill.bench.fairdd:cost", "time per iteration and memory: DM vs FairDD+DM, DC vs FairDD+DC"),

@@ -72,7 +72,11 @@ def files_present(name: str, data_dir=None) -> bool:
 
 
 _CACHE: dict[Any, dict[str, FairDataset]] = {}
-_CACHE_MAX = 4
+_CACHE_MAX_BYTES = 2 * 2**30  # image sets are large: keep about 2 GiB of parsed data at most
+
+
+def _nbytes(splits: dict[str, FairDataset]) -> int:
+    return sum(d.X.nbytes for d in splits.values())
 
 
 def load_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **options) -> dict[str, FairDataset]:
@@ -92,7 +96,7 @@ def load_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **optio
         module, fn = sp.loader.split(":")
         splits = getattr(importlib.import_module(module), fn)(data_dir=data_dir, seed=int(seed),
                                                                sensitive=chosen, **options)
-        if len(_CACHE) >= _CACHE_MAX:
+        while _CACHE and sum(map(_nbytes, _CACHE.values())) + _nbytes(splits) > _CACHE_MAX_BYTES:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = splits
     return {k: v.select_sensitive(chosen) for k, v in _CACHE[key].items()}

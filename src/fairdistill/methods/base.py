@@ -6,6 +6,7 @@ A method subclasses ``Method``, lists its hyper-parameters as ``Param`` objects 
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Sequence
 
@@ -73,7 +74,7 @@ COMMON_PARAMS = (
 )
 
 
-class Method:
+class Method(ABC):
     """Base estimator. Subclasses set ``name``, ``modalities``, ``params`` and implement ``_fit``."""
 
     name: ClassVar[str] = "method"
@@ -123,8 +124,9 @@ class Method:
         self.synthetic_ = out
         return self
 
-    def _fit(self, data: FairDataset) -> SyntheticSet:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _fit(self, data: FairDataset) -> SyntheticSet:
+        """Learn from ``data`` and return the synthetic set (``fit`` adds provenance)."""
 
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)

@@ -1,0 +1,214 @@
+"""Benchmark: hierarchical intersectional augmentation on Adult and COMPAS (sex x race x age, 8 groups).
+
+Per dataset and seed (10, 20, 30, 40, 50; random 60/20/20 split): train the spec's MLP (d -> 128 -> 64 -> 32 -> 2,
+ReLU, dropout 0.5, CE, Adam 1e-3, batch 1000, 50 epochs, inputs standardised with the real training split's
+statistics) on
+  erm              the real training set;
+  equal-sampling   n_per_cell real rows per (group, label) cell;
+  aug-<variant>    augmentation + equal sampling, generators (positive, negative) = reference (simple,
+                   intermediate), simple, intermediate or complex for both labels.
+Model selection (METHODS.md section 8) within each run [project: per seed, since a run = one seed here]: the epochs
+whose validation balanced accuracy is within 0.03 of the run's best are kept, and the one with the lowest validation
+DF is reported on the test split: balanced accuracy, DF (reference smoothing, with a bootstrap 5-95% interval), IF_0.5,
+worst/best smoothed group TPR (raw too) and the per-group TPR. For augmentation, the real-vs-generated score is the
+mean balanced accuracy of an MLP separating real from generated training rows per (group, label) cell.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import metrics
+from ..datasets import load
+from ..methods.intersectional import EqualSampling, IntersectionalAugmentation
+from ..models import MLPClassifier
+from ..models.torch_train import predict_logits, train_classifier
+from ..progress import log
+from ..torchutil import resolve_device
+from .record import write_results
+
+SEEDS = (10, 20, 30, 40, 50)
+DATASETS = ("adult", "compas")
+AXES = ["sex", "race", "age"]
+VARIANTS = {"aug-reference": ("simple", "intermediate"), "aug-simple": ("simple", "simple"),
+            "aug-intermediate": ("intermediate", "intermediate"), "aug-complex": ("complex", "complex")}
+MLP = dict(hidden=(128, 64, 32), dropout=0.5, epochs=50, batch_size=1000, lr=1e-3, patience=0)
+QUICK_MLP = dict(MLP, epochs=3)
+ACC_SLACK = 0.03
+
+
+def _scores(y, pred, s) -> dict:
+    """Test-split metrics of one prediction vector."""
+    kw = dict(sensitive_features=s)
+    tab = metrics.group_tpr(y, pred, **kw)
+    return {"balanced_accuracy": metrics.balanced_accuracy(y, pred),
+            "df": metrics.differential_fairness(y, pred, **kw),
+            "if_0.5": metrics.if_alpha(y, pred, alpha=0.5, **kw),
+            "worst_tpr": metrics.worst_group_tpr(y, pred, **kw), "best_tpr": metrics.best_group_tpr(y, pred, **kw),
+            "worst_tpr_raw": float(np.nanmin(tab["raw"])), "best_tpr_raw": float(np.nanmax(tab["raw"])),
+            "group_tpr": {str(tuple(int(v) for v in g)) if isinstance(g, tuple) else str(g): float(r)
+                          for g, r in zip(tab.index, tab["raw"])}}
+
+
+def train_and_select(train, valid, test, mean, std, seed: int, mlp: dict, device: str) -> dict:
+    """Train the MLP on ``train``; keep per-epoch validation (balanced accuracy, DF) and test predictions; select."""
+    dev = resolve_device(device)
+    clf = MLPClassifier(n_classes=2, seed=seed, device=device, **mlp)
+    torch.manual_seed(seed)
+    net = clf._net(train.X).to(dev)
+    cfg, _ = clf._config()
+    t = lambda a: torch.as_tensor((a - mean) / std, dtype=torch.float32, device=dev)  # noqa: E731
+    Xv, Xt = t(valid.X), t(test.X)
+    epochs: list[dict] = []
+
+    def on_epoch(epoch, model):
+        pv = predict_logits(model, Xv).argmax(1).cpu().numpy()
+        pt = predict_logits(model, Xt).argmax(1).cpu().numpy()
+        epochs.append({"epoch": epoch, "valid_bacc": metrics.balanced_accuracy(valid.y, pv),
+                       "valid_df": metrics.differential_fairness(valid.y, pv, sensitive_features=valid.s),
+                       "test_pred": pt})
+
+    train_classifier(net, t(train.X), torch.as_tensor(train.y, device=dev), None, cfg,
+                     torch.Generator().manual_seed(seed), on_epoch=on_epoch)
+    best = max(e["valid_bacc"] for e in epochs)
+    pick = min((e for e in epochs if e["valid_bacc"] >= best - ACC_SLACK), key=lambda e: (e["valid_df"], -e["epoch"]))
+    return {"epoch": pick["epoch"], "valid_bacc": pick["valid_bacc"], "valid_df": pick["valid_df"],
+            "pred": pick["test_pred"],
+            "epochs": [{k: v for k, v in e.items() if k != "test_pred"} for e in epochs]}
+
+
+def _method_set(name: str, train, seed: int, quick: bool, device: str):
+    """The training set of a method and the fit's extra record."""
+    n = 50 if quick else 1000
+    if name == "erm":
+        return train, {}
+    if name == "equal-sampling":
+        return EqualSampling(n_per_cell=n, seed=seed).fit(train).synthetic_, {}
+    pos, neg = VARIANTS[name]
+    small = dict(rounds=1, steps=3, batch=32, selection="mmd") if quick else {}
+    m = IntersectionalAugmentation(n_per_cell=n, variant_pos=pos, variant_neg=neg, seed=seed, device=device,
+                                   **small).fit(train)
+    prov = m.synthetic_.provenance
+    return m.synthetic_, {"real_vs_generated_bacc": prov["real_vs_generated_bacc"],
+                          "best_round": prov["best_round"], "ancestor_fallbacks": len(prov["ancestor_fallbacks"]),
+                          "fit_seconds": prov["fit_seconds"]}
+
+
+def _summary(rows: list[dict]) -> dict:
+    keys = ["balanced_accuracy", "df", "if_0.5", "worst_tpr", "best_tpr", "worst_tpr_raw", "best_tpr_raw",
+            "real_vs_generated_bacc", "df_boot_lo", "df_boot_hi"]
+    out = {}
+    for k in keys:
+        vals = [r[k] for r in rows if r.get(k) is not None]
+        if vals:
+            out[k] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+    groups = rows[0]["group_tpr"].keys()
+    out["group_tpr"] = {g: float(np.nanmean([r["group_tpr"].get(g, np.nan) for r in rows])) for g in groups}
+    return out
+
+
+def _checks(summ: dict) -> dict:
+    """Targets (TARGETS.md section 4) for every augmentation run vs ERM: DF and IF lower, worst-group TPR not lower,
+    balanced accuracy within 1 point."""
+    erm = summ["erm"]
+    out = {}
+    for name, s in summ.items():
+        if not name.startswith("aug-"):
+            continue
+        out[name] = {
+            "df_lower": s["df"]["mean"] < erm["df"]["mean"],
+            "if_lower": s["if_0.5"]["mean"] < erm["if_0.5"]["mean"],
+            "worst_tpr_not_lower": s["worst_tpr"]["mean"] >= erm["worst_tpr"]["mean"],
+            "bacc_within_1pt": s["balanced_accuracy"]["mean"] >= erm["balanced_accuracy"]["mean"] - 0.01,
+        }
+    return out
+
+
+def _markdown(results: dict, config: dict) -> str:
+    lines = ["# Intersectional augmentation (sex x race x age)", "",
+             f"Seeds {config['seeds']}; MLP {config['mlp']}; n_per_cell {config['n_per_cell']}; metrics on test, "
+             "mean +- std over seeds; DF/IF/worst/best use reference smoothing (TP+2)/(P+4); real-vs-gen = "
+             "balanced accuracy of an MLP separating real and generated rows (0.5 = indistinguishable).", ""]
+    cols = [("balanced_accuracy", "bal. acc"), ("df", "DF"), ("if_0.5", "IF_0.5"), ("worst_tpr", "worst TPR"),
+            ("best_tpr", "best TPR"), ("worst_tpr_raw", "worst TPR raw"), ("real_vs_generated_bacc", "real-vs-gen")]
+    for ds, res in results.items():
+        lines += [f"## {ds}", "", "| method | " + " | ".join(c for _, c in cols) + " |",
+                  "|---" * (len(cols) + 1) + "|"]
+        for name, s in res["summary"].items():
+            cells = [f"{s[k]['mean']:.3f} ± {s[k]['std']:.3f}" if k in s else "–" for k, _ in cols]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "Targets vs ERM (DF lower, IF lower, worst TPR not lower, bal. acc within 1 point):", ""]
+        for name, c in res["checks"].items():
+            lines.append(f"- {name}: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in c.items()))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _figure(results: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(7 * len(results), 4), squeeze=False)
+    for ax, (ds, res) in zip(axes[0], results.items()):
+        names = list(res["summary"])
+        groups = list(res["summary"][names[0]]["group_tpr"])
+        width = 0.8 / len(names)
+        for j, name in enumerate(names):
+            vals = [res["summary"][name]["group_tpr"][g] for g in groups]
+            ax.bar(np.arange(len(groups)) + j * width, vals, width, label=name)
+        ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
+        ax.set_xticklabels(groups, rotation=45, fontsize=7)
+        ax.set_title(f"{ds}: test TPR per (sex, race, age) group")
+        ax.set_ylabel("TPR (raw, mean over seeds)")
+        ax.set_ylim(0, 1)
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto") -> dict:
+    """Run the suite and write intersectional.{json,md,png} into ``out_dir``; return the results dict."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seed_list = list(SEEDS[:seeds if seeds else (1 if quick else len(SEEDS))])
+    datasets = ("compas",) if quick else DATASETS
+    methods = ["erm", "equal-sampling", *(["aug-reference"] if quick else VARIANTS)]
+    mlp = QUICK_MLP if quick else MLP
+    n_boot = 20 if quick else 1000
+    config = {"datasets": list(datasets), "sensitive": AXES, "seeds": seed_list, "methods": methods,
+              "mlp": {k: list(v) if isinstance(v, tuple) else v for k, v in mlp.items()},
+              "n_per_cell": 50 if quick else 1000, "selection": f"epochs within {ACC_SLACK} valid bal. acc of the "
+              "run's best, lowest valid DF", "bootstrap": n_boot, "quick": quick}
+    results: dict = {}
+    for ds in datasets:
+        runs: dict[str, list[dict]] = {m: [] for m in methods}
+        for seed in seed_list:
+            split = {sp: load(ds, split=sp, data_dir=data_dir, sensitive=AXES, protocol="intersectional", seed=seed)
+                     for sp in ("train", "valid", "test")}
+            train, valid, test = split["train"], split["valid"], split["test"]
+            mean, std = train.X.mean(0), train.X.std(0)
+            std = np.where(std > 0, std, 1.0)
+            for name in methods:
+                t0 = time.perf_counter()
+                tr, extra = _method_set(name, train, seed, quick, device)
+                sel = train_and_select(tr, valid, test, mean, std, seed, mlp, device)
+                row = {"seed": seed, "epoch": sel["epoch"], "valid_bacc": sel["valid_bacc"],
+                       "valid_df": sel["valid_df"], "train_rows": len(tr), **extra,
+                       **_scores(test.y, sel["pred"], test.s)}
+                _, row["df_boot_lo"], row["df_boot_hi"] = metrics.bootstrap(
+                    metrics.differential_fairness, test.y, sel["pred"], test.s, n=n_boot, seed=seed)
+                row["seconds"] = round(time.perf_counter() - t0, 1)
+                runs[name].append(row)
+                log(f"[intersectional] {ds} seed {seed} {name}: bacc {row['balanced_accuracy']:.3f} "
+                    f"DF {row['df']:.3f} IF {row['if_0.5']:.3f} worst {row['worst_tpr']:.3f} ({row['seconds']}s)")
+        summary = {m: _summary(rows) for m, rows in runs.items()}
+        results[ds] = {"runs": runs, "summary": summary, "checks": _checks(summary)}
+    write_results(out_dir / "intersectional.json", "intersectional", results, config)
+    (out_dir / "intersectional.md").write_text(_markdown(results, config))
+    _figure(results, out_dir / "intersectional.png")
+    return results

@@ -1,0 +1,172 @@
+"""The one downstream protocol: train a model on a (synthetic, weighted) set, score it on the real test split.
+
+``evaluate(synthetic, test, model=..., repeats=..., seed=...)`` trains ``repeats`` models (seeds seed..seed+r-1)
+with the set's weights, predicts the real test rows and reports mean and std of every metric that fits the data:
+- always: accuracy, balanced accuracy, macro F1, AUC (on scores, never on hard labels);
+- images, or any multi-class task: DEO_M and DEO_A (x100, FairDD);
+- binary tasks: recall, positive rate, demographic parity difference / ratio, equalized odds difference / ratio,
+  demographic disparity, the FWC trade-off sqrt((1-AUC)^2 + DD^2); with >= 2 sensitive axes also differential
+  fairness, IF_0.5 and worst / best group TPR (intersectional, reference smoothing).
+Tabular models see the features plus a one-hot block per sensitive axis (FWC and Fair4Free both train on (x, s));
+``use_sensitive=False`` removes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import metrics as M
+from .dataset import FairDataset, group_ids
+from .errors import DataError
+from .models import make as make_model
+from .progress import log
+
+
+def model_inputs(data: FairDataset, n_values: list[int], use_sensitive: bool) -> np.ndarray:
+    """Images unchanged; tabular X with one one-hot block per sensitive axis appended (code -1 -> all zeros)."""
+    if data.modality == "image" or not use_sensitive:
+        return data.X
+    blocks = [data.X]
+    for k, nv in enumerate(n_values):
+        onehot = np.zeros((len(data), nv), dtype=np.float32)
+        ok = data.s[:, k] >= 0
+        onehot[np.flatnonzero(ok), data.s[ok, k]] = 1.0
+        blocks.append(onehot)
+    return np.concatenate(blocks, axis=1)
+
+
+def score(y: np.ndarray, proba: np.ndarray, s: np.ndarray, modality: str) -> tuple[dict[str, float], list[dict]]:
+    """Every metric that fits, plus a per-group table (joint groups of ``s``)."""
+    pred = proba.argmax(axis=1)
+    n_classes = proba.shape[1]
+    binary = n_classes == 2
+    sf = s if s.shape[1] > 1 else s[:, 0]
+    out: dict[str, float] = {
+        "accuracy": M.accuracy(y, pred), "balanced_accuracy": M.balanced_accuracy(y, pred),
+        "f1": M.f1(y, pred), "auc": M.auc(y, proba[:, 1] if binary else proba),
+    }
+    if modality == "image" or not binary:
+        out["deo_max"] = M.deo_max(y, pred, sensitive_features=sf)
+        out["deo_avg"] = M.deo_avg(y, pred, sensitive_features=sf)
+    if binary:
+        out.update({
+            "recall": M.recall(y, pred), "positive_rate": float(pred.mean()),
+            "dp_difference": M.demographic_parity_difference(y, pred, sensitive_features=sf),
+            "dp_ratio": M.demographic_parity_ratio(y, pred, sensitive_features=sf),
+            "eo_difference": M.equalized_odds_difference(y, pred, sensitive_features=sf),
+            "eo_ratio": M.equalized_odds_ratio(y, pred, sensitive_features=sf),
+            "demographic_disparity": M.demographic_disparity(y, pred, sensitive_features=sf),
+        })
+        out["tradeoff"] = float(np.hypot(1 - out["auc"], out["demographic_disparity"]))
+        if s.shape[1] >= 2:
+            out.update({
+                "df": M.differential_fairness(y, pred, sensitive_features=s),
+                "if_alpha": M.if_alpha(y, pred, sensitive_features=s),
+                "worst_group_tpr": M.worst_group_tpr(y, pred, sensitive_features=s),
+                "best_group_tpr": M.best_group_tpr(y, pred, sensitive_features=s),
+            })
+    gid, tuples = group_ids(s)
+    rows = []
+    for g, t in enumerate(tuples):
+        m = gid == g
+        row = {"group": t, "n": int(m.sum()), "accuracy": float((pred[m] == y[m]).mean())}
+        if binary:
+            pos = m & (y == 1)
+            row["positive_rate"] = float(pred[m].mean())
+            row["tpr"] = float(pred[pos].mean()) if pos.any() else float("nan")
+        rows.append(row)
+    return {k: float(v) for k, v in out.items()}, rows
+
+
+@dataclass
+class Report:
+    """Per-repeat metric values, per-group tables and the configuration that produced them."""
+
+    model: str
+    runs: list[dict[str, float]]
+    groups: list[list[dict]]
+    config: dict[str, Any] = field(default_factory=dict)
+    group_names: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, tuple[float, float]]:
+        keys = self.runs[0].keys() if self.runs else []
+        return {k: (float(np.nanmean(v)), float(np.nanstd(v))) if np.isfinite(v).any() else (float("nan"),) * 2
+                for k in keys for v in [np.array([r[k] for r in self.runs], dtype=float)]}
+
+    def flat(self) -> dict[str, float]:
+        """``{metric: mean, metric_std: std}``: the content of a run folder's metrics.json."""
+        out = {}
+        for k, (m, s) in self.summary().items():
+            out[k], out[f"{k}_std"] = m, s
+        return out
+
+    def group_table(self) -> list[dict]:
+        """Per-group rows averaged over repeats."""
+        if not self.groups:
+            return []
+        rows = []
+        for i, first in enumerate(self.groups[0]):
+            row = dict(first)
+            for key in first:
+                if key not in ("group", "n"):
+                    row[key] = float(np.nanmean([g[i][key] for g in self.groups]))
+            rows.append(row)
+        return rows
+
+    def text(self, percent: bool = False) -> str:
+        """A plain table: metric, mean +- std (accuracy-like values x100 when ``percent``)."""
+        lines = [f"model={self.model} repeats={len(self.runs)}", f"{'metric':<24}{'mean':>10}{'std':>10}"]
+        for k, (m, s) in self.summary().items():
+            scale = 100 if percent and k in ("accuracy", "balanced_accuracy", "f1", "auc", "recall") else 1
+            lines.append(f"{k:<24}{m * scale:>10.4g}{s * scale:>10.3g}")
+        return "\n".join(lines)
+
+
+def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None, repeats: int = 5, seed: int = 0,
+             valid: FairDataset | None = None, use_sensitive: bool = True, device: str = "auto",
+             **model_options) -> Report:
+    """Train ``model`` on ``synthetic`` (respecting its weights) ``repeats`` times; score on the real ``test``.
+
+    ``model`` defaults to "convnet" for images and "mlp" for tabular data; ``model_options`` go to the model
+    (see ``fairdistill.models``). ``valid`` (real rows) enables early stopping for the MLP.
+    """
+    if synthetic.modality != test.modality:
+        raise DataError(f"synthetic set is {synthetic.modality} but the test split is {test.modality}")
+    if synthetic.X.shape[1:] != test.X.shape[1:]:
+        raise DataError(f"synthetic rows have shape {synthetic.X.shape[1:]} but test rows {test.X.shape[1:]}; "
+                        f"evaluate against the split the set was built from")
+    if synthetic.sensitive_names != test.sensitive_names:
+        raise DataError(f"sensitive attributes differ: synthetic {synthetic.sensitive_names} vs test "
+                        f"{test.sensitive_names}")
+    if repeats < 1:
+        raise DataError(f"repeats={repeats} must be >= 1")
+    w = synthetic.w
+    if len(synthetic) == 0 or w.sum() <= 0:
+        raise DataError("the synthetic set is empty (or all weights are 0); nothing to train on")
+    keep = w > 0
+    if not keep.all():
+        synthetic = synthetic.subset(np.flatnonzero(keep))
+        w = synthetic.w
+    if np.unique(synthetic.y).size < 2:
+        raise DataError(f"the synthetic set holds a single class ({int(synthetic.y[0])}); a classifier needs two")
+    model = model or ("convnet" if test.modality == "image" else "mlp")
+    n_classes = max(int(test.n_classes), int(synthetic.n_classes))
+    n_values = [int(max(synthetic.s[:, k].max(initial=0), test.s[:, k].max(initial=0),
+                        *([valid.s[:, k].max(initial=0)] if valid is not None else []))) + 1
+                for k in range(test.s.shape[1])]
+    Xs = model_inputs(synthetic, n_values, use_sensitive)
+    Xt = model_inputs(test, n_values, use_sensitive)
+    v = None if valid is None else (model_inputs(valid, n_values, use_sensitive), valid.y)
+    runs, groups = [], []
+    for r in range(repeats):
+        clf = make_model(model, n_classes, seed=seed + r, device=device, **model_options)
+        clf.fit(Xs, synthetic.y, w, valid=v)
+        values, table = score(test.y, clf.predict_proba(Xt), test.s, test.modality)
+        runs.append(values)
+        groups.append(table)
+        log(f"[evaluate] {model} repeat {r + 1}/{repeats}: accuracy={values['accuracy']:.4f}")
+    cfg = {"model": model, "repeats": repeats, "seed": seed, "use_sensitive": use_sensitive,
+           "model_options": clf.opts, "n_train": len(synthetic), "n_test": len(test)}
+    return Report(model=model, runs=runs, groups=groups, config=cfg, group_names=list(test.sensitive_names))

@@ -1,0 +1,227 @@
+"""What DM, DC and their FairDD versions share: parameters, checks, initialisation, the resumable outer loop.
+
+Randomness: iteration ``t`` draws its network initialisation, real batches and DSA seeds from generators seeded by
+``SeedSequence([seed, t])``. The only state carried from one iteration to the next is the synthetic images and the
+momentum of their optimiser, and both are checkpointed, so a resumed run equals an uninterrupted one exactly.
+"""
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...dataset import UNASSIGNED, FairDataset, SyntheticSet
+from ...errors import DataError
+from ...nn.archs import MLP
+from ...nn.augment import DEFAULT_STRATEGY, dsa, parse_strategy
+from ...nn.convnet import ConvNet
+from ...progress import Progress, log
+from ...torchutil import resolve_device
+from ..base import Method, Param, positive
+from .matching import REDUCTIONS
+from .samplers import SAMPLERS, ClassSampler, initial_rows
+
+MAX_ABS_PIXEL = 50.0  # normalised images never get near this; raw 0..255 pixels do
+PRELOAD_BYTES = 4 * 2**30  # real images up to this size are copied to the accelerator once
+
+
+def _check_strategy(v: str) -> str | None:
+    try:
+        parse_strategy(v)
+    except Exception as err:  # noqa: BLE001 - turned into the parameter's message
+        return f"is not a DSA strategy ({err})"
+    return None
+
+
+def shared_params(*, iterations: int, dsa_default: bool, checkpoint_every: int) -> tuple[Param, ...]:
+    return (
+        Param("ipc", int, 10, "synthetic images (rows) per class", check=positive),
+        Param("iterations", int, iterations, f"outer iterations (paper: {iterations})", check=positive),
+        Param("batch_real", int, 256, "real images drawn per class and iteration", check=positive),
+        Param("lr_img", float, None, "learning rate of the synthetic images (SGD, momentum 0.5); default: the "
+              "paper's value for the method and IPC", check=positive),
+        Param("init", str, "real", "initial synthetic images: real (random real images of the class) or noise "
+              "(N(0,1) pixels)", choices=("real", "noise")),
+        Param("init_balanced", bool, False, "with init=real, pick the initial images evenly across the class's "
+              "protected groups instead of at random"),
+        Param("dsa", bool, dsa_default, "differentiable Siamese augmentation of real and synthetic batches "
+              "(images only)"),
+        Param("dsa_strategy", str, DEFAULT_STRATEGY, "DSA families, '_'-joined; one is drawn per class and "
+              "iteration", check=_check_strategy),
+        Param("groups", str, "joint", "protected groups: joint (every sensitive axis, intersectional) or "
+              "single:<axis>"),
+        Param("group_reduction", str, "sum", "FairDD: sum the per-group losses (paper) or average them (mean)",
+              choices=REDUCTIONS),
+        Param("sampler", str, "uniform", "real batches: uniform within the class (reference) or stratified "
+              "(ceil(batch_real/groups) per group present)", choices=SAMPLERS),
+        Param("net_width", int, 128, "channels of the ConvNet (hidden units of the MLP for tabular data)",
+              check=positive),
+        Param("net_depth", int, 3, "blocks of the ConvNet (hidden layers of the MLP for tabular data)",
+              check=positive),
+        Param("checkpoint_every", int, checkpoint_every, "iterations between checkpoints (when fit has a "
+              "checkpoint folder)", check=positive),
+    )
+
+
+@dataclass
+class Context:
+    """The real data of one fit, ready for batches: images on the device when they fit, group ids, the sampler."""
+
+    X: torch.Tensor
+    gid: torch.Tensor
+    classes: list[int]
+    sampler: ClassSampler
+    n_groups: int
+    device: torch.device
+    image: bool
+    make_net: Any
+
+    def batch(self, c: int, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = self.sampler.draw(c, n, gen).to(self.X.device)
+        return self.X[idx].to(self.device, non_blocking=True), self.gid[idx].to(self.device)
+
+
+class Distiller(Method, metaclass=ABCMeta):
+    """Base of DM / DC / FairDD: subclasses set ``fair`` and implement ``_iteration`` and ``default_lr_img``."""
+
+    fair: ClassVar[bool] = False
+    modalities: ClassVar[tuple[str, ...]] = ("image",)
+
+    @abstractmethod
+    def default_lr_img(self) -> float:
+        """The paper's image learning rate for this method and IPC."""
+
+    @abstractmethod
+    def _iteration(self, ctx: Context, syn: torch.Tensor, labels: torch.Tensor, opt, gen: torch.Generator,
+                   net: nn.Module) -> float:
+        """One outer iteration with the fresh network ``net``: update ``syn`` through ``opt``; return the loss."""
+
+    # ------------------------------------------------------------------ helpers
+    def _net_factory(self, data: FairDataset):
+        shape = data.X.shape[1:]
+
+        def make(seed: int) -> nn.Module:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                if data.modality == "image":
+                    net = ConvNet(in_channels=shape[0], n_classes=data.n_classes, image_size=tuple(shape[1:]),
+                                  width=self.net_width, depth=self.net_depth)
+                else:
+                    net = MLP(in_channels=shape[0], n_classes=data.n_classes, image_size=(1, 1),
+                              hidden=(self.net_width,) * self.net_depth)
+            return net.to(resolve_device(self.device))
+        return make
+
+    def augment(self, ctx: Context, xr: torch.Tensor, xs: torch.Tensor, gen: torch.Generator):
+        """Siamese DSA: both batches from two generators with the same fresh seed (drawn from ``gen``)."""
+        if not (self.dsa and ctx.image):
+            return xr, xs
+        s = int(torch.randint(2**62, (1,), generator=gen))
+        return (dsa(xr, torch.Generator().manual_seed(s), self.dsa_strategy),
+                dsa(xs, torch.Generator().manual_seed(s), self.dsa_strategy))
+
+    def _check_data(self, data: FairDataset) -> np.ndarray:
+        X = data.X
+        want = 4 if data.modality == "image" else 2
+        if X.ndim != want:
+            raise DataError(f"{self.name}: X has shape {X.shape}; {data.modality} data must be {want}-D")
+        if not np.isfinite(X).all():
+            raise DataError(f"{self.name}: X has NaN or infinite values; clean the images first")
+        big = float(np.abs(X).max()) if X.size else 0.0
+        if big > MAX_ABS_PIXEL:
+            raise DataError(f"{self.name}: |X| reaches {big:.4g}; images must be normalised (e.g. /255 then "
+                            f"(x - mean) / std), not raw pixels")
+        return X
+
+    # ---------------------------------------------------------------------- fit
+    def _fit(self, data: FairDataset) -> SyntheticSet:
+        dev = resolve_device(self.device)
+        X = self._check_data(data)
+        gid, tuples = data.groups(self.groups)
+        K = int(data.n_classes)
+        sizes = np.bincount(data.y, minlength=K)
+        empty = [c for c in range(K) if sizes[c] == 0]
+        if len(empty) == K:
+            raise DataError(f"{self.name}: no class has any rows; give a non-empty dataset")
+        if self.init == "real":
+            if empty:
+                raise DataError(f"{self.name}: class(es) {empty} have no rows of any group, so init=real cannot "
+                                f"draw images for them; drop the classes (set n_classes) or use init=noise")
+            small = {c: int(sizes[c]) for c in range(K) if sizes[c] < self.ipc}
+            if small:
+                raise DataError(f"{self.name}: ipc={self.ipc} exceeds the size of class(es) {small}; use ipc <= "
+                                f"{min(small.values())} or init=noise")
+        elif empty:
+            log(f"[{self.name}] class(es) {empty} have no real rows: skipped, no synthetic images for them")
+        classes = [c for c in range(K) if sizes[c] > 0]
+
+        rng = self.rng()
+        if self.init == "real":
+            rows = np.concatenate([initial_rows(data.y, gid, c, self.ipc, rng, self.init_balanced) for c in classes])
+            syn0, init_group = X[rows].copy(), gid[rows]
+        else:
+            syn0 = rng.standard_normal((len(classes) * self.ipc, *X.shape[1:])).astype(np.float32)
+            init_group = np.full(len(syn0), UNASSIGNED)
+        labels_np = np.repeat(np.asarray(classes, dtype=np.int64), self.ipc)
+
+        Xt = torch.from_numpy(np.ascontiguousarray(X))
+        gt = torch.from_numpy(gid)
+        if dev.type != "cpu" and X.nbytes <= PRELOAD_BYTES:
+            Xt, gt = Xt.to(dev), gt.to(dev)
+        ctx = Context(X=Xt, gid=gt, classes=classes, sampler=ClassSampler(data.y, gid, K, self.sampler),
+                      n_groups=len(tuples), device=dev, image=data.modality == "image",
+                      make_net=self._net_factory(data))
+
+        syn = torch.tensor(syn0, device=dev, requires_grad=True)
+        labels = torch.from_numpy(labels_np).to(dev)
+        lr_img = self.lr_img if self.lr_img is not None else self.default_lr_img()
+        opt = torch.optim.SGD([syn], lr=lr_img, momentum=0.5)
+        ck = self.checkpointer(self.checkpoint_every, data)
+        start = 0
+        state = ck.load()
+        if state is not None:
+            start = int(state["step"])
+            with torch.no_grad():
+                syn.copy_(state["syn"].to(dev))
+            if state["momentum"].numel():
+                opt.state[syn]["momentum_buffer"] = state["momentum"].to(dev)
+            log(f"[{self.name}] resumed at iteration {start}")
+
+        prog = Progress(range(start, self.iterations), desc=self.name, total=self.iterations - start)
+        loss = float("nan")
+        for it in prog:
+            net_seed, gen_seed = np.random.SeedSequence([self.seed, it]).generate_state(2)
+            gen = torch.Generator().manual_seed(int(gen_seed))
+            loss = self._iteration(ctx, syn, labels, opt, gen, ctx.make_net(int(net_seed)))
+            prog.set(loss=loss)
+            if ck.due(it + 1):
+                buf = opt.state[syn].get("momentum_buffer")
+                ck.save(it + 1, {"syn": syn.detach().cpu(),
+                                 "momentum": torch.zeros(0) if buf is None else buf.detach().cpu()})
+
+        k = data.s.shape[1]
+        out = SyntheticSet.from_dataset(
+            data, X=syn.detach().cpu().numpy().astype(np.float32), y=labels_np,
+            s=np.full((len(labels_np), k), UNASSIGNED, dtype=np.int64), name=f"{data.name}-{self.name}",
+            provenance={"init_group": init_group.tolist(), "group_tuples": [list(t) for t in tuples],
+                        "groups": self.groups, "lr_img": lr_img, "skipped_classes": empty,
+                        "final_loss": loss, **self._extra_provenance()})
+        return out
+
+    def _extra_provenance(self) -> dict[str, Any]:
+        return {}
+
+
+def preview_uint8(synthetic: FairDataset) -> np.ndarray:
+    """Images as N x H x W x C uint8, undoing the dataset's normalisation (``meta['mean']``/``meta['std']``,
+    default 0.5/0.5) and clipping to 0..255."""
+    X = np.asarray(synthetic.X, dtype=np.float32)
+    c = X.shape[1]
+    mean = np.asarray(synthetic.meta.get("mean", [0.5] * c), dtype=np.float32).reshape(1, -1, 1, 1)
+    std = np.asarray(synthetic.meta.get("std", [0.5] * c), dtype=np.float32).reshape(1, -1, 1, 1)
+    img = (X * std + mean) * 255.0
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)

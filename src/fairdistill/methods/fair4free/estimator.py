@@ -1,0 +1,272 @@
+"""``Fair4Free``: fair VAE teacher + data-free student generator for tabular rows (METHODS.md §7).
+
+fit(data):
+1. teacher: conditional VAE on (x, onehot(group)) with loss RE + KL + beta * V^2(z, s), beta = 10^lg_beta
+   (``teacher.py``, ``penalty.py``); the group is the joint tuple of every sensitive axis (several axes work).
+2. y model (``y_mode="latent"``): a small MLP z -> p(y | z) trained on teacher posterior samples of the real rows.
+3. student: noise -> z' trained with Dist(z, z') + kl_weight * KL, never seeing x (``student.py``).
+sample(n): z' = student(noise); s per ``s_mode``; x = decoder(z', onehot(s)) decoded per block (``decode``);
+y ~ p(y | z') (``y_mode="latent"``, so y depends on s only through z', which the teacher made independent of s) or
+y = the decoder's extra y block (``y_mode="decoder"``; may carry s -> y dependence back).
+
+Defaults vs the paper (``preset="paper"``: teacher 1000 epochs, student 5000 epochs at lr 1e-5 with the L1 loss, V^2
+on the whole batch): the default preset trains the teacher 60 epochs, estimates V^2 on 512 random rows of each batch of
+2048 (a stochastic estimate of the same quantity, 16x cheaper), and trains the student with the order-free MMD loss at
+lr 1e-3 on batches of 512 for 15 epochs, so that Adult (29k rows) fits in a few minutes on 2 CPU cores.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...dataset import FairDataset, SyntheticSet
+from ...errors import ConfigError, DataError
+from ...progress import Progress, log
+from ...torchutil import resolve_device, seed_everything, to_tensor
+from ..base import Method, Param, non_negative, positive
+from .penalty import PENALTIES
+from .student import LOSSES, Student, student_epoch
+from .teacher import (CATEGORICAL, Block, TabularVAE, encode_all, fit_latent_classifier, layout_from_encoder,
+                      numeric_layout, numeric_residual_sd, reparameterise, teacher_epoch)
+
+# value of each preset-dependent parameter left at None: (default preset, paper preset)
+PRESETS = {
+    "teacher_epochs": (60, 1000),
+    "student_epochs": (15, 5000),
+    "lr_student": (1e-3, 1e-5),
+    "student_loss": ("mmd", "paper"),
+    "student_batch_size": (512, 2048),
+    "penalty_rows": (512, 0),
+    "kl_weight": (1e-3, 1.0),
+}
+S_MODES = ("sample", "fixed", "counterfactual", "balanced")
+
+
+def _opt_positive(v):
+    return None if v is None or v > 0 else "must be > 0 (or left unset for the preset's value)"
+
+
+def _opt_non_negative(v):
+    return None if v is None or v >= 0 else "must be >= 0 (or left unset for the preset's value)"
+
+
+class Fair4Free(Method):
+    """Fair synthetic rows: FairDisCo VAE teacher, noise-fed student, teacher decoder."""
+
+    name = "fair4free"
+    summary = "fair VAE teacher + data-free student generator (Sikder et al. 2024)"
+    modalities = ("tabular",)
+    params = (
+        Param("preset", str, "default", "'default' (CPU-friendly schedule, MMD student) or 'paper' (teacher 1000 "
+              "epochs, student 5000 epochs, lr 1e-5, L1 loss, V^2 on the whole batch); explicit options override it",
+              choices=("default", "paper")),
+        Param("z_dim", int, 8, "latent dimension of the teacher and the student", check=positive),
+        Param("hidden", int, 64, "hidden units of the teacher's encoder and decoder", check=positive),
+        Param("lg_beta", float, None, "log10 of the independence penalty weight beta (default 7 for penalty=analytic, "
+              "2 for the scale-free dcor); beta <= 1 (lg_beta <= 0) switches the penalty off"),
+        Param("penalty", str, "analytic", "independence penalty: 'analytic' (FairDisCo's V^2 on the Gaussian "
+              "posteriors) or 'dcor' (squared distance correlation of z samples and onehot(s))", choices=PENALTIES),
+        Param("penalty_rows", int, None, "rows of each teacher batch used for the V^2 estimate (O(rows^2) cost); 0 = "
+              "the whole batch (default 512; paper preset 0)", check=_opt_non_negative),
+        Param("teacher_epochs", int, None, "teacher epochs (default 60; paper preset 1000)", check=_opt_positive),
+        Param("student_epochs", int, None, "student epochs over the teacher latents (default 15; paper preset 5000)",
+              check=_opt_positive),
+        Param("batch_size", int, 2048, "teacher batch size (FairDisCo: 2048)", check=positive),
+        Param("student_batch_size", int, None, "student batch size (default 512; paper preset 2048)",
+              check=_opt_positive),
+        Param("lr_teacher", float, 1e-3, "Adam learning rate of the teacher", check=positive),
+        Param("lr_student", float, None, "Adam learning rate of the student (default 1e-3; paper preset 1e-5)",
+              check=_opt_positive),
+        Param("student_loss", str, None, "distillation distance: 'mmd' (default; order-free), 'swd' (sliced "
+              "Wasserstein) or 'paper' (row-wise L1, collapses to the median latent; paper preset)", choices=LOSSES),
+        Param("kl_weight", float, None, "weight of the student's KL(N(mu', sigma'^2) || N(0, I)) term (default "
+              "1e-3 so the distance term is not drowned; paper preset 1)", check=_opt_non_negative),
+        Param("noise_dim", int, 64, "dimension of the student's input noise (paper: 64)", check=positive),
+        Param("student_hidden", int, 32, "hidden units of the student (paper: 32)", check=positive),
+        Param("n_samples", int, None, "rows generated into synthetic_ (default: the training size)",
+              check=_opt_positive),
+        Param("s_mode", str, "sample", "sensitive group of generated rows: 'sample' (drawn from the training "
+              "frequencies, independent of z), 'fixed' (every row gets group s_group), 'counterfactual' (each latent "
+              "decoded once per group), 'balanced' (groups in equal shares)", choices=S_MODES),
+        Param("s_group", int, 0, "group index (in the sorted list of sensitive tuples) used by s_mode=fixed",
+              check=non_negative),
+        Param("y_mode", str, "latent", "label of generated rows: 'latent' (an MLP z -> y trained on teacher latents; "
+              "y independent of s when z is) or 'decoder' (y modelled as one more decoded column)",
+              choices=("latent", "decoder")),
+        Param("decode", str, "argmax", "one-hot blocks by 'argmax' or 'sample' (a draw from the softmax; numeric "
+              "columns then get Gaussian noise with the training residual spread)", choices=("argmax", "sample")),
+        Param("checkpoint_every", int, 10, "epochs between checkpoints (when fit is given a folder)", check=positive),
+    )
+
+    # ------------------------------------------------------------------ settings
+    def setting(self, key: str):
+        """The effective value of a preset-dependent parameter."""
+        value = getattr(self, key)
+        if value is not None:
+            return value
+        if key == "lg_beta":
+            return 7.0 if self.penalty == "analytic" else 2.0
+        return PRESETS[key][0 if self.preset == "default" else 1]
+
+    def effective_params(self) -> dict:
+        out = self.get_params()
+        for key in (*PRESETS, "lg_beta"):
+            out[key] = self.setting(key)
+        return out
+
+    # ------------------------------------------------------------------ checks
+    def _check_data(self, data: FairDataset) -> list[Block]:
+        if data.X.ndim != 2:
+            raise DataError(f"fair4free needs 2-D tabular X; {data.name} has shape {data.X.shape}")
+        if data.s.shape[1] == 0:
+            raise DataError(f"{data.name} has no sensitive column; load it with sensitive=[...]")
+        gid, tuples = data.groups()
+        if len(tuples) < 2:
+            raise DataError(f"{data.name}: the sensitive attribute {data.sensitive_names} is constant "
+                            f"(one group {tuples[0]}); Fair4Free needs at least 2 groups — choose another axis")
+        if len(np.unique(data.y)) < 2:
+            raise DataError(f"{data.name}: y has a single class ({int(data.y[0])}); Fair4Free needs >= 2 classes")
+        if self.s_mode == "fixed" and self.s_group >= len(tuples):
+            raise ConfigError(f"s_group={self.s_group} but {data.name} has only {len(tuples)} groups; give "
+                              f"0..{len(tuples) - 1}")
+        enc = data.meta.get("encoder")
+        if enc is None or not hasattr(enc, "blocks"):
+            return numeric_layout(data.X.shape[1])
+        return layout_from_encoder(enc, data.X.shape[1])
+
+    # --------------------------------------------------------------------- fit
+    def _fit(self, data: FairDataset) -> SyntheticSet:
+        layout = self._check_data(data)
+        dev = resolve_device(self.device)
+        seed_everything(self.seed)
+        gid, tuples = data.groups()
+        n_groups, n_classes, x_dim = len(tuples), int(data.n_classes), data.X.shape[1]
+        if self.y_mode == "decoder":  # y becomes one more categorical block at the end of x
+            layout = [*layout, Block("__y__", CATEGORICAL, x_dim, x_dim + n_classes)]
+        X = to_tensor(data.X, dev)
+        if self.y_mode == "decoder":
+            X = torch.cat([X, torch.nn.functional.one_hot(to_tensor(data.y, dev, torch.long), n_classes).float()], 1)
+        G = to_tensor(gid, dev, torch.long)
+        S1h = torch.nn.functional.one_hot(G, n_groups).float()
+
+        gen_t = torch.Generator(device=dev).manual_seed(self.seed)
+        gen_s = torch.Generator(device=dev).manual_seed(self.seed + 1)
+        teacher = TabularVAE(layout, n_groups, self.z_dim, self.hidden).to(dev)
+        student = Student(self.z_dim, self.noise_dim, self.student_hidden).to(dev)
+        opt_t = torch.optim.Adam(teacher.parameters(), lr=self.lr_teacher)
+        opt_s = torch.optim.Adam(student.parameters(), lr=self.setting("lr_student"))
+        te, se = self.setting("teacher_epochs"), self.setting("student_epochs")
+        beta = 10.0 ** self.setting("lg_beta")
+        rows = self.setting("penalty_rows") or self.batch_size
+
+        ckpt = self.checkpointer(self.checkpoint_every, data)
+        done = 0
+        history: dict[str, list] = {"teacher": [], "student": []}
+        state = ckpt.load()
+        if state is not None:
+            done = int(state["step"])
+            teacher.load_state_dict(state["teacher"])
+            opt_t.load_state_dict(state["opt_teacher"])
+            student.load_state_dict(state["student"])
+            opt_s.load_state_dict(state["opt_student"])
+            gen_t.set_state(state["gen_teacher"])
+            gen_s.set_state(state["gen_student"])
+            log(f"[fair4free] resumed at epoch {done} of {te} teacher + {se} student")
+
+        def save(step: int):
+            if ckpt.due(step) or step == te + se:
+                ckpt.save(step, {"teacher": teacher.state_dict(), "opt_teacher": opt_t.state_dict(),
+                                 "student": student.state_dict(), "opt_student": opt_s.state_dict(),
+                                 "gen_teacher": gen_t.get_state(), "gen_student": gen_s.get_state()})
+
+        bar = Progress(range(done + 1, te + 1), "fair4free teacher")
+        for epoch in bar:
+            stats = teacher_epoch(teacher, opt_t, X, S1h, G, batch_size=self.batch_size, beta=beta,
+                                  penalty=self.penalty, generator=gen_t, penalty_rows=rows)
+            history["teacher"].append(stats)
+            bar.set(re=stats["re"], kl=stats["kl"], v2=stats["v2"])
+            save(epoch)
+
+        mu_t, logvar_t = encode_all(teacher, X, S1h)
+        self.teacher_latents_ = mu_t.cpu().numpy()
+        self.numeric_sd_ = numeric_residual_sd(teacher, X, S1h, mu_t)
+        gen_y = torch.Generator(device=dev).manual_seed(self.seed + 2)
+        self.y_model_ = None
+        if self.y_mode == "latent":
+            self.y_model_ = fit_latent_classifier(mu_t, logvar_t, to_tensor(data.y, dev, torch.long), n_classes,
+                                                  epochs=max(3, min(30, 200000 // max(1, len(data)))),
+                                                  generator=gen_y)
+
+        bar = Progress(range(max(done, te) + 1, te + se + 1), "fair4free student")
+        for step in bar:
+            stats = student_epoch(student, opt_s, mu_t, logvar_t, batch_size=self.setting("student_batch_size"),
+                                  loss=self.setting("student_loss"), kl_weight=self.setting("kl_weight"),
+                                  generator=gen_s)
+            history["student"].append(stats)
+            bar.set(dist=stats["dist"], kl=stats["kl"])
+            save(step)
+
+        teacher.eval()
+        student.eval()
+        self.teacher_, self.student_, self.history_ = teacher, student, history
+        self.groups_ = tuples
+        self.group_freq_ = np.bincount(gid, minlength=n_groups) / len(gid)
+        self.x_dim_, self.n_classes_, self.device_ = x_dim, n_classes, dev
+        self._template = data.subset(np.arange(0))
+        n = self.n_samples if self.n_samples is not None else len(data)
+        out = self.sample(n)
+        out.provenance.update({"effective_params": self.effective_params(),
+                               "teacher_final": history["teacher"][-1] if history["teacher"] else None,
+                               "student_final": history["student"][-1] if history["student"] else None})
+        return out
+
+    # ------------------------------------------------------------------ sample
+    def _groups_for(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        k = len(self.groups_)
+        if self.s_mode == "sample":
+            p = torch.as_tensor(self.group_freq_, dtype=torch.float)
+            return torch.multinomial(p, n, replacement=True, generator=gen)
+        if self.s_mode == "fixed":
+            return torch.full((n,), self.s_group, dtype=torch.long)
+        if self.s_mode == "balanced":  # equal shares, in random order
+            g = torch.arange(n) % k
+            return g[torch.randperm(n, generator=gen)]
+        return torch.arange(n) % k  # counterfactual: latent j decoded for groups 0..k-1 in turn
+
+    @torch.no_grad()
+    def sample(self, n: int, *, source: str = "student", seed: int | None = None) -> SyntheticSet:
+        """``n`` synthetic rows in the dataset's encoded X space, with s and y.
+
+        ``source="student"`` (Fair4Free) or ``"prior"`` (z ~ N(0, I) straight through the teacher decoder). With
+        ``s_mode="counterfactual"`` every latent code is decoded once per group (ceil(n / groups) codes).
+        """
+        if not hasattr(self, "teacher_"):
+            raise ConfigError("fair4free.sample() needs a fitted model; call fit(data) first")
+        if int(n) != n or n <= 0:
+            raise ConfigError(f"n={n} must be a positive number of rows")
+        if source not in ("student", "prior"):
+            raise ConfigError(f"source={source!r} is unknown; use 'student' or 'prior'")
+        n, dev, k = int(n), self.device_, len(self.groups_)
+        gen = torch.Generator(device="cpu").manual_seed(self.seed + 3 if seed is None else seed)
+        n_codes = -(-n // k) if self.s_mode == "counterfactual" else n
+        if source == "student":
+            z = self.student_.sample(n_codes, gen)
+        else:
+            z = torch.randn((n_codes, self.z_dim), generator=gen).to(dev)
+        if self.s_mode == "counterfactual":
+            z = z.repeat_interleave(k, 0)[:n]
+        g = self._groups_for(n, gen).to(dev)
+        out = self.teacher_.decode(z, torch.nn.functional.one_hot(g, k).float())
+        rows = self.teacher_.to_rows(out, self.decode, gen if dev.type == "cpu" else None,
+                                     self.numeric_sd_).cpu().numpy()
+        X = rows[:, :self.x_dim_]
+        if self.y_mode == "decoder":
+            y = rows[:, self.x_dim_:].argmax(1)
+        else:
+            probs = torch.softmax(self.y_model_(z), 1).cpu()
+            y = torch.multinomial(probs, 1, generator=gen).reshape(-1).numpy()
+        s = np.asarray(self.groups_, dtype=np.int64)[g.cpu().numpy()]
+        return SyntheticSet.from_dataset(self._template, X=X.astype(np.float32), y=y.astype(np.int64), s=s,
+                                         provenance={"source": source, "s_mode": self.s_mode, "y_mode": self.y_mode,
+                                                     "decode": self.decode,
+                                                     "groups": [list(t) for t in self.groups_]})

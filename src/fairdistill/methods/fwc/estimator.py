@@ -1,0 +1,154 @@
+"""The ``fwc`` and ``fairwasp`` methods (METHODS.md §6).
+
+FWC: m weighted points (d̂_j, x̂_j, ŷ_j, θ_j), Σθ = m, minimising the Wasserstein distance (L1 or squared L2 cost
+on Z = (D, X, Y)) to the training rows subject to the demographic-parity ratio constraint
+|p_θ(y|d)/p_T(y) − 1| <= ε for every group d and label y. Labels per point are fixed first (allocation.py), the
+features are then optimised by majorization–minimization (mm.py) whose inner LP is solved exactly (dual.py).
+FairWASP: the special case m = n, Ẑ = Z: one inner solve that reweights the training rows.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ...dataset import FairDataset, SyntheticSet
+from ...errors import DataError
+from ..base import Method, Param, resolve_size
+from .allocation import allocate_cells, cell_counts
+from .dual import SOLVERS, aggregate, fairness_matrix, solve_inner
+from .encoding import COSTS, Encoded, encode
+from .mm import UPDATES, init_centers, j_max, run_mm, snap_to_rows
+
+
+def _epsilon_check(v) -> str | None:
+    return None if v > 0 else "must be > 0 (the parity-ratio tolerance; use inf for no fairness constraint)"
+
+
+def _size_check(v) -> str | None:
+    return None if v > 0 else "must be > 0: a fraction of the training rows (< 1) or a count"
+
+
+def _chunk_check(v) -> str | None:
+    return None if v is None or v >= 1 else "must be >= 1 (rows per cost chunk)"
+
+
+_COMMON = (
+    Param("epsilon", float, 0.05, "parity tolerance ε: |p_θ(y|d)/p_T(y) − 1| <= ε for all groups d, labels y "
+          "(default 0.05; inf = no constraint)", check=_epsilon_check),
+    Param("cost", str, "l1", "ground cost on Z = (D, X, Y): 'l1' (default, as the paper) or 'sqeuclidean'",
+          choices=COSTS),
+    Param("solver", str, "accpm", "inner LP solver: 'accpm' (cutting-plane dual + exact repair, default) or "
+          "'highs' (the whole aggregated LP in HiGHS; slower, a reference)", choices=SOLVERS),
+    Param("groups", str, "joint", "sensitive grouping D: 'joint' (all axes, intersectional; default) or "
+          "'single:<axis>'"),
+    Param("chunk_rows", int, None, "rows per chunk of the n x m cost matrix (default: about 8 MiB of costs per chunk)",
+          check=_chunk_check),
+)
+
+
+def _check_cells(enc: Encoded) -> np.ndarray:
+    counts = cell_counts(enc)
+    return np.flatnonzero(counts == 0)
+
+
+class FWC(Method):
+    """Fair Wasserstein Coresets (Xiong et al., NeurIPS 2024): a small weighted set close in Wasserstein distance
+    to the data whose weighted label distribution is the same in every group up to ε."""
+
+    name = "fwc"
+    summary = "Fair Wasserstein Coresets: weighted points near the data in W1, demographic parity up to ε"
+    modalities = ("tabular",)
+    params = (
+        Param("size", "size", 0.05, "coreset size m: a fraction of the training rows (< 1) or a count "
+              "(default 0.05)", check=_size_check),
+        *_COMMON,
+        Param("update", str, "auto", "feature update: 'median' (optimal for L1), 'mean' (optimal for sqeuclidean), "
+              "'medoid' (real rows only) or 'auto' (median for l1, mean for sqeuclidean; default)", choices=UPDATES),
+        Param("max_iter", int, 100, "maximum majorization–minimization iterations (inner solves; default 100)",
+              check=lambda v: None if v >= 1 else "must be >= 1"),
+        Param("drop_empty", bool, False, "drop points that end with weight θ_j = 0 (default: keep them)"),
+        Param("init_sample", int, 100_000, "k-means initialisation fits each (group, label) cell on at most this "
+              "many rows (seeded sample; 0 = all rows; default 100000)",
+              check=lambda v: None if v >= 0 else "must be >= 0"),
+    )
+
+    def _fit(self, data: FairDataset) -> SyntheticSet:
+        from ...torchutil import resolve_device
+
+        enc = encode(data, self.groups, self.cost)
+        m = resolve_size(self.size, enc.n)
+        alloc = allocate_cells(m, enc)
+        empty = _check_cells(enc)
+        if len(empty):
+            names = [(enc.group_tuples[g // enc.n_labels], int(enc.labels[g % enc.n_labels])) for g in empty]
+            warnings.warn(f"FWC: (group, label) cell(s) {names} have no training rows; one point each is placed at "
+                          "the median of the group's rows so the parity constraints stay feasible", stacklevel=3)
+        K = enc.n_labels
+        cell = enc.d * K + enc.y
+        cell_start = np.concatenate([[0], np.cumsum(alloc)])
+        point_cell = np.repeat(np.arange(len(alloc)), alloc)
+        centers = init_centers(enc.X, cell, enc.d, alloc, K, self.seed, self.init_sample)
+        update = self.update if self.update != "auto" else ("median" if self.cost == "l1" else "mean")
+        if update == "medoid":
+            centers = snap_to_rows(enc.X, centers, cell, point_cell, self.cost)
+        A = fairness_matrix(enc.n_groups, enc.p_target, self.epsilon)
+        device = str(resolve_device(self.device))
+        res = run_mm(enc.X, enc.d, enc.y, K, A, centers, cell_start, cost=self.cost, update=update,
+                     max_iter=self.max_iter, solver=self.solver, chunk_rows=self.chunk_rows, device=device,
+                     seed=self.seed)
+        theta = res.theta
+        viol = j_max(theta, point_cell, K, enc.p_target, enc.n_groups)
+        keep = theta > 0 if self.drop_empty else np.ones(m, bool)
+        pts = point_cell[keep]
+        s = enc.sensitive_codes(pts // K, data.s.shape[1])
+        origin = np.zeros(int(keep.sum()), np.int8) if update == "medoid" else None
+        prov = {
+            "m": m, "n": enc.n, "epsilon": self.epsilon, "cost": self.cost, "update": update,
+            "allocation": alloc.tolist(), "empty_cells": empty.tolist(),
+            "cells": [[list(enc.group_tuples[g // K]), int(enc.labels[g % K])] for g in range(len(alloc))],
+            "objective": res.objective, "iterations": res.iterations, "stop": res.stop,
+            "seconds_per_iteration": [round(t, 4) for t in res.seconds], "inner": res.inner,
+            "j_max": viol, "n_zero_weight": int((theta <= 0).sum()),
+        }
+        return SyntheticSet.from_dataset(data, X=res.centers[keep].astype(np.float32),
+                                         y=enc.labels[pts % K], s=s, weights=theta[keep], origin=origin,
+                                         provenance=prov, name=f"{data.name}-fwc")
+
+
+class FairWASP(Method):
+    """FairWASP (Xiong et al., AAAI 2024): reweight the training rows (θ_i >= 0, Σθ = n) to be as close as possible
+    in Wasserstein distance to the data while meeting the same parity constraint as FWC."""
+
+    name = "fairwasp"
+    summary = "FairWASP: Wasserstein-optimal reweighting of the training rows to demographic parity up to ε"
+    modalities = ("tabular",)
+    params = _COMMON
+
+    def _fit(self, data: FairDataset) -> SyntheticSet:
+        from ...torchutil import resolve_device
+
+        enc = encode(data, self.groups, self.cost)
+        K = enc.n_labels
+        empty = _check_cells(enc)
+        if len(empty):
+            names = [(enc.group_tuples[g // K], int(enc.labels[g % K])) for g in empty]
+            raise DataError(f"FairWASP: (group, label) cell(s) {names} have no rows, so no reweighting reaches parity; "
+                            "use 'fwc' (which adds a point) or regroup with --groups single:<axis>")
+        cell = enc.d * K + enc.y
+        perm = np.argsort(cell, kind="stable")
+        counts = np.bincount(cell, minlength=enc.n_groups * K)
+        cell_start = np.concatenate([[0], np.cumsum(counts)])
+        A = fairness_matrix(enc.n_groups, enc.p_target, self.epsilon)
+        c, jstar = aggregate(enc.X, enc.X[perm], cell_start, enc.d, enc.y, K, self.cost, self.chunk_rows,
+                             str(resolve_device(self.device)))
+        res = solve_inner(c, A, self.solver)
+        rows, pts, w = res.plan.triplets(jstar)
+        theta_sorted = np.bincount(pts, weights=w, minlength=enc.n)  # n·Σ_i P_ij with m = n
+        theta = np.empty(enc.n)
+        theta[perm] = theta_sorted
+        viol = j_max(theta, cell, K, enc.p_target, enc.n_groups)
+        prov = {"objective": res.value, "dual": res.dual, "j_max": viol, "epsilon": self.epsilon,
+                "solver_seconds": round(res.seconds, 4), "oracle_calls": res.oracle_calls, "lp_calls": res.lp_calls}
+        return SyntheticSet.from_dataset(data, weights=theta, origin=np.zeros(enc.n, np.int8), provenance=prov,
+                                         name=f"{data.name}-fairwasp")

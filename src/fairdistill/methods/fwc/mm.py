@@ -1,0 +1,251 @@
+"""FWC's outer loop: majorization–minimization over the coreset features X̂ (METHODS.md §6, Algorithm 1).
+
+F(C(X̂)) is concave in C, so with Pᵏ optimal for C(X̂ᵏ) the surrogate g(X̂) = <C(X̂), Pᵏ> is >= F(C(X̂)) and tight
+at X̂ᵏ; minimising g separately for every point j gives X̂ᵏ⁺¹ with F_{k+1} <= g(X̂ᵏ⁺¹) <= g(X̂ᵏ) = F_k (monotone):
+
+* L1 cost:   x̂_j = coordinate-wise weighted median of {X_i : P_ij > 0} with weights P_ij
+             (the smallest value whose cumulative weight reaches half the total);
+* L2² cost:  x̂_j = Σ_i P_ij X_i / Σ_i P_ij;
+* "medoid":  x̂_j = the row X_i (among the rows j serves, at most ``MEDOID_CANDIDATES`` of them drawn with the
+             seed, plus the current x̂_j so the step never increases g) minimising Σ_i' P_i'j c(X_i', X_i).
+
+The D/Y parts of the cost do not depend on x̂_j, so they drop out of the update. Points that receive no mass keep
+their features. Stop when X̂ᵏ⁺¹ = X̂ᵏ, when F_k − F_{k+1} <= ``rtol``·F_k, or after ``max_iter`` inner solves;
+θ = m·Pᵀ1_n comes from the plan of the returned X̂.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...progress import Progress
+from .dual import InnerResult, aggregate, parity_violation, solve_inner
+from .encoding import pairwise_cost
+
+MEDOID_CANDIDATES = 1024
+UPDATES = ("median", "mean", "medoid", "auto")
+
+
+# ------------------------------------------------------------------------------------------ initialisation
+def init_centers(X: np.ndarray, cell: np.ndarray, d: np.ndarray, alloc: np.ndarray, n_labels: int, seed: int,
+                 init_sample: int = 100_000) -> np.ndarray:
+    """k-means initialisation per cell: KMeans(m_g) (k-means++, n_init="auto") on the X rows of cell g (a seeded
+    sample of ``init_sample`` rows when the cell is larger; 0 = all rows). A cell with no rows gets one point at
+    the coordinate-wise median of X over its group's rows. Returns the m points ordered by cell."""
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for g, k in enumerate(alloc):
+        rows = np.flatnonzero(cell == g)
+        if len(rows) == 0:
+            grp = np.flatnonzero(d == g // n_labels)
+            out.append(np.median(X[grp], axis=0, keepdims=True) if len(grp) else np.median(X, 0, keepdims=True))
+            continue
+        if k >= len(rows):
+            out.append(X[rows[:k]])
+            continue
+        if init_sample and len(rows) > init_sample:
+            rows = np.sort(rng.choice(rows, init_sample, replace=False))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            km = KMeans(n_clusters=int(k), n_init="auto", random_state=int(seed) + g).fit(X[rows])
+        out.append(km.cluster_centers_.astype(np.float64))
+    return np.vstack(out)
+
+
+def snap_to_rows(X: np.ndarray, centers: np.ndarray, cell: np.ndarray, point_cell: np.ndarray,
+                 cost: str) -> np.ndarray:
+    """Move each point to the nearest row of its own cell (for the medoid update: no new points)."""
+    out = centers.copy()
+    for g in np.unique(point_cell):
+        rows = np.flatnonzero(cell == g)
+        if len(rows) == 0:
+            continue
+        pts = np.flatnonzero(point_cell == g)
+        best = np.full(len(pts), np.inf)
+        arg = np.zeros(len(pts), np.int64)
+        step = max(1, 2 ** 22 // max(1, len(pts) * X.shape[1]))
+        for a in range(0, len(rows), step):
+            D = pairwise_cost(centers[pts], X[rows[a:a + step]], cost)
+            j = D.argmin(1)
+            v = D[np.arange(len(pts)), j]
+            better = v < best
+            best[better], arg[better] = v[better], rows[a + j[better]]
+        out[pts] = X[arg]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- updates
+def weighted_median(V: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Coordinate-wise weighted median of the rows of V (s x p): per column the smallest value whose cumulative
+    weight reaches half the total."""
+    V = np.asarray(V, dtype=np.float64)
+    o = np.argsort(V, axis=0, kind="stable")
+    cw = np.cumsum(np.asarray(w, dtype=np.float64)[o], axis=0)
+    idx = np.argmax(cw >= 0.5 * cw[-1], axis=0)
+    cols = np.arange(V.shape[1])
+    return V[o[idx, cols], cols]
+
+
+class MedianUpdater:
+    """Weighted medians for all points at once: each column is sorted once; per iteration a stable radix sort of
+    the point index (int16) orders rows by (point, value) in O(n), and a search on the cumulative weights finds
+    every segment's median. Rows split over several points (at most a few) go through ``weighted_median``."""
+
+    def __init__(self, X: np.ndarray):
+        self.X = X
+        order = np.argsort(X, axis=0, kind="stable")
+        self.order = np.ascontiguousarray(order.T.astype(np.int32 if len(X) < 2 ** 31 else np.int64))
+        self.vals = np.ascontiguousarray(np.take_along_axis(X, order, 0).T)
+
+    def __call__(self, rows, pts, w, centers: np.ndarray) -> np.ndarray:
+        n, m = len(self.X), len(centers)  # triplets: the first n are row i's main assignment
+        out = centers.copy()
+        main_j = pts[:n]
+        main_w = w[:n].copy()
+        extra_rows, extra_j, extra_w = rows[n:], pts[n:], w[n:]
+        split = np.zeros(n, bool)
+        split[extra_rows] = True
+        affected = np.unique(np.concatenate([extra_j, main_j[split]]))
+        main_w[split] = 0.0
+        key = main_j.astype(np.int16 if m < 2 ** 15 else np.int32)
+        counts = np.bincount(main_j, weights=(main_w > 0).astype(np.float64), minlength=m)
+        nrows = np.bincount(main_j, minlength=m)
+        ends = np.cumsum(nrows)
+        starts = ends - nrows
+        has = counts > 0
+        has[affected] = False
+        if has.any():
+            for k in range(self.X.shape[1]):
+                o = self.order[k]
+                perm = np.argsort(key[o], kind="stable")
+                cw = np.cumsum(main_w[o[perm]])
+                cw0 = np.concatenate([[0.0], cw])
+                s, e = starts[has], ends[has]
+                target = cw0[s] + 0.5 * (cw0[e] - cw0[s])
+                pos = np.clip(np.searchsorted(cw, target, side="left"), s, e - 1)
+                out[has, k] = self.vals[k][perm[pos]]
+        for j in affected:
+            sel = np.flatnonzero((main_j == j) & (main_w > 0))
+            xs = np.flatnonzero(extra_j == j)
+            r = np.concatenate([sel, extra_rows[xs]])
+            ww = np.concatenate([main_w[sel], extra_w[xs]])
+            if ww.sum() > 0:
+                out[j] = weighted_median(self.X[r], ww)
+        return out
+
+
+def weighted_mean_update(X, rows, pts, w, centers):
+    """x̂_j = Σ_i P_ij X_i / Σ_i P_ij (points without mass keep their value)."""
+    import scipy.sparse as sp
+
+    m = len(centers)
+    P = sp.csr_matrix((w, (pts, rows)), shape=(m, len(X)))
+    mass = np.asarray(P.sum(1)).ravel()
+    out = centers.copy()
+    has = mass > 0
+    out[has] = (P @ X)[has] / mass[has, None]
+    return out
+
+
+def medoid_update(X, rows, pts, w, centers, cost, rng):
+    """x̂_j = the candidate row minimising Σ_i P_ij c_X(X_i, x) (current x̂_j is always a candidate)."""
+    out = centers.copy()
+    order = np.argsort(pts, kind="stable")
+    bounds = np.searchsorted(pts[order], np.arange(len(centers) + 1))
+    for j in range(len(centers)):
+        sel = order[bounds[j]:bounds[j + 1]]
+        if len(sel) == 0:
+            continue
+        r, ww = rows[sel], w[sel]
+        cand = r if len(r) <= MEDOID_CANDIDATES else rng.choice(r, MEDOID_CANDIDATES, replace=False)
+        C = np.vstack([centers[j:j + 1], X[cand]])
+        tot = np.zeros(len(C))
+        step = max(1, 2 ** 22 // max(1, len(C) * X.shape[1]))
+        for a in range(0, len(r), step):
+            tot += pairwise_cost(C, X[r[a:a + step]], cost) @ ww[a:a + step]
+        best = int(np.argmin(tot))
+        if tot[best] < tot[0]:
+            out[j] = C[best]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+@dataclass
+class MMResult:
+    """Final coreset features, plan, weights θ and the run's history."""
+
+    centers: np.ndarray
+    theta: np.ndarray
+    objective: list[float]
+    seconds: list[float]
+    iterations: int
+    stop: str
+    inner: list[dict] = field(default_factory=list)
+    result: InnerResult | None = None
+    jstar: np.ndarray | None = None
+
+
+def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.ndarray, centers: np.ndarray,
+           cell_start: np.ndarray, *, cost: str = "l1", update: str = "auto", max_iter: int = 100,
+           solver: str = "accpm", rtol: float = 1e-7, chunk_rows: int | None = None, device: str = "cpu",
+           seed: int = 0, callback=None) -> MMResult:
+    """Majorization–minimization from ``centers`` (points ordered by cell, ``cell_start`` offsets)."""
+    X = np.asarray(X, dtype=np.float64)
+    n, m = len(X), len(centers)
+    if update == "auto":
+        update = "median" if cost == "l1" else "mean"
+    centers = np.array(centers, dtype=np.float64)
+    median = MedianUpdater(X) if update == "median" else None
+    rng = np.random.default_rng(seed)
+    history, secs, inner = [], [], []
+    lam = None
+    stop = "max_iter"
+    prog = Progress(range(max_iter), "FWC")
+    for it in prog:
+        t0 = time.perf_counter()
+        c, jstar = aggregate(X, centers, cell_start, d, y, n_labels, cost, chunk_rows, device)
+        t_cost = time.perf_counter() - t0
+        res = solve_inner(c, A, solver, lam0=lam)
+        lam = res.lam
+        history.append(res.value)
+        inner.append({"cost_s": round(t_cost, 4), "solve_s": round(res.seconds, 4), "oracle_calls": res.oracle_calls,
+                      "lp_calls": res.lp_calls, "lp_rows": res.lp_rows, "gap": res.gap, "certified": res.certified})
+        prog.set(F=res.value)
+        rows, pts, w = res.plan.triplets(jstar)
+        done = None
+        if it > 0 and history[-2] - history[-1] <= rtol * history[-2]:
+            done = "objective"
+        elif it + 1 == max_iter:
+            done = "max_iter"
+        if done is None:
+            t1 = time.perf_counter()
+            if update == "median":
+                new = median(rows, pts, w, centers)
+            elif update == "mean":
+                new = weighted_mean_update(X, rows, pts, w, centers)
+            else:
+                new = medoid_update(X, rows, pts, w, centers, cost, rng)
+            inner[-1]["update_s"] = round(time.perf_counter() - t1, 4)
+            if np.array_equal(new, centers):
+                done = "fixed_point"
+            centers = new
+        secs.append(time.perf_counter() - t0)
+        if callback is not None:
+            callback(it, centers, res)
+        if done is not None:
+            stop = done
+            break
+    theta = m * np.bincount(pts, weights=w, minlength=m) / n
+    return MMResult(centers=centers, theta=theta, objective=history, seconds=secs, iterations=len(history),
+                    stop=stop, inner=inner, result=res, jstar=jstar)
+
+
+def j_max(theta: np.ndarray, point_cell: np.ndarray, n_labels: int, p_target: np.ndarray, n_groups: int) -> float:
+    """Parity violation of the weighted coreset (METRICS.md §4)."""
+    return parity_violation(theta, point_cell // n_labels, point_cell % n_labels, p_target, n_groups)

@@ -1,0 +1,213 @@
+"""Downstream classifiers of the evaluation protocol: convnet, mlp, rf, logreg, xgboost.
+
+Each takes numeric features (images N x C x H x W for convnet, 2-D otherwise), integer labels and optional sample
+weights, and returns class probabilities. Options are declared as ``Param`` so that the CLI and errors are uniform.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, DataError
+from ..methods.base import Param, non_negative, positive
+from ..torchutil import resolve_device
+from .torch_train import TrainConfig, predict_logits, softmax_np, train_classifier
+
+
+def _hidden(v) -> tuple[int, ...]:
+    if isinstance(v, str):
+        v = [int(t) for t in v.replace("(", "").replace(")", "").split(",") if t.strip()]
+    return tuple(int(t) for t in v)
+
+
+class Classifier(ABC):
+    name: ClassVar[str] = ""
+    modality: ClassVar[str] = "tabular"
+    options: ClassVar[tuple[Param, ...]] = ()
+
+    def __init__(self, n_classes: int, seed: int = 0, device: str = "auto", **opts: Any):
+        spec = {p.name: p for p in self.options}
+        unknown = sorted(set(opts) - set(spec))
+        if unknown:
+            raise ConfigError(f"model {self.name!r} has no option(s) {unknown}; accepted: {sorted(spec)}")
+        self.opts = {k: p.coerce(opts.get(k, p.default)) for k, p in spec.items()}
+        self.n_classes, self.seed, self.device = n_classes, seed, device
+
+    @abstractmethod
+    def fit(self, X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None,
+            valid: tuple[np.ndarray, np.ndarray] | None = None) -> "Classifier":
+        """Train on ``X, y`` with optional weights and validation data; return self."""
+
+    @abstractmethod
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Implemented by every concrete classifier."""
+
+
+class _TorchClassifier(Classifier):
+    info: dict
+
+    @abstractmethod
+    def _net(self, X: np.ndarray) -> torch.nn.Module:
+        """Implemented by every concrete classifier."""
+
+    @abstractmethod
+    def _config(self) -> tuple[TrainConfig, Any]:
+        """Implemented by every concrete classifier."""
+
+    def fit(self, X, y, w=None, valid=None):
+        dev = resolve_device(self.device)
+        gen = torch.Generator().manual_seed(self.seed)
+        torch.manual_seed(self.seed)
+        self.net_ = self._net(X).to(dev)
+        cfg, augment = self._config()
+        t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt, device=dev)  # noqa: E731
+        v = None if valid is None else (t(valid[0]), t(valid[1], torch.long))
+        self.info = train_classifier(self.net_, t(X), t(y, torch.long), None if w is None else t(w), cfg, gen,
+                                     augment=augment, valid=v)
+        self._dev = dev
+        return self
+
+    def predict_proba(self, X):
+        return softmax_np(predict_logits(self.net_, torch.as_tensor(np.asarray(X), dtype=torch.float32,
+                                                                    device=self._dev)))
+
+
+class ConvNetClassifier(_TorchClassifier):
+    """FairDD's evaluation network (ConvNet-3) with the spec's SGD schedule: lr x0.1 once at epoch E//2+1."""
+
+    name, modality = "convnet", "image"
+    options = (
+        Param("epochs", int, 300, "training epochs E (spec: 1000 for DM sets, 300 for DC sets)", check=positive),
+        Param("dsa", bool, False, "differentiable siamese augmentation on every batch (spec: on for DM sets)"),
+        Param("batch_size", int, 256, "minibatch size", check=positive),
+        Param("lr", float, 0.01, "SGD learning rate (momentum 0.9)", check=positive),
+        Param("weight_decay", float, 5e-4, "SGD weight decay", check=non_negative),
+        Param("width", int, 128, "channels per conv block", check=positive),
+    )
+
+    def _net(self, X):
+        from ..nn.convnet import ConvNet
+        if X.ndim != 4:
+            raise DataError(f"convnet needs images N x C x H x W; got shape {X.shape}")
+        return ConvNet(in_channels=X.shape[1], n_classes=self.n_classes, image_size=X.shape[2],
+                       width=self.opts["width"])
+
+    def _config(self):
+        o = self.opts
+        augment = None
+        if o["dsa"]:
+            from ..nn.augment import dsa
+            augment = dsa
+        cfg = TrainConfig(epochs=o["epochs"], batch_size=o["batch_size"], optimizer="sgd", lr=o["lr"],
+                          momentum=0.9, weight_decay=o["weight_decay"], lr_decay_epoch=o["epochs"] // 2 + 1,
+                          desc="convnet")
+        return cfg, augment
+
+
+class MLPClassifier(_TorchClassifier):
+    """FWC's downstream MLP by default: one hidden layer of 20 ReLU units, Adam 1e-3, batch 32, <= 500 epochs,
+    early stopping on validation loss with patience 10 (when validation data is given)."""
+
+    name = "mlp"
+    options = (
+        Param("hidden", _hidden, (20,), "hidden layer sizes, comma separated (e.g. 128,64,32)"),
+        Param("dropout", float, 0.0, "dropout after each hidden layer", check=non_negative),
+        Param("epochs", int, 500, "maximum epochs", check=positive),
+        Param("batch_size", int, 32, "minibatch size", check=positive),
+        Param("lr", float, 1e-3, "Adam learning rate", check=positive),
+        Param("patience", int, 10, "early-stopping patience on validation loss (0 = off)", check=non_negative),
+    )
+
+    def _net(self, X):
+        layers, d = [], X.shape[1]
+        for h in self.opts["hidden"]:
+            layers += [torch.nn.Linear(d, h), torch.nn.ReLU()]
+            if self.opts["dropout"] > 0:
+                layers.append(torch.nn.Dropout(self.opts["dropout"]))
+            d = h
+        return torch.nn.Sequential(*layers, torch.nn.Linear(d, self.n_classes))
+
+    def _config(self):
+        o = self.opts
+        return TrainConfig(epochs=o["epochs"], batch_size=o["batch_size"], optimizer="adam", lr=o["lr"],
+                           patience=o["patience"] or None, desc="mlp"), None
+
+
+class _SklearnClassifier(Classifier):
+    @abstractmethod
+    def _estimator(self):
+        """Implemented by every concrete classifier."""
+
+    def fit(self, X, y, w=None, valid=None):
+        self.est_ = self._estimator()
+        self.classes_ = np.unique(y)
+        self.est_.fit(X, y, sample_weight=w)
+        return self
+
+    def predict_proba(self, X):
+        p = self.est_.predict_proba(X)
+        out = np.zeros((len(X), self.n_classes))
+        out[:, np.asarray(self.est_.classes_, dtype=int)] = p
+        return out
+
+
+class RandomForest(_SklearnClassifier):
+    """scikit-learn RandomForestClassifier (Fair4Free's downstream model), defaults as in scikit-learn."""
+
+    name = "rf"
+    options = (Param("n_estimators", int, 100, "number of trees", check=positive),
+               Param("max_depth", int, None, "maximum depth (None = unlimited)"))
+
+    def _estimator(self):
+        from sklearn.ensemble import RandomForestClassifier
+        return RandomForestClassifier(n_estimators=self.opts["n_estimators"], max_depth=self.opts["max_depth"],
+                                      random_state=self.seed, n_jobs=1)
+
+
+class LogReg(_SklearnClassifier):
+    name = "logreg"
+    options = (Param("C", float, 1.0, "inverse regularisation strength", check=positive),)
+
+    def _estimator(self):
+        from sklearn.linear_model import LogisticRegression
+        return LogisticRegression(C=self.opts["C"], max_iter=2000)
+
+
+class XGBoost(_SklearnClassifier):
+    """XGBoost (as FairX uses it); optional dependency: ``pip install fairdistill[xgboost]``."""
+
+    name = "xgboost"
+    options = (Param("n_estimators", int, 100, "boosting rounds", check=positive),)
+
+    def _estimator(self):
+        try:
+            from xgboost import XGBClassifier
+        except ImportError:
+            raise ConfigError("model 'xgboost' needs the xgboost package: pip install 'fairdistill[xgboost]'") \
+                from None
+        return XGBClassifier(n_estimators=self.opts["n_estimators"], random_state=self.seed, n_jobs=1)
+
+    def fit(self, X, y, w=None, valid=None):
+        # XGBoost needs labels 0..K-1 without gaps: remap to the classes present.
+        self.est_ = self._estimator()
+        self.map_ = np.unique(y)
+        self.est_.fit(X, np.searchsorted(self.map_, y), sample_weight=w)
+        return self
+
+    def predict_proba(self, X):
+        out = np.zeros((len(X), self.n_classes))
+        out[:, self.map_] = self.est_.predict_proba(X)
+        return out
+
+
+MODELS: dict[str, type[Classifier]] = {c.name: c for c in (ConvNetClassifier, MLPClassifier, RandomForest, LogReg,
+                                                           XGBoost)}
+
+
+def make(name: str, n_classes: int, seed: int = 0, device: str = "auto", **opts) -> Classifier:
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    return MODELS[name](n_classes=n_classes, seed=seed, device=device, **opts)

@@ -1,0 +1,177 @@
+"""Run folders: the contract between the CLI, the API and anyone who reads results.
+
+``DIR/config.json`` (everything needed to run again), ``DIR/synthetic.npz`` (X float32, y int64, s int64 N x k,
+w float64, origin int8, sensitive_names, feature_names; no pickle), ``DIR/synthetic.csv`` (tabular, decoded),
+``DIR/metrics.json`` (after evaluation), ``DIR/report.md`` and figures. The folder appears complete or not at all:
+it is written under a temporary name and renamed. Checkpoints of a long fit live in the sibling ``DIR.partial/``
+until the run succeeds; ``--resume`` continues from there.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from . import datasets, methods
+from .dataset import FairDataset, SyntheticSet
+from .errors import ConfigError, DataError
+from .fileio import atomic_dir, write_json
+from .progress import log
+
+
+def partial_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+def decode_frame(data: FairDataset):
+    """The rows as a pandas DataFrame in original column names (tabular): features, sensitive columns, target,
+    weight and origin."""
+    import pandas as pd
+    enc = data.meta.get("encoder")
+    df = enc.decode(data.X) if enc is not None and hasattr(enc, "decode") else pd.DataFrame(
+        data.X, columns=data.feature_names or [f"x{i}" for i in range(data.X.shape[1])])
+    for k, name in enumerate(data.sensitive_names):
+        vals = data.sensitive_values[k] if data.sensitive_values else None
+        codes = data.s[:, k]
+        df[name] = [("" if c < 0 else vals[c]) if vals and c < len(vals) else int(c) for c in codes]
+    target = data.meta.get("target_name", "target")
+    df[target] = [data.class_names[c] for c in data.y] if data.class_names else data.y
+    df["weight"] = data.w
+    if isinstance(data, SyntheticSet):
+        df["origin"] = np.where(data.origin == 1, "synthetic", "real")
+    return df
+
+
+def save_npz(path: Path, data: SyntheticSet) -> None:
+    np.savez_compressed(
+        path, X=data.X.astype(np.float32), y=data.y.astype(np.int64), s=data.s.astype(np.int64),
+        w=data.w.astype(np.float64), origin=data.origin.astype(np.int8),
+        sensitive_names=np.array(data.sensitive_names, dtype=str),
+        feature_names=np.array(data.feature_names or [], dtype=str))
+
+
+def _meta_json(data: FairDataset) -> dict:
+    meta = {k: v for k, v in data.meta.items() if isinstance(v, (str, int, float, bool, list)) and k != "encoder"}
+    enc = data.meta.get("encoder")
+    if enc is not None and hasattr(enc, "to_dict"):
+        meta["encoder"] = enc.to_dict()
+    return meta
+
+
+def write_run(out: str | Path, synthetic: SyntheticSet, config: dict[str, Any], overwrite: bool = False) -> Path:
+    """Write a complete run folder atomically and return its path."""
+    from .report import write_run_report
+    out = Path(out)
+    with atomic_dir(out, overwrite=True if overwrite else False) as tmp:
+        cfg = {**config, "fairdistill_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+               "n_synthetic": len(synthetic), "meta": _meta_json(synthetic),
+               "class_names": synthetic.class_names, "sensitive_values": synthetic.sensitive_values,
+               "modality": synthetic.modality, "provenance": synthetic.provenance}
+        write_json(tmp / "config.json", cfg)
+        save_npz(tmp / "synthetic.npz", synthetic)
+        if synthetic.modality == "tabular":
+            decode_frame(synthetic).to_csv(tmp / "synthetic.csv", index=False)
+        write_run_report(tmp, synthetic, cfg)
+    return out
+
+
+def load_run(run_dir: str | Path) -> tuple[SyntheticSet, dict[str, Any]]:
+    """Read a run folder back: the SyntheticSet (with its decoder) and config.json."""
+    run_dir = Path(run_dir)
+    cfg_path, npz_path = run_dir / "config.json", run_dir / "synthetic.npz"
+    if not cfg_path.exists() or not npz_path.exists():
+        raise ConfigError(f"{run_dir} is not a run folder (config.json and synthetic.npz expected); create one with "
+                          f"`fairdistill run METHOD --dataset NAME --out {run_dir}`")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+        z = np.load(npz_path, allow_pickle=False)
+        arrays = {k: z[k] for k in z.files}
+    except (ValueError, OSError, json.JSONDecodeError) as err:
+        raise DataError(f"run folder {run_dir} is corrupt ({err}); run it again") from None
+    meta = dict(cfg.get("meta", {}))
+    if "encoder" in meta:
+        from .datasets.encoding import TabularEncoder
+        meta["encoder"] = TabularEncoder.from_dict(meta["encoder"])
+    syn = SyntheticSet(X=arrays["X"], y=arrays["y"], s=arrays["s"], weights=arrays["w"], origin=arrays["origin"],
+                       sensitive_names=[str(v) for v in arrays["sensitive_names"]], name=cfg.get("dataset", "data"),
+                       modality=cfg.get("modality", "tabular"), class_names=cfg.get("class_names"),
+                       sensitive_values=cfg.get("sensitive_values"),
+                       n_classes=len(cfg["class_names"]) if cfg.get("class_names") else None,
+                       feature_names=[str(v) for v in arrays["feature_names"]] or None, meta=meta,
+                       provenance=cfg.get("provenance", {}))
+    return syn, cfg
+
+
+def dataset_args(cfg: dict[str, Any]) -> dict[str, Any]:
+    return {"data_dir": cfg.get("data_dir"), "sensitive": cfg.get("sensitive"), "seed": cfg.get("data_seed", 0),
+            **cfg.get("dataset_options", {})}
+
+
+def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, sensitive=None, data_dir=None,
+            data_seed: int = 0, dataset_options: dict[str, Any] | None = None, out: str | Path,
+            resume: bool = False, overwrite: bool = False) -> tuple[Path, SyntheticSet]:
+    """Load ``dataset``, fit ``method`` on its training split and write the run folder ``out``.
+
+    Everything that can be checked is checked before any file is written; a failure leaves no run folder (only
+    ``out.partial`` with a checkpoint, when there is something to resume).
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"run folder {out} already exists; choose another --out or pass --overwrite")
+    params = dict(params or {})
+    est = methods.make(method, **params)
+    options = dict(dataset_options or {})
+    train = datasets.load(dataset, "train", data_dir=data_dir, sensitive=sensitive, seed=data_seed, **options)
+    partial = partial_dir(out)
+    if resume and not (partial / "checkpoint.pt").exists():
+        raise ConfigError(f"--resume: no checkpoint at {partial / 'checkpoint.pt'}; run without --resume")
+    if partial.exists() and not resume:
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    log(f"[run] {method} on {dataset} ({len(train)} training rows, sensitive={train.sensitive_names})")
+    try:
+        est.fit(train, checkpoint_dir=partial, resume=resume)
+    except BaseException as err:
+        if (partial / "checkpoint.pt").exists():
+            log(f"[run] stopped ({type(err).__name__}); continue with --resume (checkpoint in {partial})")
+        else:
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
+    config = {"method": method, "params": est.get_params(), "dataset": dataset, "sensitive": train.sensitive_names,
+              "data_dir": None if data_dir is None else str(data_dir), "data_seed": data_seed,
+              "dataset_options": options, "command": " ".join(["fairdistill", *sys.argv[1:]])}
+    write_run(out, est.synthetic_, config, overwrite=overwrite)
+    shutil.rmtree(partial, ignore_errors=True)
+    return out, est.synthetic_
+
+
+def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | None = None, seed: int = 0,
+                 device: str = "auto", options: dict[str, Any] | None = None, data_dir=None):
+    """Evaluate a run folder on its dataset's real test split; write metrics.json, groups.json, report.md.
+
+    A method may recommend a protocol in ``provenance["eval"]`` (model, repeats, options such as DSA for DM
+    sets); explicit arguments win. Returns (Report, SyntheticSet, config).
+    """
+    from .evaluation import evaluate
+    from .report import write_run_report
+    run_dir = Path(run_dir)
+    syn, cfg = load_run(run_dir)
+    dargs = dataset_args(cfg)
+    if data_dir is not None:
+        dargs["data_dir"] = data_dir
+    splits = datasets.load_splits(cfg["dataset"], **dargs)
+    hint = cfg.get("provenance", {}).get("eval", {})
+    opts = {**hint.get("options", {}), **(options or {})}
+    rep = evaluate(syn, splits["test"], model=model or hint.get("model"), repeats=repeats or hint.get("repeats") or 5,
+                   seed=seed, valid=splits.get("valid"), device=device, **opts)
+    metrics = {"model": rep.model, **rep.flat()}
+    write_json(run_dir / "metrics.json", metrics)
+    write_json(run_dir / "groups.json", rep.group_table())
+    write_run_report(run_dir, syn, cfg, metrics=metrics, groups=rep.group_table())
+    return rep, syn, cfg

@@ -1,0 +1,56 @@
+"""Smoke test of the intersectional benchmark (quick configuration on real COMPAS) and its model selection."""
+import json
+
+import numpy as np
+
+from fairdistill.bench import get
+from fairdistill.bench.intersectional import ACC_SLACK, train_and_select
+from fairdistill.dataset import FairDataset
+
+
+def test_quick_suite_writes_consistent_results(tmp_path, data_dir):
+    run = get("intersectional")
+    res = run(tmp_path, data_dir=data_dir, quick=True, device="cpu")
+    for ext in ("json", "md", "png"):
+        assert (tmp_path / f"intersectional.{ext}").stat().st_size > 0
+    doc = json.loads((tmp_path / "intersectional.json").read_text())
+    assert doc["suite"] == "intersectional" and doc["config"]["quick"] is True
+    runs = res["compas"]["runs"]
+    assert set(runs) == {"erm", "equal-sampling", "aug-reference"}
+    assert runs["equal-sampling"][0]["train_rows"] == runs["aug-reference"][0]["train_rows"] == 2 * 50 * 8
+    for rows in runs.values():
+        r = rows[0]
+        assert len(r["group_tpr"]) == 8
+        # DF is the log-ratio of the extreme smoothed rates; IF_0.5 follows from the same two rates
+        assert np.isclose(r["df"], np.log(r["best_tpr"] / r["worst_tpr"]))
+        hw, hb = 1 - r["worst_tpr"], 1 - r["best_tpr"]
+        assert np.isclose(r["if_0.5"], 0.5 * hw + 0.5 * hw / hb)
+        assert r["df_boot_lo"] <= r["df_boot_hi"]
+    assert 0.0 <= runs["aug-reference"][0]["real_vs_generated_bacc"] <= 1.0
+    assert set(res["compas"]["checks"]["aug-reference"]) == {"df_lower", "if_lower", "worst_tpr_not_lower",
+                                                               "bacc_within_1pt"}
+
+
+def test_selection_keeps_accuracy_within_slack_and_minimises_valid_df():
+    rng = np.random.default_rng(0)
+
+    def make(n):
+        s = rng.integers(0, 2, (n, 2))
+        y = rng.integers(0, 2, n)
+        X = rng.normal(size=(n, 3)) + y[:, None] + 0.5 * s[:, :1]
+        return FairDataset(X=X, y=y, s=s, sensitive_names=["a", "b"])
+
+    tr, va, te = make(600), make(300), make(300)
+    mlp = dict(hidden=(16,), dropout=0.0, epochs=6, batch_size=100, lr=1e-2, patience=0)
+    sel = train_and_select(tr, va, te, tr.X.mean(0), tr.X.std(0), 0, mlp, "cpu")
+    assert 0 <= sel["epoch"] < 6 and sel["pred"].shape == (300,)
+    assert sel["valid_bacc"] > 0.6 and sel["valid_df"] >= 0
+    hist = sel["epochs"]
+    assert [e["epoch"] for e in hist] == list(range(6))
+    best = max(e["valid_bacc"] for e in hist)
+    eligible = [e for e in hist if e["valid_bacc"] >= best - ACC_SLACK]
+    assert sel["valid_bacc"] >= best - ACC_SLACK
+    assert sel["valid_df"] == min(e["valid_df"] for e in eligible)
+    again = train_and_select(tr, va, te, tr.X.mean(0), tr.X.std(0), 0, mlp, "cpu")
+    assert again["epoch"] == sel["epoch"] and np.array_equal(again["pred"], sel["pred"])
+    assert ACC_SLACK == 0.03

@@ -1,0 +1,117 @@
+"""FairDataset / SyntheticSet validation, grouping, size allocation, parameters, checkpoints, atomic folders."""
+import numpy as np
+import pytest
+import torch
+
+from fairdistill import DataError, FairDataset, SyntheticSet
+from fairdistill.dataset import group_ids
+from fairdistill.errors import ConfigError, ResumeError
+from fairdistill.fileio import Checkpointer, atomic_dir
+from fairdistill.methods import base, make
+from fairdistill.methods.subsample import allocate
+
+
+def table(n=20, seed=0):
+    rng = np.random.default_rng(seed)
+    return FairDataset(X=rng.normal(size=(n, 3)), y=np.arange(n) % 2, s=np.c_[np.arange(n) % 3, np.arange(n) % 2],
+                       sensitive_names=["a", "b"], name="t")
+
+
+def test_group_ids_are_sorted_tuples_present():
+    gid, tuples = group_ids(np.array([[1, 0], [0, 1], [1, 0], [0, 0]]))
+    assert tuples == [(0, 0), (0, 1), (1, 0)]
+    assert gid.tolist() == [2, 1, 2, 0]
+
+
+def test_groups_joint_and_single():
+    d = table()
+    gid, tuples = d.groups()
+    assert len(tuples) == 6 and np.bincount(gid).sum() == 20
+    gid, tuples = d.groups("single:b")
+    assert tuples == [(0,), (1,)]
+    with pytest.raises(DataError, match="unknown sensitive axis 'c'"):
+        d.groups("single:c")
+
+
+@pytest.mark.parametrize("kw,msg", [
+    ({"X": np.full((4, 2), np.nan)}, "NaN"),
+    ({"y": np.array([0, 1, 0])}, "y has shape"),
+    ({"s": np.zeros((4, 2))}, "2 columns"),
+    ({"X": np.zeros((4, 2, 2))}, "2-D"),
+    ({"weights": -np.ones(4)}, "weights"),
+])
+def test_bad_shapes_and_values_are_named(kw, msg):
+    args = dict(X=np.zeros((4, 2)), y=np.array([0, 1, 0, 1]), s=np.zeros(4), sensitive_names=["a"])
+    args.update(kw)
+    with pytest.raises(DataError, match=msg):
+        FairDataset(**args)
+
+
+def test_synthetic_set_defaults_and_subset():
+    d = table()
+    syn = SyntheticSet.from_dataset(d, s=-np.ones((20, 2)))
+    assert np.all(syn.w == 1) and np.all(syn.origin == 1)
+    sub = syn.subset([0, 5])
+    assert len(sub) == 2 and sub.origin.shape == (2,)
+
+
+@pytest.mark.parametrize("m", [4, 10, 57, 100])
+def test_allocate_sums_to_m_and_respects_minimum_and_capacity(m):
+    sizes = {"a": 1, "b": 40, "c": 9, "d": 50}
+    out = allocate(m, sizes)
+    assert sum(out.values()) == m
+    assert all(1 <= out[k] <= sizes[k] for k in sizes)
+    # proportional up to rounding when no minimum binds
+    if m == 57:
+        assert out["d"] in (28, 29) and out["b"] in (22, 23)
+
+
+def test_allocate_rejects_impossible_sizes():
+    with pytest.raises(ConfigError, match="between 4 and 100"):
+        allocate(3, {"a": 1, "b": 40, "c": 9, "d": 50})
+
+
+def test_param_coercion_and_errors():
+    p = base.Param("size", "size", 0.1, "h")
+    assert p.coerce("0.25") == 0.25 and p.coerce("12") == 12
+    with pytest.raises(ConfigError, match="size='x'"):
+        p.coerce("x")
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        make("random", ipcs=3)
+    with pytest.raises(ConfigError, match="must be > 0"):
+        make("random", ipc=0)
+    with pytest.raises(ConfigError, match="unknown method 'nope'"):
+        make("nope")
+
+
+def test_random_is_per_class_and_seeded():
+    d = table(200)
+    a = make("random", size=0.1, seed=1).fit(d).synthetic_
+    b = make("random", size=0.1, seed=1).fit(d).synthetic_
+    c = make("random", size=0.1, seed=2).fit(d).synthetic_
+    assert len(a) == 20 and np.bincount(a.y).tolist() == [10, 10]
+    assert np.array_equal(a.X, b.X) and not np.array_equal(a.X, c.X)
+    with pytest.raises(ConfigError, match="ipc=150 exceeds"):
+        make("random", ipc=150).fit(d)
+
+
+def test_checkpointer_roundtrip_and_config_mismatch(tmp_path):
+    ck = Checkpointer(tmp_path, {"lr": 1}, every=2)
+    ck.save(4, {"x": torch.arange(3)})
+    state = Checkpointer(tmp_path, {"lr": 1}, resume=True).load()
+    assert state["step"] == 4 and state["x"].tolist() == [0, 1, 2]
+    with pytest.raises(ResumeError, match="other settings \\(lr\\)"):
+        Checkpointer(tmp_path, {"lr": 2}, resume=True).load()
+    assert Checkpointer(tmp_path, {"lr": 1}).load() is None  # not resuming
+
+
+def test_atomic_dir_leaves_nothing_on_error(tmp_path):
+    dest = tmp_path / "run"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(dest) as tmp:
+            (tmp / "half.txt").write_text("x")
+            raise RuntimeError("boom")
+    assert not dest.exists() and list(tmp_path.iterdir()) == []
+    with atomic_dir(dest) as tmp:
+        (tmp / "ok.txt").write_text("x")
+    assert (dest / "ok.txt").exists()

@@ -1,0 +1,165 @@
+"""FWC inner problem: aggregation, the cutting-plane dual solver, exact repair, against HiGHS and the full LP."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from fairdistill.dataset import FairDataset
+from fairdistill.methods.fwc.dual import (InnerSolver, aggregate, fairness_matrix, parity_violation, solve_highs,
+                                          solve_inner)
+from fairdistill.methods.fwc.encoding import code_block, encode, pairwise_cost
+
+
+def _random_problem(rng, n, n_groups, n_labels, bias=1.0):
+    """Aggregated costs of a biased problem: rows of group d prefer label-0 cells of their own group."""
+    G = n_groups * n_labels
+    d = rng.integers(0, n_groups, n)
+    y = np.where(rng.random(n) < 0.3 + 0.4 * d / max(1, n_groups - 1), 1, 0)
+    if n_labels > 2:
+        y = np.where(rng.random(n) < 0.3, rng.integers(0, n_labels, n), y)
+    c = rng.random((n, G)) * 3.0 * bias
+    c += (d[:, None] != np.arange(G) // n_labels) + (y[:, None] != np.arange(G) % n_labels)
+    p = np.bincount(y, minlength=n_labels) / n
+    return c, d, y, p
+
+
+def _check_plan(res, c, A, n):
+    Q = res.plan.dense(c.shape[1])
+    assert np.all(Q >= 0)
+    np.testing.assert_allclose(Q.sum(1), 1.0 / n, rtol=0, atol=1e-15)
+    T = Q.sum(0)
+    if len(A):
+        assert (A @ T).min() >= -1e-12
+    assert abs((c * Q).sum() - res.value) <= 1e-12 * max(1, abs(res.value))
+
+
+@pytest.mark.parametrize("n_groups,n_labels,eps", [(2, 2, 0.05), (3, 2, 0.01), (2, 3, 0.1), (4, 3, 0.05)])
+def test_dual_equals_primal_equals_highs(n_groups, n_labels, eps):
+    rng = np.random.default_rng(n_groups * 10 + n_labels)
+    for trial in range(3):
+        n = int(rng.integers(200, 2000))
+        c, d, y, p = _random_problem(rng, n, n_groups, n_labels)
+        A = fairness_matrix(n_groups, p, eps)
+        res = solve_inner(c, A, "accpm")
+        ref = linprog(c.ravel(), A_ub=sp.kron(np.ones((1, n)), -A).tocsr(), b_ub=np.zeros(len(A)),
+                      A_eq=sp.kron(sp.eye(n), np.ones((1, c.shape[1]))).tocsr(), b_eq=np.full(n, 1.0 / n),
+                      bounds=(0, None), method="highs")
+        assert ref.status == 0
+        assert res.certified
+        assert abs(res.value - ref.fun) <= 1e-6 * abs(ref.fun)
+        assert abs(res.dual - ref.fun) <= 1e-6 * abs(ref.fun)
+        assert res.dual <= res.value + 1e-15
+        _check_plan(res, c, A, n)
+        T = res.plan.cell_mass(c.shape[1])
+        cells = np.arange(len(T))
+        assert parity_violation(T, cells // n_labels, cells % n_labels, p, n_groups) <= eps + 1e-9
+        hi = solve_highs(c, A)
+        assert abs(hi.value - ref.fun) <= 1e-6 * abs(ref.fun)
+        _check_plan(hi, c, A, n)
+
+
+def test_biased_problem_is_constrained_and_tight():
+    """On biased data the unconstrained plan violates parity; the solution meets ε and is tight (J_max = ε)."""
+    rng = np.random.default_rng(3)
+    n = 5000
+    c, d, y, p = _random_problem(rng, n, 2, 2, bias=0.2)
+    free = solve_inner(c, fairness_matrix(2, p, np.inf))
+    Tf = free.plan.cell_mass(4)
+    cells = np.arange(4)
+    assert parity_violation(Tf, cells // 2, cells % 2, p, 2) > 0.2
+    A = fairness_matrix(2, p, 0.05)
+    res = solve_inner(c, A)
+    J = parity_violation(res.plan.cell_mass(4), cells // 2, cells % 2, p, 2)
+    assert 0.05 - 1e-6 <= J <= 0.05 + 1e-9
+    assert res.value > free.value
+    ref = solve_highs(c, A, method="highs-ipm")
+    assert abs(res.value - ref.value) <= 1e-6 * ref.value
+
+
+def test_warm_start_gives_the_same_optimum():
+    rng = np.random.default_rng(4)
+    c, d, y, p = _random_problem(rng, 3000, 3, 2, bias=0.3)
+    A = fairness_matrix(3, p, 0.02)
+    cold = solve_inner(c, A)
+    c2 = c + 0.01 * rng.random(c.shape)
+    warm = solve_inner(c2, A, lam0=cold.lam)
+    again = solve_inner(c2, A)
+    assert warm.certified and again.certified
+    assert abs(warm.value - again.value) <= 1e-9 * again.value
+
+
+def test_aggregated_lp_equals_full_transport_lp():
+    """F(C) over the full n x m plan (no aggregation) equals the aggregated optimum."""
+    rng = np.random.default_rng(5)
+    n, p_dim = 60, 3
+    X = rng.standard_normal((n, p_dim))
+    d = rng.integers(0, 2, n)
+    y = (X[:, 0] + d > 0.5).astype(int)
+    alloc = np.array([2, 3, 2, 3])
+    cell_start = np.r_[0, np.cumsum(alloc)]
+    centers = rng.standard_normal((alloc.sum(), p_dim))
+    pc = np.repeat(np.arange(4), alloc)
+    c, jstar = aggregate(X, centers, cell_start, d, y, 2, "l1")
+    Cfull = pairwise_cost(X, centers, "l1") + (d[:, None] != pc // 2) + (y[:, None] != pc % 2)
+    pt = np.bincount(y, minlength=2) / n
+    A = fairness_matrix(2, pt, 0.05)
+    m = alloc.sum()
+    onehot = np.eye(4)[pc]  # m x G
+    ref = linprog(Cfull.ravel(), A_ub=-sp.kron(np.ones((1, n)), A @ onehot.T).tocsr(), b_ub=np.zeros(len(A)),
+                  A_eq=sp.kron(sp.eye(n), np.ones((1, m))).tocsr(), b_eq=np.full(n, 1.0 / n), bounds=(0, None),
+                  method="highs")
+    res = solve_inner(c, A)
+    assert abs(res.value - ref.fun) <= 1e-9 * ref.fun
+
+
+@pytest.mark.parametrize("cost", ["l1", "sqeuclidean"])
+def test_aggregation_matches_encoded_z_and_chunking(cost):
+    rng = np.random.default_rng(6)
+    n = 300
+    data = FairDataset(X=rng.standard_normal((n, 4)), y=rng.integers(0, 3, n),
+                       s=np.c_[rng.integers(0, 2, n), rng.integers(0, 2, n)], sensitive_names=["a", "b"])
+    enc = encode(data, "joint", cost)
+    assert enc.n_groups == 4 and enc.n_labels == 3
+    alloc = np.array([2, 1, 3, 1, 2, 2, 1, 1, 2, 3, 1, 1])
+    cell_start = np.r_[0, np.cumsum(alloc)]
+    pc = np.repeat(np.arange(12), alloc)
+    centers = rng.standard_normal((alloc.sum(), 4))
+    c, jstar = aggregate(enc.X, centers, cell_start, enc.d, enc.y, 3, cost)
+    c2, j2 = aggregate(enc.X, centers, cell_start, enc.d, enc.y, 3, cost, chunk_rows=7)
+    np.testing.assert_array_equal(c, c2)
+    np.testing.assert_array_equal(jstar, j2)
+    Zc = enc.z(centers, pc // 3, pc % 3)
+    Cfull = pairwise_cost(enc.z(), Zc, cost)
+    for g in range(12):
+        blk = Cfull[:, cell_start[g]:cell_start[g + 1]]
+        np.testing.assert_allclose(c[:, g], blk.min(1), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(Cfull[np.arange(n), jstar[:, g]], blk.min(1), rtol=1e-12, atol=1e-12)
+
+
+def test_mismatch_costs_one():
+    for cost in ("l1", "sqeuclidean"):
+        for k in (2, 3, 5):
+            B = code_block(np.arange(k), k, cost)
+            C = pairwise_cost(B, B, cost)
+            np.testing.assert_allclose(C, 1 - np.eye(k), atol=1e-12)
+
+
+def test_no_constraint_is_row_argmin():
+    rng = np.random.default_rng(7)
+    c, d, y, p = _random_problem(rng, 500, 2, 2)
+    res = solve_inner(c, fairness_matrix(2, p, np.inf))
+    Q = res.plan.dense(4)
+    expect = np.zeros_like(Q)
+    expect[np.arange(500), c.argmin(1)] = 1 / 500
+    np.testing.assert_array_equal(Q, expect)
+    assert res.value == pytest.approx(c.min(1).mean(), rel=1e-14)
+
+
+def test_solver_without_warm_start_never_calls_a_big_lp():
+    """The repair LP stays small: a few hundred rows, not n."""
+    rng = np.random.default_rng(8)
+    c, d, y, p = _random_problem(rng, 20000, 2, 2, bias=0.2)
+    s = InnerSolver(c, fairness_matrix(2, p, 0.05))
+    res = s.solve()
+    assert res.certified
+    assert res.lp_rows <= 4096

@@ -1,0 +1,109 @@
+"""Intersectional metrics (§5): smoothed rates, DF, Foulds' eps-DF, IF_alpha and the bootstrap."""
+import itertools
+
+import numpy as np
+import pytest
+
+from fairdistill import metrics as M
+from fairdistill.errors import ConfigError
+from fairdistill.metrics import MetricWarning
+
+# two axes -> groups (0,0), (0,1), (1,0); (1,1) absent
+S = np.array([[0, 0]] * 6 + [[0, 1]] * 4 + [[1, 0]] * 5)
+Y = np.array([1, 1, 1, 1, 0, 0] + [1, 0, 0, 0] + [0, 0, 0, 0, 0])
+P = np.array([1, 1, 1, 0, 1, 0] + [0, 0, 1, 0] + [1, 0, 0, 0, 0])
+# TPR counts: (0,0) TP 3 of P 4; (0,1) TP 0 of P 1; (1,0) no positives
+TP, POS = np.array([3, 0, 0]), np.array([4, 1, 0])
+
+
+def test_group_tpr_smoothing_by_hand():
+    t = M.group_tpr(Y, P, sensitive_features=S)
+    assert list(t.index) == [(0, 0), (0, 1), (1, 0)]
+    np.testing.assert_allclose(t["rate"], (TP + 2) / (POS + 4))
+    np.testing.assert_allclose(M.group_tpr(Y, P, sensitive_features=S, smoothing="foulds")["rate"],
+                               (TP + 0.5) / (POS + 1))
+    raw = M.group_tpr(Y, P, sensitive_features=S, smoothing="none")
+    np.testing.assert_allclose(raw["rate"], [0.75, 0.0, np.nan])
+    # FPR: negatives (0,0) 2 with 1 predicted 1; (0,1) 3 with 1; (1,0) 5 with 1
+    np.testing.assert_allclose(M.group_tpr(Y, P, sensitive_features=S, rate="fpr")["rate"],
+                               (np.array([1, 1, 1]) + 2) / (np.array([2, 3, 5]) + 4))
+
+
+def test_differential_fairness_and_extremes():
+    m = (TP + 2) / (POS + 4)  # 5/8, 2/5, 1/2
+    assert M.differential_fairness(Y, P, sensitive_features=S) == pytest.approx(np.log(m.max() / m.min()))
+    assert M.worst_group_tpr(Y, P, sensitive_features=S) == pytest.approx(0.4)
+    assert M.best_group_tpr(Y, P, sensitive_features=S) == pytest.approx(0.625)
+    f = (np.array([1, 1, 1]) + 2) / (np.array([2, 3, 5]) + 4)
+    eo = max(np.log(m.max() / m.min()), np.log(f.max() / f.min()))
+    assert M.differential_fairness(Y, P, sensitive_features=S, mode="eo") == pytest.approx(eo)
+    with pytest.warns(MetricWarning):  # raw: (0,1) has TPR 0 -> +inf; (1,0) left out
+        assert M.differential_fairness(Y, P, sensitive_features=S, smoothing="none") == np.inf
+
+
+def test_if_alpha_project_and_reference_formulas():
+    m = (TP + 2) / (POS + 4)
+    hw, hb = 1 - m.min(), 1 - m.max()  # 0.6, 0.375
+    for alpha in (0.0, 0.5, 1.0):
+        assert M.if_alpha(Y, P, sensitive_features=S, alpha=alpha) == pytest.approx(
+            alpha * hw + (1 - alpha) * hw / hb)
+        assert M.if_alpha_reference(Y, P, sensitive_features=S, alpha=alpha) == pytest.approx(
+            alpha * hw + (1 - alpha) * hb / hw)
+    # the project's IF is the max over group pairs of alpha*max harm + (1-alpha)*harm ratio
+    harms = 1 - m
+    pairs = [0.5 * max(a, b) + 0.5 * max(a, b) / min(a, b) for a, b in itertools.combinations(harms, 2)]
+    assert M.if_alpha(Y, P, sensitive_features=S) == pytest.approx(max(pairs))
+    with pytest.raises(ConfigError):
+        M.if_alpha(Y, P, sensitive_features=S, alpha=1.5)
+    # a perfect group without smoothing has harm 0 -> +inf
+    with pytest.warns(MetricWarning):
+        assert M.if_alpha([1, 1, 1, 1], [1, 1, 0, 1], sensitive_features=[0, 0, 1, 1], smoothing="none") == np.inf
+
+
+def test_if_alpha_grows_with_disparity_and_reference_does_not():
+    y = np.ones(200, dtype=int)
+    g = np.repeat([0, 1], 100)
+    vals, refs = [], []
+    for hit in (80, 60, 40):  # group 1's TPR falls, group 0 stays at 0.9
+        p = np.r_[np.arange(100) < 90, np.arange(100) < hit].astype(int)
+        vals.append(M.if_alpha(y, p, sensitive_features=g, alpha=0.0))
+        refs.append(M.if_alpha_reference(y, p, sensitive_features=g, alpha=0.0))
+    assert vals[0] < vals[1] < vals[2] and refs[0] > refs[1] > refs[2]
+
+
+def test_foulds_epsilon_df_brute_force():
+    rng = np.random.default_rng(0)
+    s = rng.integers(0, 3, size=(400, 2))
+    p = (rng.random(400) < 0.2 + 0.2 * s[:, 0]).astype(int)
+    eps = M.differential_fairness_outcomes(None, p, sensitive_features=s)
+    best = 0.0
+    groups = {tuple(r) for r in s}
+    prob = {}
+    for g in groups:
+        sel = (s == g).all(axis=1)
+        p1 = (p[sel].sum() + 0.5) / (sel.sum() + 1)
+        prob[g] = (1 - p1, p1)
+    for g, h in itertools.permutations(groups, 2):
+        for o in (0, 1):
+            best = max(best, abs(np.log(prob[g][o]) - np.log(prob[h][o])))
+    assert eps == pytest.approx(best)
+
+
+def test_bootstrap_is_seeded_and_brackets_the_estimate():
+    rng = np.random.default_rng(1)
+    n = 2000
+    y = rng.integers(0, 2, n)
+    g = rng.integers(0, 2, n)
+    p = (rng.random(n) < np.where(g == 1, 0.8, 0.6)).astype(int)
+
+    def acc(yt, yp, *, sensitive_features):
+        return M.accuracy(yt, yp)
+
+    mean, lo, hi = M.bootstrap(acc, y, p, g, n=300, seed=3)
+    assert (mean, lo, hi) == M.bootstrap(acc, y, p, g, n=300, seed=3)
+    full = M.accuracy(y, p)
+    se = np.sqrt(full * (1 - full) / n)
+    assert lo < full < hi and mean == pytest.approx(full, abs=3 * se / np.sqrt(300) + 1e-3)
+    assert (hi - lo) / (2 * 1.645) == pytest.approx(se, rel=0.2)  # normal 90 % interval width
+    m, lo, hi = M.bootstrap(M.differential_fairness, y, p, g, n=100, seed=0)
+    assert lo <= m <= hi and lo > 0
