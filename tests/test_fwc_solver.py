@@ -163,3 +163,26 @@ def test_solver_without_warm_start_never_calls_a_big_lp():
     res = s.solve()
     assert res.certified
     assert res.lp_rows <= 4096
+
+
+@pytest.mark.parametrize("cost", ["l1", "sqeuclidean"])
+def test_pruned_search_equals_fresh_search_as_points_move(cost):
+    from fairdistill.methods.fwc.dual import CellNearest
+
+    rng = np.random.default_rng(9)
+    n, p = 2000, 5
+    X = rng.standard_normal((n, p))
+    d, y = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    alloc = np.array([7, 5, 9, 4])
+    cell_start = np.r_[0, np.cumsum(alloc)]
+    centers = rng.standard_normal((alloc.sum(), p))
+    near = CellNearest(X, cell_start, d, y, 2, cost, chunk_rows=300)
+    fractions = []
+    for step in range(6):
+        c, jstar = near(centers)
+        c0, _ = aggregate(X, centers, cell_start, d, y, 2, cost)
+        np.testing.assert_allclose(c, c0, rtol=1e-13, atol=1e-13)
+        fractions.append(near.last_fraction)
+        moved = rng.random(len(centers)) < 0.5
+        centers = centers + moved[:, None] * rng.standard_normal(centers.shape) * 0.05 / (step + 1)
+    assert fractions[0] == 1.0 and max(fractions[1:]) < 0.8

@@ -19,3 +19,157 @@ def synthetic(n: int, p: int = 25, seed: int = 0) -> FairDataset:
     y = (t > t.mean() + rng.standard_normal(n)).astype(np.int64)
     return FairDataset(X=X.astype(np.float32), y=y, s=d[:, None], sensitive_names=["d"], name=f"fwc-synthetic-{n}",
                        n_classes=2, sensitive_values=[["0", "1"]], feature_names=[f"x{i + 1}" for i in range(p)])
+
+
+# ------------------------------------------------------------------------------------------------- fwc-scale
+SCALE_N = (1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
+HIGHS_MAX_N = 100_000  # HiGHS on the aggregated LP beyond this takes minutes
+TARGETS = {"total_s_at_1e6": 120.0, "peak_gib_at_1e6": 4.0, "s_per_iter_at_1e5": 1.0, "speedup_vs_ipm_from_3e4": 10.0,
+           "objective_rel_gap": 1e-6}
+
+
+def _worker(n: int, seed: int, m: int, p: int, highs: bool, device: str) -> dict:
+    """One FWC run at size n (in its own process, so ru_maxrss is this run's peak) plus the inner-solver race."""
+    import resource
+    import time
+
+    import torch
+
+    from ..methods.fwc.allocation import allocate_cells
+    from ..methods.fwc.dual import aggregate, fairness_matrix, restricted_lp, solve_inner
+    from ..methods.fwc.encoding import encode
+    from ..methods.fwc.estimator import FWC
+    from ..methods.fwc.mm import init_centers
+    from ..progress import set_quiet
+
+    set_quiet(True)
+    data = synthetic(n, p, seed)
+    t0 = time.perf_counter()
+    est = FWC(size=m, epsilon=0.05, cost="l1", seed=seed, device=device).fit(data)
+    total = time.perf_counter() - t0
+    pv = est.synthetic_.provenance
+    per = np.asarray(pv["seconds_per_iteration"])
+    inner = pv["inner"]
+    out = {
+        "n": n, "m": m, "p": p, "seed": seed, "torch_threads": torch.get_num_threads(),
+        "iterations": pv["iterations"], "stop": pv["stop"], "total_s": round(total, 3),
+        "mm_s": round(float(per.sum()), 3), "init_s": round(total - float(per.sum()), 3),
+        "s_per_iter_mean": round(float(per.mean()), 4), "s_per_iter_max": round(float(per.max()), 4),
+        "cost_s_mean": round(float(np.mean([r["cost_s"] for r in inner])), 4),
+        "solve_s_mean": round(float(np.mean([r["solve_s"] for r in inner])), 4),
+        "update_s_mean": round(float(np.mean([r.get("update_s", 0.0) for r in inner])), 4),
+        "all_certified": bool(all(r["certified"] for r in inner)),
+        "max_rel_gap": float(max(r["gap"] / max(1.0, f) for r, f in zip(inner, pv["objective"]))),
+        "objective_first": pv["objective"][0], "objective_last": pv["objective"][-1], "j_max": pv["j_max"],
+    }
+    if highs:  # the first MM iteration's inner problem, solved cold by each solver
+        enc = encode(data)
+        alloc = allocate_cells(m, enc)
+        centers = init_centers(enc.X, enc.d * enc.n_labels + enc.y, enc.d, alloc, enc.n_labels, seed)
+        c, _ = aggregate(enc.X, centers, np.r_[0, np.cumsum(alloc)], enc.d, enc.y, enc.n_labels)
+        A = fairness_matrix(enc.n_groups, enc.p_target, 0.05)
+        res = solve_inner(c, A)
+        race = {"accpm_s": round(res.seconds, 4), "accpm_value": res.value, "accpm_certified": res.certified}
+        for method in ("highs-ipm", "highs-ds"):
+            t1 = time.perf_counter()
+            lp = restricted_lp(c, A, np.zeros(A.shape[1]), 0.0, method=method, options={"time_limit": 300.0})
+            secs = time.perf_counter() - t1
+            val = None if lp is None else lp[2] / n
+            race[method] = {"s": round(secs, 4), "value": val,
+                            "speedup": round(secs / max(res.seconds, 1e-9), 2),
+                            "rel_gap": None if val is None else abs(res.value - val) / abs(val)}
+        out["inner_vs_highs"] = race
+    out["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 3)
+    return out
+
+
+def _run_worker(args: dict) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from fairdistill.bench.fwc import _worker; "
+            f"print('RESULT ' + json.dumps(_worker(**json.loads(sys.argv[1]))))")
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True)
+    for line in proc.stdout.splitlines()[::-1]:
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return {"n": args["n"], "error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+
+
+def _markdown(rows: list[dict]) -> str:
+    head = ("| n | iters | stop | total s | init s | s/iter | cost s | solve s | update s | peak GiB | J_max | "
+            "accpm s | HiGHS-IPM s (×) | HiGHS-DS s (×) | rel. gap |\n|" + "---|" * 15 + "\n")
+    lines = []
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['n']} | error: {r['error']} |" + " |" * 13)
+            continue
+        race = r.get("inner_vs_highs")
+        if race:
+            ipm, ds = race["highs-ipm"], race["highs-ds"]
+            extra = (f"{race['accpm_s']:.3f} | {ipm['s']:.2f} ({ipm['speedup']:.0f}×) | {ds['s']:.2f} "
+                     f"({ds['speedup']:.0f}×) | {max(ipm['rel_gap'] or 0, ds['rel_gap'] or 0):.1e}")
+        else:
+            extra = "– | – | – | –"
+        lines.append(f"| {r['n']:,} | {r['iterations']} | {r['stop']} | {r['total_s']:.1f} | {r['init_s']:.1f} | "
+                     f"{r['s_per_iter_mean']:.3f} | {r['cost_s_mean']:.3f} | {r['solve_s_mean']:.3f} | "
+                     f"{r['update_s_mean']:.3f} | {r['peak_rss_gib']:.2f} | {r['j_max']:.4f} | {extra} |")
+    return head + "\n".join(lines) + "\n"
+
+
+def _verdict(rows: list[dict]) -> dict:
+    by_n = {r["n"]: r for r in rows if "error" not in r}
+    out = {}
+    if 1_000_000 in by_n:
+        r = by_n[1_000_000]
+        out["total_s_at_1e6"] = {"measured": r["total_s"], "target": TARGETS["total_s_at_1e6"],
+                                 "met": r["total_s"] <= TARGETS["total_s_at_1e6"]}
+        out["peak_gib_at_1e6"] = {"measured": r["peak_rss_gib"], "target": TARGETS["peak_gib_at_1e6"],
+                                  "met": r["peak_rss_gib"] <= TARGETS["peak_gib_at_1e6"]}
+    if 100_000 in by_n:
+        r = by_n[100_000]
+        out["s_per_iter_at_1e5"] = {"measured": r["s_per_iter_mean"], "target": TARGETS["s_per_iter_at_1e5"],
+                                    "met": r["s_per_iter_mean"] <= TARGETS["s_per_iter_at_1e5"]}
+    races = [(n, r["inner_vs_highs"]) for n, r in by_n.items() if "inner_vs_highs" in r]
+    big = [(n, x) for n, x in races if n >= 30_000]
+    if big:
+        worst = min(x["highs-ipm"]["speedup"] for _, x in big)
+        out["speedup_vs_ipm_from_3e4"] = {"measured": worst, "target": TARGETS["speedup_vs_ipm_from_3e4"],
+                                          "met": worst >= TARGETS["speedup_vs_ipm_from_3e4"]}
+    if races:
+        gaps = [x[k]["rel_gap"] for _, x in races for k in ("highs-ipm", "highs-ds") if x[k]["rel_gap"] is not None]
+        out["objective_rel_gap"] = {"measured": max(gaps), "target": TARGETS["objective_rel_gap"],
+                                    "met": max(gaps) <= TARGETS["objective_rel_gap"]}
+    return out
+
+
+def scale(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto") -> dict:
+    """``fwc-scale``: FWC (m = 250, p = 25, L1, ε = 0.05) on the synthetic generator for n = 1e3 … 1e6, one
+    subprocess per run (peak memory = its ru_maxrss); MM iterations, time per iteration (cost / inner solve /
+    update), total time; and, for n <= 1e5, the first inner problem solved cold by the cutting-plane solver and by
+    HiGHS (interior point and dual simplex): time ratio and objective gap. ``quick``: n in {1000, 3000}."""
+    from pathlib import Path
+
+    from ..progress import log
+    from .record import write_results
+
+    out_dir = Path(out_dir)
+    ns = (1_000, 3_000) if quick else SCALE_N
+    rows = []
+    for seed in range(seeds or 1):
+        for n in ns:
+            log(f"[fwc-scale] n={n} seed={seed}")
+            r = _run_worker({"n": n, "seed": seed, "m": 250, "p": 25, "highs": n <= HIGHS_MAX_N, "device": device})
+            rows.append(r)
+            log(f"[fwc-scale] {r}")
+    config = {"n": list(ns), "m": 250, "p": 25, "cost": "l1", "epsilon": 0.05, "max_iter": 100,
+              "seeds": seeds or 1, "device": device, "targets": TARGETS}
+    results = {"runs": rows, "targets": _verdict(rows)}
+    write_results(out_dir / "fwc-scale.json", "fwc-scale", results, config)
+    (out_dir / "fwc-scale.md").write_text(
+        "# fwc-scale: FWC run time and memory (synthetic data, m = 250, p = 25, L1, ε = 0.05)\n\n"
+        + _markdown(rows) + "\nTargets: " + ", ".join(
+            f"{k}: {v['measured']} vs {v['target']} ({'met' if v['met'] else 'NOT met'})"
+            for k, v in results["targets"].items()) + "\n")
+    return results

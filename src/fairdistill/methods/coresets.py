@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dataset import FairDataset, SyntheticSet, group_ids
-from ..errors import ConfigError
 from .base import Method, Param, positive, resolve_size
 from .coreset_utils import (alternating_kmedoids, bicriteria, indfair_sensitivity, kamiran_calders,
                             kmedian_sensitivity, kmedoids_dense, kmedoids_pp, sensitivity_sample)
+from .fwc.encoding import Encoded, code_block, encode
 from .subsample import allocate
 
 
@@ -34,21 +34,11 @@ COMMON = (
 )
 
 
-def _code(v: np.ndarray, k: int) -> np.ndarray:
-    """A discrete column with k values: one 0/1 column when k <= 2, else a one-hot block scaled by 1/2 (L1: a
-    mismatch costs 1 either way)."""
-    if k <= 2:
-        return v.reshape(-1, 1).astype(np.float64)
-    return np.eye(k)[v] / 2.0
-
-
-def encode_z(data: FairDataset, d: np.ndarray, n_groups: int) -> tuple[np.ndarray, slice]:
-    """Rows as Z = (D, X, Y) (METHODS.md §6 pitfalls: D and Y coded so a mismatch costs 1 in L1), and the slice of Z
-    that holds X."""
-    D = _code(np.asarray(d), n_groups)
-    Y = _code(data.y, data.n_classes)
-    X = data.X.reshape(len(data), -1).astype(np.float64)
-    return np.hstack([D, X, Y]), slice(D.shape[1], D.shape[1] + X.shape[1])
+def encode_z(data: FairDataset, groups: str = "joint") -> tuple[Encoded, np.ndarray, slice]:
+    """The training rows in FWC's space Z = (D, X, Y) (L1 coding, ``fwc.encoding``), and the slice of Z holding X."""
+    enc = encode(data, groups, "l1")
+    width = code_block(np.zeros(1, np.int64), enc.n_groups, "l1").shape[1]
+    return enc, enc.z(), slice(width, width + enc.X.shape[1])
 
 
 @dataclass
@@ -79,7 +69,8 @@ def _majority(values: np.ndarray) -> int:
 class CoresetBaseline(Method):
     """Shared frame: size, grouping, Z encoding, weight normalisation to Σ w = m, optional reweighing.
 
-    Subclasses define ``_pick(data, d, n_groups, m) -> Picked`` (d = group id per training row).
+    Subclasses define ``_pick(data, d, Z, xs, m) -> Picked`` (d = group id per training row, Z = encoded rows,
+    xs = the X columns of Z).
     """
 
     modalities = ("tabular",)
@@ -88,8 +79,9 @@ class CoresetBaseline(Method):
     def _fit(self, data: FairDataset) -> SyntheticSet:
         n = len(data)
         m = resolve_size(self.size, n)
-        d, tuples = data.groups(self.groups)
-        picked = self._pick(data, d, len(tuples), m)
+        enc, Z, xs = encode_z(data, self.groups)
+        tuples = enc.group_tuples
+        picked = self._pick(data, enc.d, Z, xs, m)
         w = picked.weights
         w = w * (m / w.sum())
         if self.reweigh:
@@ -110,7 +102,7 @@ class Uniform(CoresetBaseline):
     summary = "uniform subsample of m rows (coreset baseline)"
     params = COMMON + (Param("replace", bool, False, "draw with replacement (default: without)"),)
 
-    def _pick(self, data, d, n_groups, m):
+    def _pick(self, data, d, Z, xs, m):
         idx = self.rng().choice(len(data), size=m, replace=self.replace)
         if not self.replace:
             idx = np.sort(idx)
@@ -132,8 +124,7 @@ class ClusterBaseline(CoresetBaseline):
         Param("max_iter", int, 300, "iteration cap of the clustering algorithm", check=positive),
     )
 
-    def _pick(self, data, d, n_groups, m):
-        Z, xs = encode_z(data, d, n_groups)
+    def _pick(self, data, d, Z, xs, m):
         if self.per_group:
             cell = d * data.n_classes + data.y
             keys = np.unique(cell)
@@ -233,8 +224,7 @@ class KMedianCoreset(CoresetBaseline):
         labels, dist = bicriteria(Z, self.k, self.seed)
         return kmedian_sensitivity(dist, labels, min(self.k, len(Z)))
 
-    def _pick(self, data, d, n_groups, m):
-        Z, _ = encode_z(data, d, n_groups)
+    def _pick(self, data, d, Z, xs, m):
         idx, w = sensitivity_sample(self._sensitivity(Z), m, self.rng())
         return Picked.rows(data, d, idx, w)
 

@@ -10,9 +10,10 @@ y ~ p(y | z') (``y_mode="latent"``, so y depends on s only through z', which the
 y = the decoder's extra y block (``y_mode="decoder"``; may carry s -> y dependence back).
 
 Defaults vs the paper (``preset="paper"``: teacher 1000 epochs, student 5000 epochs at lr 1e-5 with the L1 loss, V^2
-on the whole batch): the default preset trains the teacher 60 epochs, estimates V^2 on 512 random rows of each batch of
-2048 (a stochastic estimate of the same quantity, 16x cheaper), and trains the student with the order-free MMD loss at
-lr 1e-3 on batches of 512 for 15 epochs, so that Adult (29k rows) fits in a few minutes on 2 CPU cores.
+on the whole batch): the default preset trains the teacher for about 1000 optimizer steps (Adult: 67 epochs of 15
+batches of 2048; COMPAS: 334 epochs), estimates V^2 on 512 random rows of each batch (a stochastic estimate of the same
+quantity, 16x cheaper), and trains the student with the order-free MMD loss at lr 1e-3 for about 1000 steps of 512
+rows, so that Adult (29k rows) fits in a few minutes on 2 CPU cores.
 """
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ from .teacher import (CATEGORICAL, Block, TabularVAE, encode_all, fit_latent_cla
                       numeric_layout, numeric_residual_sd, reparameterise, teacher_epoch)
 
 # value of each preset-dependent parameter left at None: (default preset, paper preset)
+# (None = about DEFAULT_STEPS optimizer steps: ceil(DEFAULT_STEPS / batches per epoch) epochs)
+DEFAULT_STEPS = 1000
 PRESETS = {
-    "teacher_epochs": (60, 1000),
-    "student_epochs": (15, 5000),
+    "teacher_epochs": (None, 1000),
+    "student_epochs": (None, 5000),
     "lr_student": (1e-3, 1e-5),
     "student_loss": ("mmd", "paper"),
     "student_batch_size": (512, 2048),
@@ -68,9 +71,10 @@ class Fair4Free(Method):
               "posteriors) or 'dcor' (squared distance correlation of z samples and onehot(s))", choices=PENALTIES),
         Param("penalty_rows", int, None, "rows of each teacher batch used for the V^2 estimate (O(rows^2) cost); 0 = "
               "the whole batch (default 512; paper preset 0)", check=_opt_non_negative),
-        Param("teacher_epochs", int, None, "teacher epochs (default 60; paper preset 1000)", check=_opt_positive),
-        Param("student_epochs", int, None, "student epochs over the teacher latents (default 15; paper preset 5000)",
-              check=_opt_positive),
+        Param("teacher_epochs", int, None, "teacher epochs (default: about 1000 steps, ceil(1000 / batches per epoch); "
+              "paper preset 1000)", check=_opt_positive),
+        Param("student_epochs", int, None, "student epochs over the teacher latents (default: about 1000 steps; "
+              "paper preset 5000)", check=_opt_positive),
         Param("batch_size", int, 2048, "teacher batch size (FairDisCo: 2048)", check=positive),
         Param("student_batch_size", int, None, "student batch size (default 512; paper preset 2048)",
               check=_opt_positive),
@@ -99,19 +103,23 @@ class Fair4Free(Method):
     )
 
     # ------------------------------------------------------------------ settings
-    def setting(self, key: str):
-        """The effective value of a preset-dependent parameter."""
+    def setting(self, key: str, n_train: int = 0):
+        """The effective value of a preset-dependent parameter (epoch defaults depend on the training size)."""
         value = getattr(self, key)
         if value is not None:
             return value
         if key == "lg_beta":
             return 7.0 if self.penalty == "analytic" else 2.0
-        return PRESETS[key][0 if self.preset == "default" else 1]
+        value = PRESETS[key][0 if self.preset == "default" else 1]
+        if value is None:  # an epoch count giving about DEFAULT_STEPS steps on n_train rows
+            batch = self.batch_size if key == "teacher_epochs" else self.setting("student_batch_size")
+            value = -(-DEFAULT_STEPS // -(-n_train // batch))
+        return value
 
-    def effective_params(self) -> dict:
+    def effective_params(self, n_train: int) -> dict:
         out = self.get_params()
         for key in (*PRESETS, "lg_beta"):
-            out[key] = self.setting(key)
+            out[key] = self.setting(key, n_train)
         return out
 
     # ------------------------------------------------------------------ checks
@@ -155,7 +163,7 @@ class Fair4Free(Method):
         student = Student(self.z_dim, self.noise_dim, self.student_hidden).to(dev)
         opt_t = torch.optim.Adam(teacher.parameters(), lr=self.lr_teacher)
         opt_s = torch.optim.Adam(student.parameters(), lr=self.setting("lr_student"))
-        te, se = self.setting("teacher_epochs"), self.setting("student_epochs")
+        te, se = self.setting("teacher_epochs", len(data)), self.setting("student_epochs", len(data))
         beta = 10.0 ** self.setting("lg_beta")
         rows = self.setting("penalty_rows") or self.batch_size
 
@@ -215,7 +223,7 @@ class Fair4Free(Method):
         self._template = data.subset(np.arange(0))
         n = self.n_samples if self.n_samples is not None else len(data)
         out = self.sample(n)
-        out.provenance.update({"effective_params": self.effective_params(),
+        out.provenance.update({"effective_params": self.effective_params(len(data)),
                                "teacher_final": history["teacher"][-1] if history["teacher"] else None,
                                "student_final": history["student"][-1] if history["student"] else None})
         return out

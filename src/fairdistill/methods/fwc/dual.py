@@ -81,57 +81,133 @@ def default_chunk(m: int) -> int:
     return max(256, int(2 ** 20 // max(1, m)))
 
 
+class CellNearest:
+    """c_ig = min_{j in g} C_ij and j*_ig = argmin for cells g whose points are ``centers[cell_start[g]:
+    cell_start[g+1]]``, with C_ij = c_X(X_i, x̂_j) + 1[d_i != d_g] + 1[y_i != y_g] (encoding.py).
+
+    The n x m cost is computed ``chunk_rows`` rows at a time (torch kernel on ``device``) and never stored; the
+    chosen entries are recomputed exactly in float64, so c depends neither on the chunking nor on the kernel's
+    rounding. Across calls (MM iterations) exact bounds skip most of the work (Hamerly / Yinyang k-means): each cell
+    is split into blocks of at most ``block`` points; with the metric δ(x, x') = ‖x − x'‖₁ (L1) or ‖x − x'‖₂
+    (squared L2) keep per (row, block) the distance u_ib to the block's nearest point and a lower bound l_ib on the
+    distance to its other points. When the points move by δ_j, l_ib drops by max_{j in b} δ_j (triangle
+    inequality), u_ib is recomputed exactly, and only the (row, block) pairs with u_ib > l_ib are searched again.
+    The result equals a fresh search (up to exact ties in the argmin, which do not change c).
+    """
+
+    def __init__(self, X: np.ndarray, cell_start: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int,
+                 cost: str = "l1", chunk_rows: int | None = None, device: str = "cpu", prune: bool = True,
+                 block: int = 16):
+        self.X = np.asarray(X, dtype=np.float64)
+        self.cell_start = np.asarray(cell_start, dtype=np.int64)
+        if np.any(np.diff(self.cell_start) < 1):
+            raise ConfigError("every (group, label) cell needs at least one coreset point")
+        self.G = len(self.cell_start) - 1
+        self.m = int(self.cell_start[-1])
+        self.cost, self.device, self.prune = cost, device, prune
+        self.chunk = int(chunk_rows or default_chunk(self.m))
+        g = np.arange(self.G)
+        self.mismatch = ((np.asarray(d)[:, None] != (g // n_labels)[None, :]).astype(np.float64)
+                         + (np.asarray(y)[:, None] != (g % n_labels)[None, :]))
+        starts = []
+        for c in range(self.G):  # blocks of <= block points, never across cells
+            lo, hi = int(self.cell_start[c]), int(self.cell_start[c + 1])
+            k = -(-(hi - lo) // max(1, block)) if prune else 1
+            starts += [lo + (hi - lo) * i // k for i in range(k)]
+        self.block_start = np.array(starts + [self.m], dtype=np.int64)
+        self.block_cell = np.searchsorted(self.cell_start, self.block_start[:-1], side="right") - 1
+        self.cell_first_block = np.searchsorted(self.block_start[:-1], self.cell_start[:-1])
+        self.B = len(self.block_start) - 1
+        self.centers = None
+        self.last_fraction = 1.0
+        self._slack = 1e-9 if cost == "l1" else 1e-6  # sqrt of a rounded squared distance is less accurate
+
+    # ---- kernels
+    def _metric(self, cx):
+        return cx if self.cost == "l1" else np.sqrt(cx)
+
+    def _exact(self, rows, pts, centers):
+        diff = self.X[rows] - centers[pts]
+        return np.abs(diff).sum(-1) if self.cost == "l1" else (diff * diff).sum(-1)
+
+    def _dist(self, xb: np.ndarray, centers: np.ndarray) -> np.ndarray:
+        import torch
+
+        dev = torch.device(self.device)
+        xt = torch.as_tensor(xb, device=dev)
+        C = torch.as_tensor(centers, device=dev)
+        if self.cost == "l1":
+            D = torch.cdist(xt, C, p=1)
+        else:
+            D = ((xt * xt).sum(1, keepdim=True) + (C * C).sum(1)[None, :] - 2.0 * xt @ C.T).clamp_min_(0.0)
+        return D.cpu().numpy() if dev.type != "cpu" else D.numpy()
+
+    def _search(self, rows: np.ndarray, blocks: list[int], centers: np.ndarray):
+        """Full search of ``blocks`` (consecutive) for ``rows``: nearest point, exact distance, second-best bound."""
+        lo, hi = int(self.block_start[blocks[0]]), int(self.block_start[blocks[-1] + 1])
+        for a in range(0, len(rows), self.chunk):
+            r = rows[a:a + self.chunk]
+            D = self._dist(self.X[r], centers[lo:hi])
+            ar = np.arange(len(r))
+            for b in blocks:
+                s, e = int(self.block_start[b]) - lo, int(self.block_start[b + 1]) - lo
+                blk = D[:, s:e]
+                j1 = blk.argmin(1)
+                if e - s > 1:
+                    blk[ar, j1] = np.inf
+                    v2 = self._metric(blk.min(1))
+                    self.lower[r, b] = v2 - self._slack * (1.0 + v2)  # kernel rounding
+                else:
+                    self.lower[r, b] = np.inf
+                self.jstar[r, b] = j1 + s + lo
+                self.cx[r, b] = self._exact(r, self.jstar[r, b], centers)
+
+    def __call__(self, centers: np.ndarray):
+        """(c (n x G), jstar (n x G)) for these point features."""
+        centers = np.array(centers, dtype=np.float64)
+        n = len(self.X)
+        if self.centers is None or not self.prune:
+            self.jstar = np.empty((n, self.B), dtype=np.int32 if self.m < 2 ** 31 else np.int64)
+            self.cx = np.empty((n, self.B))
+            self.lower = np.empty((n, self.B))
+            self._search(np.arange(n), list(range(self.B)), centers)
+            self.last_fraction = 1.0
+        else:
+            diff = centers - self.centers
+            move = np.abs(diff).sum(1) if self.cost == "l1" else np.sqrt((diff * diff).sum(1))
+            if np.any(move > 0):
+                self.lower -= np.maximum.reduceat(move, self.block_start[:-1])[None, :]
+                ii, bb = np.nonzero(move[self.jstar] > 0)
+                step = max(1, 2 ** 22 // max(1, self.X.shape[1]))
+                for a in range(0, len(ii), step):
+                    i, b = ii[a:a + step], bb[a:a + step]
+                    self.cx[i, b] = self._exact(i, self.jstar[i, b], centers)
+                need = self._metric(self.cx) > self.lower
+                for b in range(self.B):
+                    rows = np.flatnonzero(need[:, b])
+                    if len(rows):
+                        self._search(rows, [b], centers)
+                self.last_fraction = float(need.mean())
+            else:
+                self.last_fraction = 0.0
+        self.centers = centers
+        first = self.cell_first_block
+        if self.B == self.G:
+            cx, jstar = self.cx, self.jstar.astype(np.int64)
+        else:
+            cx = np.minimum.reduceat(self.cx, first, axis=1)
+            jstar = np.empty((n, self.G), dtype=np.int64)
+            for g in range(self.G):
+                lo, hi = first[g], (first[g + 1] if g + 1 < self.G else self.B)
+                k = self.cx[:, lo:hi].argmin(1)
+                jstar[:, g] = self.jstar[np.arange(n), lo + k]
+        return cx + self.mismatch, jstar
+
+
 def aggregate(X: np.ndarray, centers: np.ndarray, cell_start: np.ndarray, d: np.ndarray, y: np.ndarray,
               n_labels: int, cost: str = "l1", chunk_rows: int | None = None, device: str = "cpu"):
-    """c_ig = min_{j in g} C_ij and j*_ig = argmin, for cells g whose points are ``centers[cell_start[g]:
-    cell_start[g+1]]``; C_ij = c_X(X_i, x̂_j) + 1[d_i != d_g] + 1[y_i != y_g] (encoding.py).
-
-    The n x m cost is computed ``chunk_rows`` rows at a time (torch, on ``device``); the chosen entries are then
-    recomputed exactly in float64 so c does not depend on the chunking or on the distance kernel's rounding.
-    Returns (c (n x G) float64, jstar (n x G) int64).
-    """
-    import torch
-
-    X = np.asarray(X, dtype=np.float64)
-    centers = np.asarray(centers, dtype=np.float64)
-    n = len(X)
-    G = len(cell_start) - 1
-    m = int(cell_start[-1])
-    if np.any(np.diff(cell_start) < 1):
-        raise ConfigError("every (group, label) cell needs at least one coreset point")
-    chunk = int(chunk_rows or default_chunk(m))
-    dev = torch.device(device)
-    C = torch.as_tensor(centers, device=dev)
-    Csq = (C * C).sum(1) if cost != "l1" else None
-    cell_d = np.arange(G) // n_labels
-    cell_y = np.arange(G) % n_labels
-    out_c = np.empty((n, G))
-    out_j = np.empty((n, G), dtype=np.int64)
-    for a in range(0, n, chunk):
-        b = min(n, a + chunk)
-        xb = torch.as_tensor(X[a:b], device=dev)
-        if cost == "l1":
-            D = torch.cdist(xb, C, p=1)
-        else:
-            D = ((xb * xb).sum(1, keepdim=True) + Csq[None, :] - 2.0 * xb @ C.T).clamp_min_(0.0)
-        if dev.type == "cpu":  # numpy's argmin over contiguous row slices is the faster one on CPU
-            Dn = D.numpy()
-            J = np.empty((b - a, G), dtype=np.int64)
-            for g in range(G):
-                s, e = int(cell_start[g]), int(cell_start[g + 1])
-                J[:, g] = Dn[:, s:e].argmin(1) + s
-        else:
-            Jt = torch.empty((b - a, G), dtype=torch.int64, device=dev)
-            for g in range(G):
-                s, e = int(cell_start[g]), int(cell_start[g + 1])
-                Jt[:, g] = D[:, s:e].argmin(1) + s
-            J = Jt.cpu().numpy()
-        diff = X[a:b, None, :] - centers[J]
-        out_c[a:b] = np.abs(diff).sum(-1) if cost == "l1" else (diff * diff).sum(-1)
-        out_j[a:b] = J
-    out_c += (np.asarray(d)[:, None] != cell_d[None, :])
-    out_c += (np.asarray(y)[:, None] != cell_y[None, :])
-    return out_c, out_j
+    """One fresh ``CellNearest`` search: (c (n x G) float64, jstar (n x G) int64)."""
+    return CellNearest(X, cell_start, d, y, n_labels, cost, chunk_rows, device)(centers)
 
 
 # ---------------------------------------------------------------------------------------------- the plan
@@ -194,13 +270,13 @@ class InnerResult:
         return self.value - self.dual
 
 
-def _plan_from_lp(rows: np.ndarray, q: np.ndarray, base: Plan | None, n: int) -> Plan:
+def _plan_from_lp(rows: np.ndarray, q: np.ndarray, base: Plan, n: int) -> Plan:
     """Merge the LP's split of ``rows`` (q: k x G, rows sum to 1) into a greedy plan."""
     q = np.where(q > 1e-12, q, 0.0)
     q /= q.sum(1, keepdims=True)
     main = q.argmax(1)
-    cell = base.cell.copy() if base is not None else np.zeros(n, np.int64)
-    qq = base.q.copy() if base is not None else np.ones(n)
+    cell = base.cell.copy()
+    qq = base.q.copy()
     cell[rows] = main
     qq[rows] = q[np.arange(len(rows)), main]
     q[np.arange(len(rows)), main] = 0.0
@@ -328,7 +404,7 @@ class InnerSolver:
         return self.tol * max(1.0, abs(value)) + 2.0 * self.used_margin * float(np.sum(lam)) / self.n
 
     # ---- primal recovery
-    def recover(self, lam: np.ndarray, k: int):
+    def recover(self, lam: np.ndarray, k: int, method: str = "highs-ds"):
         """Greedy plan at λ with the k smallest-gap rows re-split by the exact LP. None if that LP is infeasible."""
         r = self.c - self.A.T @ lam
         g = r.argmin(1)
@@ -342,7 +418,7 @@ class InnerSolver:
         fixed_mass = np.bincount(g[fixed], minlength=self.G).astype(np.float64)
         margin = self.margin
         for _ in range(3):
-            out = restricted_lp(self.c[free], self.A, fixed_mass, margin)
+            out = restricted_lp(self.c[free], self.A, fixed_mass, margin, method=method)
             self.lp_calls += 1
             if out is None:
                 return None
@@ -449,19 +525,20 @@ class InnerSolver:
 
 
 def solve_highs(c: np.ndarray, A: np.ndarray, method: str = "highs", margin: float = 1e-9) -> InnerResult:
-    """The aggregated n x G LP in one HiGHS call (``method`` "highs", "highs-ipm" or "highs-ds")."""
+    """The aggregated n x G LP in one HiGHS call (``method`` "highs", "highs-ipm" or "highs-ds"), with the same
+    exact-feasibility margin as the repair step; its multipliers give the dual value."""
     t0 = time.perf_counter()
-    n, G = c.shape
+    n = len(c)
     solver = InnerSolver(c, A, margin=margin)
     if len(A) == 0:
         return solver.solve()
-    out = restricted_lp(c, A, np.zeros(G), margin, method=method)
+    out = solver.recover(np.zeros(len(A)), n, method=method)
     if out is None:
         raise RuntimeError("FWC inner LP is infeasible; check that every (group, label) cell has a point")
-    plan = _plan_from_lp(np.arange(n), out[0], None, n)
-    phi = solver.oracle(out[1])[0]
+    plan, lam = out
+    phi = solver.oracle(lam)[0]
     val = plan.value(c)
-    return InnerResult(plan, val, phi, out[1], val - phi <= solver._tolerance(val, out[1]), 1, 1, n,
+    return InnerResult(plan, val, phi, lam, val - phi <= solver._tolerance(val, lam), 1, solver.lp_calls, n,
                        time.perf_counter() - t0, 0.0)
 
 

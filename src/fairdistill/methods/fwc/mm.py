@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...progress import Progress
-from .dual import InnerResult, aggregate, parity_violation, solve_inner
+from .dual import CellNearest, InnerResult, parity_violation, solve_inner
 from .encoding import pairwise_cost
 
 MEDOID_CANDIDATES = 1024
@@ -131,10 +131,10 @@ class MedianUpdater:
                 pos = np.clip(np.searchsorted(cw, target, side="left"), s, e - 1)
                 out[has, k] = self.vals[k][perm[pos]]
         for j in affected:
-            sel = np.flatnonzero((main_j == j) & (main_w > 0))
+            sel = np.flatnonzero((main_j == j) & (w[:n] > 0))
             xs = np.flatnonzero(extra_j == j)
             r = np.concatenate([sel, extra_rows[xs]])
-            ww = np.concatenate([main_w[sel], extra_w[xs]])
+            ww = np.concatenate([w[sel], extra_w[xs]])
             if ww.sum() > 0:
                 out[j] = weighted_median(self.X[r], ww)
         return out
@@ -194,7 +194,7 @@ class MMResult:
 def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.ndarray, centers: np.ndarray,
            cell_start: np.ndarray, *, cost: str = "l1", update: str = "auto", max_iter: int = 100,
            solver: str = "accpm", rtol: float = 1e-7, chunk_rows: int | None = None, device: str = "cpu",
-           seed: int = 0, callback=None) -> MMResult:
+           seed: int = 0, prune: bool = True, callback=None) -> MMResult:
     """Majorization–minimization from ``centers`` (points ordered by cell, ``cell_start`` offsets)."""
     X = np.asarray(X, dtype=np.float64)
     n, m = len(X), len(centers)
@@ -202,6 +202,7 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
         update = "median" if cost == "l1" else "mean"
     centers = np.array(centers, dtype=np.float64)
     median = MedianUpdater(X) if update == "median" else None
+    nearest = CellNearest(X, cell_start, d, y, n_labels, cost, chunk_rows, device, prune=prune)
     rng = np.random.default_rng(seed)
     history, secs, inner = [], [], []
     lam = None
@@ -209,12 +210,12 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
     prog = Progress(range(max_iter), "FWC")
     for it in prog:
         t0 = time.perf_counter()
-        c, jstar = aggregate(X, centers, cell_start, d, y, n_labels, cost, chunk_rows, device)
+        c, jstar = nearest(centers)
         t_cost = time.perf_counter() - t0
         res = solve_inner(c, A, solver, lam0=lam)
         lam = res.lam
         history.append(res.value)
-        inner.append({"cost_s": round(t_cost, 4), "solve_s": round(res.seconds, 4), "oracle_calls": res.oracle_calls,
+        inner.append({"cost_s": round(t_cost, 4), "searched": round(nearest.last_fraction, 4), "solve_s": round(res.seconds, 4), "oracle_calls": res.oracle_calls,
                       "lp_calls": res.lp_calls, "lp_rows": res.lp_rows, "gap": res.gap, "certified": res.certified})
         prog.set(F=res.value)
         rows, pts, w = res.plan.triplets(jstar)

@@ -1,0 +1,88 @@
+"""The downstream protocol: weights are respected, metrics equal direct computations, bad inputs are named."""
+import numpy as np
+import pytest
+
+from fairdistill import DataError, FairDataset, SyntheticSet, evaluate
+from fairdistill.evaluation import model_inputs, score
+from fairdistill.models import make as make_model
+
+
+def blobs(n=400, seed=0, shift=2.0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    s = rng.integers(0, 2, (n, 2))
+    X = rng.normal(size=(n, 2)) + shift * y[:, None]
+    return FairDataset(X=X, y=y, s=s, sensitive_names=["a", "b"], name="blobs")
+
+
+def test_weights_decide_the_label_of_ambiguous_points():
+    # identical features, two labels: the weighted majority must win, for every model family
+    X = np.zeros((40, 2))
+    y = np.r_[np.zeros(20), np.ones(20)].astype(int)
+    s = np.zeros((40, 1))
+    for w_pos, expected in ((5.0, 1), (0.2, 0)):
+        w = np.where(y == 1, w_pos, 1.0)
+        for name, opts in (("logreg", {}), ("mlp", {"epochs": 30, "patience": 0}), ("rf", {"n_estimators": 10})):
+            clf = make_model(name, 2, seed=0, **opts).fit(X, y, w)
+            assert clf.predict_proba(X[:1]).argmax() == expected, (name, w_pos)
+
+
+def test_score_matches_direct_computation():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 500)
+    s = rng.integers(0, 2, (500, 2))
+    p1 = np.clip(0.3 * y + 0.2 * s[:, 0] + rng.uniform(0, 0.5, 500), 0, 1)
+    proba = np.c_[1 - p1, p1]
+    values, groups = score(y, proba, s, "tabular")
+    pred = (p1 > 0.5).astype(int)
+    assert values["accuracy"] == pytest.approx((pred == y).mean())
+    rates = [pred[(s[:, 0] == a) & (s[:, 1] == b)].mean() for a in (0, 1) for b in (0, 1)]
+    assert values["dp_difference"] == pytest.approx(max(rates) - min(rates))
+    assert values["tradeoff"] == pytest.approx(np.hypot(1 - values["auc"], values["demographic_disparity"]))
+    assert {"df", "if_alpha", "worst_group_tpr"} <= set(values)  # two axes -> intersectional metrics
+    assert [g["n"] for g in groups] == [int(((s[:, 0] == a) & (s[:, 1] == b)).sum()) for a in (0, 1) for b in (0, 1)]
+
+
+def test_multiclass_images_get_deo_not_parity():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 4)
+    proba = np.eye(3)[y]
+    proba[0] = [0, 1, 0]  # one miss in class 0, group 0
+    s = np.tile([0, 1], 6)[:, None]
+    values, _ = score(y, proba, s, "image")
+    assert values["deo_max"] == pytest.approx(50.0) and values["deo_avg"] == pytest.approx(50.0 / 3)
+    assert "dp_difference" not in values and rng is not None
+
+
+def test_model_inputs_append_one_hot_sensitive_blocks():
+    d = blobs(10)
+    Z = model_inputs(d, [2, 3], True)
+    assert Z.shape == (10, 2 + 2 + 3)
+    assert np.all(Z[:, 2:4].sum(1) == 1) and np.all(Z[:, 4:].sum(1) == 1)
+    assert np.array_equal(Z[np.arange(10), 2 + d.s[:, 0]], np.ones(10))
+    assert model_inputs(d, [2, 3], False) is d.X
+
+
+def test_evaluate_reports_mean_and_std_over_repeats():
+    train, test = blobs(300, 0), blobs(300, 1)
+    rep = evaluate(SyntheticSet.from_dataset(train), test, model="logreg", repeats=3, seed=0)
+    summ = rep.summary()
+    assert len(rep.runs) == 3 and summ["accuracy"][0] > 0.8
+    flat = rep.flat()
+    assert flat["accuracy_std"] == pytest.approx(np.std([r["accuracy"] for r in rep.runs]))
+    assert len(rep.group_table()) == 4
+
+
+def test_evaluate_rejects_bad_inputs():
+    train, test = blobs(50, 0), blobs(50, 1)
+    one_class = SyntheticSet.from_dataset(train.subset(np.flatnonzero(train.y == 0)))
+    with pytest.raises(DataError, match="single class"):
+        evaluate(one_class, test, model="logreg")
+    other = FairDataset(X=np.zeros((5, 3)), y=[0, 1, 0, 1, 0], s=np.zeros((5, 2)), sensitive_names=["a", "b"])
+    with pytest.raises(DataError, match="shape"):
+        evaluate(SyntheticSet.from_dataset(other), test, model="logreg")
+    zero = SyntheticSet.from_dataset(train, weights=np.zeros(len(train)))
+    with pytest.raises(DataError, match="empty"):
+        evaluate(zero, test, model="logreg")
+    with pytest.raises(Exception, match="unknown model 'svm'"):
+        evaluate(SyntheticSet.from_dataset(train), test, model="svm")

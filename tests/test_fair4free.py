@@ -1,0 +1,282 @@
+"""Fair4Free: the V^2 and dcor penalties, the mixed tabular VAE, the student's collapse under the paper's L1 loss,
+sampling, errors, determinism and resume. Small synthetic data only."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import multivariate_normal
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import cross_val_predict
+
+from fairdistill.dataset import FairDataset
+from fairdistill.datasets.encoding import TabularEncoder
+from fairdistill.errors import ConfigError, DataError
+from fairdistill.methods import make
+from fairdistill.methods.fair4free import Fair4Free, Student, dcor2, sliced_wasserstein, v2_analytic
+from fairdistill.methods.fair4free.student import student_epoch
+
+FAST = dict(teacher_epochs=4, student_epochs=2, batch_size=128, student_batch_size=128)
+
+
+# ----------------------------------------------------------------------------- data
+def make_table(n=400, seed=0, n_axes=1, constant_s=False, one_class=False):
+    """Rows with a categorical, a binned and a numeric column, all depending on s; y depends on x and s."""
+    rng = np.random.default_rng(seed)
+    s = np.zeros((n, n_axes), dtype=int) if constant_s else rng.integers(0, 2, (n, n_axes))
+    a = s[:, 0]
+    df = pd.DataFrame({
+        "colour": np.where(rng.random(n) < 0.2 + 0.6 * a, "red", rng.choice(["blue", "green"], n)),
+        "age": rng.normal(30 + 10 * a, 5, n),
+        "score": rng.normal(a, 1.0, n),
+        "noise": rng.choice(["p", "q", "r"], n),
+    })
+    enc = TabularEncoder().fit(df, numeric=["score"], categorical=["colour", "noise"],
+                               binned={"age": np.linspace(df.age.min(), df.age.max(), 6).tolist()})
+    X = enc.transform(df)
+    y = np.zeros(n, int) if one_class else (df.score.to_numpy() + rng.normal(0, 0.5, n) > 0.5).astype(int)
+    return FairDataset(X=X, y=y, s=s, sensitive_names=[f"a{j}" for j in range(n_axes)], name="toy",
+                       meta={"encoder": enc})
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return make_table()
+
+
+def block_sums(X, enc):
+    return {name: X[:, sl].sum(1) for name, kind, sl, _ in enc.blocks if kind == "categorical"}
+
+
+# ------------------------------------------------------------------------ penalties
+def v2_by_definition(mu, var, g):
+    """FairDisCo's estimator written as the double sum with scipy's Gaussian density (float64)."""
+    n = len(mu)
+    k = np.array([[multivariate_normal.pdf(mu[i] - mu[j], mean=np.zeros(mu.shape[1]),
+                                           cov=np.diag(var[i] + var[j])) for j in range(n)] for i in range(n)])
+    out = 0.0
+    for s in np.unique(g):
+        idx = g == s
+        if 0 < idx.sum() < n:
+            out += (idx.sum() / n) ** 2 * (k.mean() + k[np.ix_(idx, idx)].mean() - 2 * k[idx].mean())
+    return out
+
+
+def test_v2_matches_double_sum():
+    rng = np.random.default_rng(1)
+    mu, var = rng.normal(size=(9, 3)), rng.uniform(0.2, 1.5, (9, 3))
+    g = np.array([0, 1, 2, 0, 1, 0, 0, 2, 1])
+    got = v2_analytic(torch.tensor(mu), torch.tensor(np.log(var)), torch.tensor(g), 3).item()
+    assert got == pytest.approx(v2_by_definition(mu, var, g), rel=1e-6)
+    # the short-batch factor n / batch_size
+    half = v2_analytic(torch.tensor(mu), torch.tensor(np.log(var)), torch.tensor(g), 3, batch_size=18).item()
+    assert half == pytest.approx(got / 2, rel=1e-9)
+
+
+def test_v2_is_the_integral_of_the_squared_density_gap():
+    """With batch_size = n, V^2 = int sum_s (p(z, s) - p(s) p(z))^2 dz for the mixture of posteriors (1-D grid)."""
+    rng = np.random.default_rng(2)
+    mu, var, g = rng.normal(size=(12, 1)), rng.uniform(0.1, 0.8, (12, 1)), rng.integers(0, 2, 12)
+    grid = np.linspace(-8, 8, 40001)
+    q = np.exp(-0.5 * (grid[None] - mu) ** 2 / var) / np.sqrt(2 * math.pi * var)  # n x grid
+    gap = sum(((q[g == s].sum(0) / 12) - (g == s).mean() * q.mean(0)) ** 2 for s in (0, 1))
+    integral = np.trapezoid(gap, grid)
+    got = v2_analytic(torch.tensor(mu), torch.tensor(np.log(var)), torch.tensor(g), 2).item()
+    assert got == pytest.approx(integral, rel=1e-5)
+
+
+def test_v2_zero_when_independent_positive_when_dependent():
+    gen = torch.Generator().manual_seed(0)
+    g = torch.randint(0, 2, (600,), generator=gen)
+    logvar = torch.full((600, 2), math.log(0.1))
+    indep = v2_analytic(torch.randn((600, 2), generator=gen), logvar, g, 2).item()
+    dep = v2_analytic(torch.randn((600, 2), generator=gen) * 0.3 + 2.0 * g[:, None], logvar, g, 2).item()
+    assert dep > 0.01 and indep < dep / 50
+    assert abs(indep) < 2e-3
+
+
+def test_dcor_independent_dependent_and_scale_free():
+    gen = torch.Generator().manual_seed(0)
+    g = torch.randint(0, 2, (500,), generator=gen)
+    s1h = torch.nn.functional.one_hot(g, 2).double()
+    z = torch.randn((500, 4), generator=gen, dtype=torch.float64)
+    assert dcor2(z, s1h).item() < 0.02
+    zd = z * 0.5 + 2.0 * g[:, None]
+    assert dcor2(zd, s1h).item() > 0.5
+    assert dcor2(z, z).item() == pytest.approx(1.0, abs=1e-9)
+    assert dcor2(3.0 * zd + 7.0, s1h).item() == pytest.approx(dcor2(zd, s1h).item(), rel=1e-9)
+
+
+def test_sliced_wasserstein_of_shift_in_1d():
+    """In 1-D every direction is +-1, so SWD_1 of x and x + c is exactly |c|."""
+    x = torch.randn(300, 1, generator=torch.Generator().manual_seed(0))
+    assert sliced_wasserstein(x, x + 0.7, n_proj=16).item() == pytest.approx(0.7, abs=1e-5)
+    assert sliced_wasserstein(x, x[torch.randperm(300)], n_proj=16).item() == pytest.approx(0.0, abs=1e-6)
+
+
+# -------------------------------------------------------------------------- teacher
+def s_auc(model, data):
+    pred = cross_val_predict(LogisticRegression(max_iter=1000), model.teacher_latents_, data.s[:, 0], cv=3,
+                             method="predict_proba")[:, 1]
+    return roc_auc_score(data.s[:, 0], pred)
+
+
+def test_teacher_reconstructs_and_penalty_removes_s(toy):
+    cfg = dict(teacher_epochs=150, student_epochs=1, batch_size=200, penalty_rows=0, lr_teacher=3e-3)
+    plain = Fair4Free(lg_beta=0, **cfg).fit(toy)
+    fair = Fair4Free(lg_beta=4, **cfg).fit(toy)
+    re = [h["re"] for h in plain.history_["teacher"]]
+    assert re[-1] < 0.8 * re[0]
+    assert all(h["v2"] == 0 for h in plain.history_["teacher"])  # beta <= 1: penalty off
+    auc_plain, auc_fair = s_auc(plain, toy), s_auc(fair, toy)
+    assert auc_plain > 0.65
+    assert auc_fair < auc_plain - 0.1
+
+
+def test_dcor_penalty_also_removes_s(toy):
+    cfg = dict(teacher_epochs=150, student_epochs=1, batch_size=200, lr_teacher=3e-3)
+    plain = Fair4Free(lg_beta=0, **cfg).fit(toy)
+    fair = Fair4Free(penalty="dcor", lg_beta=2, **cfg).fit(toy)
+    assert s_auc(fair, toy) < s_auc(plain, toy) - 0.1
+
+
+# -------------------------------------------------------------------------- student
+def train_student(loss, kl_weight, latents, steps=300):
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    st = Student(z_dim=latents.shape[1], noise_dim=16, hidden=32)
+    opt = torch.optim.Adam(st.parameters(), lr=1e-2)
+    logvar = torch.full_like(latents, math.log(0.01))
+    for _ in range(steps // (len(latents) // 256)):
+        student_epoch(st, opt, latents, logvar, batch_size=256, loss=loss, kl_weight=kl_weight, generator=gen)
+    with torch.no_grad():
+        mu, _ = st(torch.randn(2000, 16, generator=gen))
+    return mu.var(0).mean().item()
+
+
+def test_paper_l1_collapses_mmd_does_not():
+    """Noise is independent of the row, so L1 on arbitrary pairs drives mu' to a constant (the median)."""
+    gen = torch.Generator().manual_seed(1)
+    sign = torch.randint(0, 2, (2048, 1), generator=gen) * 2 - 1
+    latents = sign * 2.0 + 0.2 * torch.randn(2048, 2, generator=gen)  # two clusters: not a Gaussian
+    target = latents.var(0).mean().item()  # about 4
+    assert train_student("paper", 1.0, latents) < 0.05 * target
+    assert train_student("mmd", 1e-3, latents) > 0.5 * target
+    assert train_student("swd", 1e-3, latents) > 0.5 * target
+
+
+# ------------------------------------------------------------------- fit and sample
+def check_rows(syn, data, n):
+    assert len(syn) == n and syn.X.shape == (n, data.X.shape[1])
+    enc = data.meta["encoder"]
+    for name, sums in block_sums(syn.X, enc).items():
+        assert np.all(sums == 1), name
+    assert np.all(np.isfinite(syn.X))
+    assert set(map(tuple, syn.s.tolist())) <= set(map(tuple, data.s.tolist()))
+    assert syn.y.min() >= 0 and syn.y.max() < data.n_classes
+    assert np.all(syn.weights == 1)
+
+
+@pytest.mark.parametrize("opts", [dict(), dict(decode="sample"), dict(y_mode="decoder"),
+                                  dict(s_mode="balanced"), dict(student_loss="paper", preset="paper")])
+def test_sample_valid_rows(toy, opts):
+    kw = dict(FAST, **opts)
+    m = Fair4Free(**kw).fit(toy)
+    check_rows(m.synthetic_, toy, len(toy))
+    check_rows(m.sample(37), toy, 37)
+    check_rows(m.sample(50, source="prior"), toy, 50)
+    decoded = toy.meta["encoder"].decode(m.synthetic_.X)
+    assert decoded.notna().all().all()
+
+
+def test_s_modes(toy):
+    m = Fair4Free(s_mode="fixed", s_group=1, n_samples=30, **FAST).fit(toy)
+    assert np.all(m.synthetic_.s == 1)
+    m = Fair4Free(s_mode="counterfactual", n_samples=40, **FAST).fit(toy)
+    X, s = m.synthetic_.X, m.synthetic_.s[:, 0]
+    assert np.array_equal(s, np.tile([0, 1], 20))
+    m = Fair4Free(s_mode="balanced", n_samples=40, **FAST).fit(toy)
+    assert np.bincount(m.synthetic_.s[:, 0]).tolist() == [20, 20]
+    assert X.shape == (40, toy.X.shape[1])
+
+
+def test_several_sensitive_axes():
+    data = make_table(n=300, n_axes=2)
+    m = Fair4Free(**FAST).fit(data)
+    assert m.teacher_.s_dim == 4  # joint groups of two binary axes
+    check_rows(m.synthetic_, data, 300)
+    assert m.synthetic_.s.shape == (300, 2)
+
+
+def test_numeric_layout_without_encoder():
+    rng = np.random.default_rng(0)
+    data = FairDataset(X=rng.normal(size=(200, 3)), y=rng.integers(0, 2, 200), s=rng.integers(0, 2, 200),
+                       sensitive_names=["a"])
+    m = Fair4Free(**FAST, decode="sample").fit(data)
+    assert m.synthetic_.X.shape == (200, 3) and np.all(np.isfinite(m.synthetic_.X))
+    assert m.synthetic_.X.std(0).min() > 0
+
+
+def test_registry_and_defaults():
+    m = make("fair4free")
+    assert isinstance(m, Fair4Free)
+    assert m.setting("student_loss") == "mmd" and m.setting("lg_beta") == 7.0
+    assert m.setting("teacher_epochs", 29305) == 67  # about 1000 steps of 2048 rows
+    p = Fair4Free(preset="paper")
+    assert (p.setting("teacher_epochs"), p.setting("student_epochs"), p.setting("lr_student"),
+            p.setting("student_loss")) == (1000, 5000, 1e-5, "paper")
+    assert Fair4Free(preset="paper", student_loss="mmd").setting("student_loss") == "mmd"
+
+
+# --------------------------------------------------------------------------- errors
+class _OddEncoder:
+    blocks = [("text", "free-text", slice(0, 2), None)]
+
+
+def test_errors(toy):
+    with pytest.raises(DataError, match="constant"):
+        Fair4Free(**FAST).fit(make_table(n=100, constant_s=True))
+    with pytest.raises(DataError, match="single class"):
+        Fair4Free(**FAST).fit(make_table(n=100, one_class=True))
+    for bad in (0, -5):
+        with pytest.raises(ConfigError, match="n_samples"):
+            Fair4Free(n_samples=bad)
+    odd = FairDataset(X=np.zeros((20, 2)), y=np.arange(20) % 2, s=np.arange(20) % 2, sensitive_names=["a"],
+                      meta={"encoder": _OddEncoder()})
+    with pytest.raises(DataError, match="cannot model"):
+        Fair4Free(**FAST).fit(odd)
+    with pytest.raises(ConfigError, match="s_group"):
+        Fair4Free(s_mode="fixed", s_group=5, **FAST).fit(toy)
+    with pytest.raises(ConfigError, match="student_loss"):
+        Fair4Free(student_loss="l2")
+    m = Fair4Free(**FAST).fit(toy)
+    with pytest.raises(ConfigError, match="positive"):
+        m.sample(0)
+    for err in (DataError, ConfigError):
+        try:
+            Fair4Free(**FAST).fit(make_table(n=100, constant_s=True))
+        except err as e:
+            assert "\n" not in str(e)
+
+
+# ----------------------------------------------------------------- seeds and resume
+def test_seed_determinism(toy):
+    a = Fair4Free(seed=3, **FAST).fit(toy).synthetic_
+    b = Fair4Free(seed=3, **FAST).fit(toy).synthetic_
+    c = Fair4Free(seed=4, **FAST).fit(toy).synthetic_
+    assert np.array_equal(a.X, b.X) and np.array_equal(a.y, b.y) and np.array_equal(a.s, b.s)
+    assert not np.array_equal(a.X, c.X)
+
+
+def test_checkpoint_resume(toy, tmp_path):
+    kw = dict(FAST, checkpoint_every=2)
+    first = Fair4Free(**kw)
+    first.fit(toy, checkpoint_dir=tmp_path)
+    assert (tmp_path / "checkpoint.pt").exists()
+    again = Fair4Free(**kw)
+    again.fit(toy, checkpoint_dir=tmp_path, resume=True)  # finished checkpoint: nothing left to train
+    assert again.history_["teacher"] == [] and again.history_["student"] == []
+    assert np.array_equal(first.synthetic_.X, again.synthetic_.X)
+    assert np.array_equal(first.synthetic_.y, again.synthetic_.y)
