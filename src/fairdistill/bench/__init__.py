@@ -1,12 +1,13 @@
-"""Benchmark suites: name -> "module:function". A suite function takes (out_dir, args) and writes results JSON.
+"""Benchmark suites: name -> ("module:function", description).
+
+A suite is ``fn(out_dir, *, data_dir=None, seeds=None, quick=False, device="auto") -> dict``; it writes
+``out_dir/<suite>.json`` (and ``.md``, ``.png``).
 
 Every results file records the command, the git commit, the machine and the library version (see ``record``).
 """
 from __future__ import annotations
 
-import importlib
-
-from ..errors import ConfigError
+from ..registry import resolve
 
 SUITES: dict[str, tuple[str, str]] = {
     "fwc-paper": ("fairdistill.bench.fwc_paper:paper", "FWC and coreset baselines on Adult, Credit, Crime, Drug vs the paper"),
@@ -19,12 +20,4 @@ SUITES: dict[str, tuple[str, str]] = {
 
 
 def get(name: str):
-    if name not in SUITES:
-        raise ConfigError(f"unknown benchmark suite {name!r}; choose one of: {', '.join(SUITES)}")
-    module, fn = SUITES[name][0].split(":")
-    try:
-        return getattr(importlib.import_module(module), fn)
-    except (ModuleNotFoundError, AttributeError) as err:
-        if isinstance(err, ModuleNotFoundError) and not (err.name or "").startswith("fairdistill"):
-            raise
-        raise ConfigError(f"benchmark suite {name!r} is not available in this build ({err})") from None
+    return resolve("benchmark suite", name, {k: v[0] for k, v in SUITES.items()})

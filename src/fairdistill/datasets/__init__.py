@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dataset import FairDataset
-from ..errors import ConfigError, MissingDataError
+import numpy as np
+
+from ..errors import ConfigError, DataError, MissingDataError
 from .files import RemoteFile, find_file, search_roots
 
 
@@ -99,7 +101,14 @@ def load_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **optio
         while _CACHE and sum(map(_nbytes, _CACHE.values())) + _nbytes(splits) > _CACHE_MAX_BYTES:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = splits
-    return {k: v.select_sensitive(chosen) for k, v in _CACHE[key].items()}
+    out = {k: v.select_sensitive(chosen) for k, v in _CACHE[key].items()}
+    train = out.get("train")
+    if train is not None:
+        for k, axis in enumerate(chosen):
+            if np.unique(train.s[:, k]).size < 2:
+                raise DataError(f"sensitive attribute {axis!r} of {name!r} has a single value in the training split "
+                                f"(every other group is empty); choose another of {list(sp.sensitive)}")
+    return out
 
 
 def load(name: str, split: str = "train", data_dir=None, sensitive=None, seed: int = 0, **options) -> FairDataset:

@@ -1,9 +1,8 @@
 """Method registry: name -> "module:Class", imported lazily so that one method's dependencies never slow another."""
 from __future__ import annotations
 
-import importlib
-
 from ..errors import ConfigError
+from ..registry import resolve
 from .base import Method, Param, resolve_size
 
 REGISTRY: dict[str, str] = {
@@ -43,15 +42,7 @@ def available() -> list[str]:
 
 
 def get(name: str) -> type[Method]:
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown method {name!r}; choose one of: {', '.join(sorted(REGISTRY))}")
-    module, cls = REGISTRY[name].split(":")
-    try:
-        return getattr(importlib.import_module(module), cls)
-    except (ModuleNotFoundError, AttributeError) as err:
-        if isinstance(err, ModuleNotFoundError) and not (err.name or "").startswith("fairdistill"):
-            raise
-        raise ConfigError(f"method {name!r} is not available in this build ({err})") from None
+    return resolve("method", name, REGISTRY)
 
 
 def make(name: str, **params) -> Method:

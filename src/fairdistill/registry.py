@@ -1,0 +1,20 @@
+"""Lazy registries: a name maps to "module:attribute", imported on first use."""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+
+def resolve(kind: str, name: str, entries: Mapping[str, str]) -> Any:
+    """Import ``entries[name]``; unknown names and missing modules of this package are ConfigErrors."""
+    if name not in entries:
+        raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(entries))}")
+    module, attr = entries[name].split(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ModuleNotFoundError, AttributeError) as err:
+        if isinstance(err, ModuleNotFoundError) and not (err.name or "").startswith("fairdistill"):
+            raise
+        raise ConfigError(f"{kind} {name!r} is not available in this build ({err})") from None
