@@ -117,29 +117,45 @@ def test_sliced_wasserstein_of_shift_in_1d():
 
 
 # -------------------------------------------------------------------------- teacher
+def latent_toy(n=400, seed=0):
+    """x = 4 (u, -u, u/2 + v, v) + noise with u = 2.5 s + N(0, 1): the information in x is largely about s."""
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, 2, n)
+    u, v = 2.5 * s + rng.normal(size=n), rng.normal(size=n)
+    X = 4 * (np.c_[u, -u, 0.5 * u + v, v] + 0.3 * rng.normal(size=(n, 4)))
+    return FairDataset(X=X, y=(u + v > 0.7).astype(int), s=s, sensitive_names=["a"])
+
+
 def s_auc(model, data):
+    """Cross-validated AUC of a logistic regression predicting s from the teacher's posterior means."""
     pred = cross_val_predict(LogisticRegression(max_iter=1000), model.teacher_latents_, data.s[:, 0], cv=3,
                              method="predict_proba")[:, 1]
     return roc_auc_score(data.s[:, 0], pred)
 
 
-def test_teacher_reconstructs_and_penalty_removes_s(toy):
-    cfg = dict(teacher_epochs=150, student_epochs=1, batch_size=200, penalty_rows=0, lr_teacher=3e-3)
-    plain = Fair4Free(lg_beta=0, **cfg).fit(toy)
-    fair = Fair4Free(lg_beta=4, **cfg).fit(toy)
+@pytest.fixture(scope="module")
+def plain_teacher():
+    data = latent_toy()
+    return data, Fair4Free(lg_beta=0, teacher_epochs=100, student_epochs=1, batch_size=200, lr_teacher=3e-3).fit(data)
+
+
+def test_teacher_reconstructs_and_penalty_removes_s(plain_teacher):
+    data, plain = plain_teacher
+    fair = Fair4Free(lg_beta=7, teacher_epochs=100, student_epochs=1, batch_size=200, penalty_rows=0,
+                     lr_teacher=3e-3).fit(data)
     re = [h["re"] for h in plain.history_["teacher"]]
-    assert re[-1] < 0.8 * re[0]
+    assert re[-1] < 0.2 * re[0]
     assert all(h["v2"] == 0 for h in plain.history_["teacher"])  # beta <= 1: penalty off
-    auc_plain, auc_fair = s_auc(plain, toy), s_auc(fair, toy)
-    assert auc_plain > 0.65
+    auc_plain, auc_fair = s_auc(plain, data), s_auc(fair, data)
+    assert auc_plain > 0.85
     assert auc_fair < auc_plain - 0.1
 
 
-def test_dcor_penalty_also_removes_s(toy):
-    cfg = dict(teacher_epochs=150, student_epochs=1, batch_size=200, lr_teacher=3e-3)
-    plain = Fair4Free(lg_beta=0, **cfg).fit(toy)
-    fair = Fair4Free(penalty="dcor", lg_beta=2, **cfg).fit(toy)
-    assert s_auc(fair, toy) < s_auc(plain, toy) - 0.1
+def test_dcor_penalty_also_removes_s(plain_teacher):
+    data, plain = plain_teacher
+    fair = Fair4Free(penalty="dcor", lg_beta=2, teacher_epochs=100, student_epochs=1, batch_size=200,
+                     lr_teacher=3e-3).fit(data)
+    assert s_auc(fair, data) < s_auc(plain, data) - 0.2
 
 
 # -------------------------------------------------------------------------- student
@@ -254,14 +270,21 @@ def test_errors(toy):
     m = Fair4Free(**FAST).fit(toy)
     with pytest.raises(ConfigError, match="positive"):
         m.sample(0)
-    for err in (DataError, ConfigError):
-        try:
-            Fair4Free(**FAST).fit(make_table(n=100, constant_s=True))
-        except err as e:
-            assert "\n" not in str(e)
+    with pytest.raises(DataError) as info:
+        Fair4Free(**FAST).fit(make_table(n=100, constant_s=True))
+    assert "\n" not in str(info.value)
 
 
 # ----------------------------------------------------------------- seeds and resume
+def test_student_variant_shares_the_teacher(toy):
+    m = Fair4Free(**FAST).fit(toy)
+    v = m.student_variant(student_loss="swd")
+    assert v.teacher_ is m.teacher_ and v.student_ is not m.student_ and v.setting("student_loss") == "swd"
+    check_rows(v.synthetic_, toy, len(toy))
+    with pytest.raises(ConfigError, match="student_variant"):
+        m.student_variant(lg_beta=3)
+
+
 def test_seed_determinism(toy):
     a = Fair4Free(seed=3, **FAST).fit(toy).synthetic_
     b = Fair4Free(seed=3, **FAST).fit(toy).synthetic_

@@ -50,6 +50,9 @@ def test_fwc_output_contract_and_exact_w1():
     assert len(pv["seconds_per_iteration"]) == pv["iterations"] == len(F)
     # the final plan is an optimal coupling for its marginals: W1(data, coreset) equals the final objective
     assert _w1(data, syn) == pytest.approx(F[-1], rel=1e-9)
+    dropped = make("fwc", size=40, epsilon=0.05, max_iter=20, seed=0, drop_empty=True).fit(data).synthetic_
+    assert np.all(dropped.weights > 0) and dropped.weights.sum() == pytest.approx(40, rel=1e-12)
+    assert len(dropped) == 40 - pv["n_zero_weight"]
 
 
 def test_fwc_beats_uniform_subsample_in_w1():
@@ -133,3 +136,16 @@ def test_errors():
         make("fwc", cost="l3")
     with pytest.raises(DataError, match="unknown sensitive axis"):
         make("fwc", groups="single:zz").fit(data)
+
+
+@pytest.mark.slow
+def test_scale_benchmark_quick(tmp_path):
+    import json
+
+    from fairdistill.bench.fwc import scale
+
+    res = scale(tmp_path, quick=True)
+    rows = json.loads((tmp_path / "fwc-scale.json").read_text())["results"]["runs"]
+    assert [r["n"] for r in rows] == [1000, 3000] and (tmp_path / "fwc-scale.md").exists()
+    assert all(r["all_certified"] and r["j_max"] <= 0.05 + 1e-9 for r in rows)
+    assert res["targets"]["objective_rel_gap"]["met"]

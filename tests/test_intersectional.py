@@ -190,6 +190,7 @@ def test_single_axis_and_too_many_groups():
         IntersectionalAugmentation(**TINY).fit(one)
     out = IntersectionalAugmentation(single_axis="equal-sampling", **TINY).fit(one).synthetic_
     assert np.all(cell_counts(out) == 40) and np.all(out.origin == 0)
+    assert out.provenance["method"] == "intersectional" and out.provenance["single_axis_fallback"] == "equal-sampling"
     with pytest.raises(ConfigError, match="max_groups"):
         IntersectionalAugmentation(max_groups=5, **TINY).fit(data)
 

@@ -45,14 +45,16 @@ def _worker(n: int, seed: int, m: int, p: int, highs: bool, device: str) -> dict
     set_quiet(True)
     data = synthetic(n, p, seed)
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     est = FWC(size=m, epsilon=0.05, cost="l1", seed=seed, device=device).fit(data)
     total = time.perf_counter() - t0
+    cpu_fit = time.process_time() - cpu0
     pv = est.synthetic_.provenance
     per = np.asarray(pv["seconds_per_iteration"])
     inner = pv["inner"]
     out = {
         "n": n, "m": m, "p": p, "seed": seed, "torch_threads": torch.get_num_threads(),
-        "iterations": pv["iterations"], "stop": pv["stop"], "total_s": round(total, 3),
+        "iterations": pv["iterations"], "stop": pv["stop"], "total_s": round(total, 3), "total_cpu_s": round(cpu_fit, 3),
         "mm_s": round(float(per.sum()), 3), "init_s": round(total - float(per.sum()), 3),
         "s_per_iter_mean": round(float(per.mean()), 4), "s_per_iter_max": round(float(per.max()), 4),
         "cost_s_mean": round(float(np.mean([r["cost_s"] for r in inner])), 4),
@@ -79,7 +81,10 @@ def _worker(n: int, seed: int, m: int, p: int, highs: bool, device: str) -> dict
                             "speedup": round(secs / max(res.seconds, 1e-9), 2),
                             "rel_gap": None if val is None else abs(res.value - val) / abs(val)}
         out["inner_vs_highs"] = race
-    out["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 3)
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    out["peak_rss_gib"] = round(use.ru_maxrss / 2 ** 20, 3)
+    out["cpu_s_process"] = round(use.ru_utime + use.ru_stime, 2)
+    out["load_average_1min"] = round(__import__("os").getloadavg()[0], 2)
     return out
 
 

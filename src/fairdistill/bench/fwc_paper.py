@@ -352,7 +352,7 @@ def figure(agg: dict, path: Path) -> None:
         ax.set_ylabel("test AUC")
         ax.grid(alpha=0.3)
     handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=min(len(names), 5), fontsize=7, frameon=False)
+    fig.legend(handles, names, loc="lower center", ncol=min(len(names), 3 * len(datasets)), fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -399,24 +399,25 @@ def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
                     done.append(r)
     have = {(r["dataset"], r["size"], r["seed"]) for r in done}
     t0 = time.perf_counter()
-    for name, (sizes, n_seeds) in plan.items():
-        for seed in range(n_seeds):
-            todo = [s for s in sizes if (name, s, seed) not in have]
-            if not todo:
-                continue
-            splits = [D.load(name, split=sp, data_dir=data_dir, seed=seed, protocol="fwc")
-                      for sp in ("train", "valid", "test")]
-            enc = encode(splits[0], "joint", "l1")
-            z_train = enc.z()
-            raw = _raw_units(splits[0]) if name in RAW_SCALE else None
-            z_raw = enc.z(X=enc.X * raw[0] + raw[1]) if raw is not None else None
-            for size in todo:
-                block = _run_block(name, seed, size, methods, splits, enc, z_train, z_raw, raw, device, True)
-                with open(runs_path, "a") as fh:
-                    for r in block:
-                        fh.write(json.dumps({**r, "config_key": key}) + "\n")
-                done += block
-                log(f"[fwc-paper] {name} seed {seed} size {size:g} done ({time.perf_counter() - t0:.0f}s)")
+    # seeds outermost: an interrupted run still covers every dataset
+    for seed, name in [(r, d) for r in range(max(n for _, n in plan.values())) for d in plan if r < plan[d][1]]:
+        sizes = plan[name][0]
+        todo = [s for s in sizes if (name, s, seed) not in have]
+        if not todo:
+            continue
+        splits = [D.load(name, split=sp, data_dir=data_dir, seed=seed, protocol="fwc")
+                  for sp in ("train", "valid", "test")]
+        enc = encode(splits[0], "joint", "l1")
+        z_train = enc.z()
+        raw = _raw_units(splits[0]) if name in RAW_SCALE else None
+        z_raw = enc.z(X=enc.X * raw[0] + raw[1]) if raw is not None else None
+        for size in todo:
+            block = _run_block(name, seed, size, methods, splits, enc, z_train, z_raw, raw, device, True)
+            with open(runs_path, "a") as fh:
+                for r in block:
+                    fh.write(json.dumps({**r, "config_key": key}) + "\n")
+            done += block
+            log(f"[fwc-paper] {name} seed {seed} size {size:g} done ({time.perf_counter() - t0:.0f}s)")
     records = [r for r in done if r["dataset"] in plan]
     return write_outputs(out_dir, records, config, seconds=time.perf_counter() - t0)
 

@@ -81,6 +81,9 @@ class Method(ABC):
     summary: ClassVar[str] = ""
     modalities: ClassVar[tuple[str, ...]] = ("tabular", "image")
     params: ClassVar[tuple[Param, ...]] = ()
+    #: the downstream protocol the method's paper uses (``fairdistill evaluate`` follows it unless told otherwise):
+    #: {"model": name, "repeats": r, "options": {...}}
+    evaluation: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **kwargs: Any):
         spec = self.param_spec()
@@ -119,6 +122,7 @@ class Method(ABC):
             "method": self.name, "params": self.get_params(), "seed": self.seed, "dataset": data.name,
             "dataset_meta": {k: v for k, v in data.meta.items() if isinstance(v, (str, int, float, bool))},
             "fairdistill_version": __version__, "fit_seconds": round(time.perf_counter() - t0, 3),
+            "eval": self.evaluation_protocol(),
             **out.provenance,
         }
         self.synthetic_ = out
@@ -127,6 +131,10 @@ class Method(ABC):
     @abstractmethod
     def _fit(self, data: FairDataset) -> SyntheticSet:
         """Learn from ``data`` and return the synthetic set (``fit`` adds provenance)."""
+
+    def evaluation_protocol(self) -> dict[str, Any]:
+        """The recommended downstream protocol for this fitted configuration (default: the class's)."""
+        return dict(self.evaluation)
 
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)

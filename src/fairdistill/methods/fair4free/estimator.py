@@ -205,28 +205,66 @@ class Fair4Free(Method):
                                                   epochs=max(3, min(30, 200000 // max(1, len(data)))),
                                                   generator=gen_y)
 
-        bar = Progress(range(max(done, te) + 1, te + se + 1), "fair4free student")
-        for step in bar:
-            stats = student_epoch(student, opt_s, mu_t, logvar_t, batch_size=self.setting("student_batch_size"),
-                                  loss=self.setting("student_loss"), kl_weight=self.setting("kl_weight"),
-                                  generator=gen_s)
-            history["student"].append(stats)
-            bar.set(dist=stats["dist"], kl=stats["kl"])
-            save(step)
-
+        self._train_student(student, opt_s, gen_s, mu_t, logvar_t, range(max(done, te) + 1, te + se + 1), save,
+                            history["student"])
         teacher.eval()
         student.eval()
         self.teacher_, self.student_, self.history_ = teacher, student, history
         self.groups_ = tuples
         self.group_freq_ = np.bincount(gid, minlength=n_groups) / len(gid)
         self.x_dim_, self.n_classes_, self.device_ = x_dim, n_classes, dev
-        self._template = data.subset(np.arange(0))
-        n = self.n_samples if self.n_samples is not None else len(data)
-        out = self.sample(n)
-        out.provenance.update({"effective_params": self.effective_params(len(data)),
-                               "teacher_final": history["teacher"][-1] if history["teacher"] else None,
-                               "student_final": history["student"][-1] if history["student"] else None})
+        self._template, self._posteriors = data.subset(np.arange(0)), (mu_t, logvar_t)
+        return self._synthesise(len(data))
+
+    def _train_student(self, student, opt, gen, mu_t, logvar_t, steps, save, history) -> None:
+        bar = Progress(steps, "fair4free student")
+        for step in bar:
+            stats = student_epoch(student, opt, mu_t, logvar_t, batch_size=self.setting("student_batch_size"),
+                                  loss=self.setting("student_loss"), kl_weight=self.setting("kl_weight"),
+                                  generator=gen)
+            history.append(stats)
+            bar.set(dist=stats["dist"], kl=stats["kl"])
+            save(step)
+
+    def _synthesise(self, n_train: int) -> SyntheticSet:
+        out = self.sample(self.n_samples if self.n_samples is not None else n_train)
+        h = self.history_
+        out.provenance.update({"effective_params": self.effective_params(n_train),
+                               "teacher_final": h["teacher"][-1] if h["teacher"] else None,
+                               "student_final": h["student"][-1] if h["student"] else None})
         return out
+
+    def student_variant(self, **params) -> "Fair4Free":
+        """A fitted copy that shares this teacher and y model and trains a new student with other student options
+        (``student_loss``, ``kl_weight``, ``lr_student``, ``student_epochs``, ``student_batch_size``, ``noise_dim``,
+        ``student_hidden``): compares distillation losses on one teacher. Its ``synthetic_`` is set."""
+        allowed = {"student_loss", "kl_weight", "lr_student", "student_epochs", "student_batch_size", "noise_dim",
+                   "student_hidden"}
+        bad = sorted(set(params) - allowed)
+        if bad:
+            raise ConfigError(f"student_variant cannot change {bad}; only student options {sorted(allowed)}")
+        if not hasattr(self, "teacher_"):
+            raise ConfigError("student_variant() needs a fitted model; call fit(data) first")
+        new = type(self)(**{**self.get_params(), **params})
+        for key in ("teacher_", "teacher_latents_", "numeric_sd_", "y_model_", "groups_", "group_freq_", "x_dim_",
+                    "n_classes_", "device_", "_template", "_posteriors"):
+            setattr(new, key, getattr(self, key))
+        mu_t, logvar_t = self._posteriors
+        n_train = len(mu_t)
+        student = Student(new.z_dim, new.noise_dim, new.student_hidden).to(self.device_)
+        opt = torch.optim.Adam(student.parameters(), lr=new.setting("lr_student"))
+        gen = torch.Generator(device=self.device_).manual_seed(self.seed + 1)
+        new.history_ = {"teacher": self.history_["teacher"], "student": []}
+        new._train_student(student, opt, gen, mu_t, logvar_t, range(1, new.setting("student_epochs", n_train) + 1),
+                           lambda step: None, new.history_["student"])
+        student.eval()
+        new.student_ = student
+        out = new._synthesise(n_train)
+        out.provenance.update({"method": new.name, "params": new.get_params(), "seed": new.seed,
+                               "dataset": self.synthetic_.provenance.get("dataset") if hasattr(self, "synthetic_")
+                               else None})
+        new.synthetic_ = out
+        return new
 
     # ------------------------------------------------------------------ sample
     def _groups_for(self, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -87,8 +87,8 @@ class CellNearest:
 
     The n x m cost is computed ``chunk_rows`` rows at a time (torch kernel on ``device``) and never stored; the
     chosen entries are recomputed exactly in float64, so c depends neither on the chunking nor on the kernel's
-    rounding. Across calls (MM iterations) exact bounds skip most of the work (Hamerly / Yinyang k-means): each cell
-    is split into blocks of at most ``block`` points; with the metric δ(x, x') = ‖x − x'‖₁ (L1) or ‖x − x'‖₂
+    rounding. Across calls (MM iterations) exact bounds skip most of the work (Hamerly / Yinyang k-means): blocks
+    are the cells (default; measured fastest) or, with ``block``, pieces of at most that many points; with the metric δ(x, x') = ‖x − x'‖₁ (L1) or ‖x − x'‖₂
     (squared L2) keep per (row, block) the distance u_ib to the block's nearest point and a lower bound l_ib on the
     distance to its other points. When the points move by δ_j, l_ib drops by max_{j in b} δ_j (triangle
     inequality), u_ib is recomputed exactly, and only the (row, block) pairs with u_ib > l_ib are searched again.
@@ -97,7 +97,7 @@ class CellNearest:
 
     def __init__(self, X: np.ndarray, cell_start: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int,
                  cost: str = "l1", chunk_rows: int | None = None, device: str = "cpu", prune: bool = True,
-                 block: int = 16):
+                 block: int | None = None):
         self.X = np.asarray(X, dtype=np.float64)
         self.cell_start = np.asarray(cell_start, dtype=np.int64)
         if np.any(np.diff(self.cell_start) < 1):
@@ -112,7 +112,7 @@ class CellNearest:
         starts = []
         for c in range(self.G):  # blocks of <= block points, never across cells
             lo, hi = int(self.cell_start[c]), int(self.cell_start[c + 1])
-            k = -(-(hi - lo) // max(1, block)) if prune else 1
+            k = -(-(hi - lo) // max(1, block)) if (prune and block) else 1
             starts += [lo + (hi - lo) * i // k for i in range(k)]
         self.block_start = np.array(starts + [self.m], dtype=np.int64)
         self.block_cell = np.searchsorted(self.cell_start, self.block_start[:-1], side="right") - 1

@@ -102,7 +102,9 @@ class FWC(Method):
         keep = theta > 0 if self.drop_empty else np.ones(m, bool)
         pts = point_cell[keep]
         s = enc.sensitive_codes(pts // K, data.s.shape[1])
-        origin = np.zeros(int(keep.sum()), np.int8) if update == "medoid" else None
+        origin = None
+        if update == "medoid":  # real rows, except the points created for empty cells
+            origin = np.isin(pts, empty).astype(np.int8)
         prov = {
             "m": m, "n": enc.n, "epsilon": self.epsilon, "cost": self.cost, "update": update,
             "allocation": alloc.tolist(), "empty_cells": empty.tolist(),
@@ -118,7 +120,10 @@ class FWC(Method):
 
 class FairWASP(Method):
     """FairWASP (Xiong et al., AAAI 2024): reweight the training rows (θ_i >= 0, Σθ = n) to be as close as possible
-    in Wasserstein distance to the data while meeting the same parity constraint as FWC."""
+    in Wasserstein distance to the data while meeting the same parity constraint as FWC.
+
+    One inner solve with m = n points: the nearest-row search per cell is O(n²·p) time (chunked, O(n·G) memory),
+    about a minute at n = 50,000 on one CPU thread."""
 
     name = "fairwasp"
     summary = "FairWASP: Wasserstein-optimal reweighting of the training rows to demographic parity up to ε"

@@ -112,7 +112,7 @@ class IntersectionalAugmentation(Method):
         if data.s.shape[1] < 2:
             if self.single_axis == "equal-sampling":
                 out = EqualSampling(n_per_cell=self.n_per_cell, seed=self.seed).fit(data).synthetic_
-                out.provenance["single_axis_fallback"] = "equal-sampling"
+                out.provenance = {"single_axis_fallback": "equal-sampling", "cells": out.provenance["cells"]}
                 return out
             raise ConfigError(f"intersectional needs >= 2 sensitive axes to form parent groups; {data.name} has "
                               f"{data.sensitive_names}; give >= 2 axes or set single_axis='equal-sampling'")

@@ -1,0 +1,61 @@
+"""FairDD benchmark suites: the transcribed paper numbers, the targets logic, and quick smoke runs."""
+import json
+
+import numpy as np
+import pytest
+
+from fairdistill.bench import fairdd
+from fairdistill.dataset import SyntheticSet
+
+
+def test_paper_values_transcribed():
+    assert fairdd.paper_value("cmnist-fg", 10, "fairdd-dm") == (94.61, 17.04, 7.95)
+    assert fairdd.paper_value("cmnist-bg", 100, "dc") == (90.20, 62.63, 20.87)
+    assert fairdd.paper_value("cfmnist-bg", 50, "random") == (34.92, 100.0, 98.52)
+    assert fairdd.paper_value("cfmnist-fg", "whole", "whole") == (82.94, 79.2, 41.72)
+    assert fairdd.paper_value("cmnist-fg", 2, "dm") is None
+    for ds in fairdd.DATASETS:
+        for ipc in (10, 50, 100):
+            vals = [fairdd.paper_value(ds, ipc, m) for m in fairdd.METHODS[:5]]
+            assert all(v is not None and len(v) == 3 and 0 <= min(v) and max(v) <= 100 for v in vals)
+            # the paper's claim: FairDD lowers DM's DEO_M and raises its accuracy on every coloured set
+            assert vals[2][1] < vals[1][1] and vals[2][0] > vals[1][0]
+
+
+def test_targets_logic():
+    rows = [{"dataset": "cmnist-fg", "ipc": 10, "method": "dm", "acc": 25.0, "deo_m": 100.0},
+            {"dataset": "cmnist-fg", "ipc": 10, "method": "fairdd-dm", "acc": 90.0, "deo_m": 40.0},
+            {"dataset": "cmnist-bg", "ipc": 10, "method": "dm", "acc": 25.0, "deo_m": 100.0},
+            {"dataset": "cmnist-bg", "ipc": 10, "method": "fairdd-dm", "acc": 20.0, "deo_m": 60.0},
+            {"dataset": "cmnist-bg", "ipc": "whole", "method": "whole", "acc": 97.0, "deo_m": 10.0}]
+    t = fairdd._targets(rows)
+    assert t["cmnist-fg"]["deo_m_halved"] and t["cmnist-fg"]["acc_not_lower"]
+    assert not t["cmnist-bg"]["deo_m_halved"] and not t["cmnist-bg"]["acc_not_lower"]
+
+
+def test_image_grid(tmp_path):
+    X = np.random.default_rng(0).uniform(-1, 1, (6, 3, 8, 8)).astype(np.float32)
+    S = SyntheticSet(X=X, y=np.repeat([0, 1, 2], 2), s=-np.ones(6, int), sensitive_names=["c"], modality="image")
+    fairdd.image_grid(tmp_path / "g.png", {"a": S, "b": S})
+    assert (tmp_path / "g.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_paper_quick_smoke(tmp_path, data_dir):
+    res = fairdd.paper(tmp_path, data_dir=data_dir, quick=True, device="cpu")
+    saved = json.loads((tmp_path / "fairdd-paper.json").read_text())
+    assert saved["suite"] == "fairdd-paper" and saved["results"]["rows"] == json.loads(json.dumps(res["rows"]))
+    methods = {r["method"] for r in res["rows"]}
+    assert methods == set(fairdd.METHODS)
+    for r in res["rows"]:
+        assert 0 <= r["acc"] <= 100 and 0 <= r["deo_m"] <= 100 and r["deo_a"] <= r["deo_m"] + 1e-9
+    assert (tmp_path / "fairdd-paper.md").read_text().count("| cmnist-fg |") == len(res["rows"]) + 1  # + targets
+    assert (tmp_path / "fairdd-paper.png").exists()
+
+
+@pytest.mark.slow
+def test_cost_quick_smoke(tmp_path, data_dir):
+    res = fairdd.cost(tmp_path, data_dir=data_dir, quick=True, device="cpu")
+    assert set(res["seconds_per_iteration"]) == {"dm", "fairdd-dm", "dc", "fairdd-dc"}
+    assert all(v > 0 for v in res["seconds_per_iteration"].values())
+    assert res["ratio_time"]["fairdd-dm/dm"] > 0 and (tmp_path / "fairdd-cost.json").exists()
