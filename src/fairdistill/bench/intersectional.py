@@ -21,15 +21,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .. import metrics
 from ..datasets import load
 from ..methods.intersectional import EqualSampling, IntersectionalAugmentation
 from ..models import MLPClassifier
-from ..models.torch_train import predict_logits, train_classifier
 from ..progress import log
-from ..torchutil import resolve_device
 from .record import write_results
 
 SEEDS = (10, 20, 30, 40, 50)
@@ -61,24 +58,17 @@ def _scores(y, pred, s) -> dict:
 
 def train_and_select(train, valid, test, mean, std, seed: int, mlp: dict, device: str) -> dict:
     """Train the MLP on ``train``; keep per-epoch validation (balanced accuracy, DF) and test predictions; select."""
-    dev = resolve_device(device)
     clf = MLPClassifier(n_classes=2, seed=seed, device=device, **mlp)
-    torch.manual_seed(seed)
-    net = clf._net(train.X).to(dev)
-    cfg, _ = clf._config()
-    t = lambda a: torch.as_tensor((a - mean) / std, dtype=torch.float32, device=dev)  # noqa: E731
-    Xv, Xt = t(valid.X), t(test.X)
+    Xv, Xt = (valid.X - mean) / std, (test.X - mean) / std
     epochs: list[dict] = []
 
     def on_epoch(epoch, model):
-        pv = predict_logits(model, Xv).argmax(1).cpu().numpy()
-        pt = predict_logits(model, Xt).argmax(1).cpu().numpy()
+        pv = model.predict_proba(Xv).argmax(1)
         epochs.append({"epoch": epoch, "valid_bacc": metrics.balanced_accuracy(valid.y, pv),
                        "valid_df": metrics.differential_fairness(valid.y, pv, sensitive_features=valid.s),
-                       "test_pred": pt})
+                       "test_pred": model.predict_proba(Xt).argmax(1)})
 
-    train_classifier(net, t(train.X), torch.as_tensor(train.y, device=dev), None, cfg,
-                     torch.Generator().manual_seed(seed), on_epoch=on_epoch)
+    clf.fit((train.X - mean) / std, train.y, on_epoch=on_epoch)
     best = max(e["valid_bacc"] for e in epochs)
     pick = min((e for e in epochs if e["valid_bacc"] >= best - ACC_SLACK), key=lambda e: (e["valid_df"], -e["epoch"]))
     return {"epoch": pick["epoch"], "valid_bacc": pick["valid_bacc"], "valid_df": pick["valid_df"],

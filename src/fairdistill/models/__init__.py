@@ -57,17 +57,18 @@ class _TorchClassifier(Classifier):
     def _config(self) -> tuple[TrainConfig, Any]:
         """Implemented by every concrete classifier."""
 
-    def fit(self, X, y, w=None, valid=None):
+    def fit(self, X, y, w=None, valid=None, on_epoch=None):
+        """Train; ``on_epoch(epoch, self)`` is called after every epoch (``predict_proba`` works inside it)."""
         dev = resolve_device(self.device)
         gen = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
-        self.net_ = self._net(X).to(dev)
+        self.net_, self._dev = self._net(X).to(dev), dev
         cfg, augment = self._config()
         t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt, device=dev)  # noqa: E731
         v = None if valid is None else (t(valid[0]), t(valid[1], torch.long))
+        hook = None if on_epoch is None else (lambda epoch, _net: on_epoch(epoch, self))
         self.info = train_classifier(self.net_, t(X), t(y, torch.long), None if w is None else t(w), cfg, gen,
-                                     augment=augment, valid=v)
-        self._dev = dev
+                                     augment=augment, valid=v, on_epoch=hook)
         return self
 
     def predict_proba(self, X):
