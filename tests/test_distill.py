@@ -184,6 +184,10 @@ def test_fit_outputs(name):
     assert len(S.provenance["init_group"]) == 6 and S.provenance["method"] == name
     assert np.isfinite(S.provenance["final_loss"])
     assert preview_uint8(S).shape == (6, 8, 8, 3)
+    # the downstream protocol of METHODS.md §1 travels with the set: DM sets 1000 epochs with DSA, DC sets 300
+    ev = S.provenance["eval"]
+    assert ev["model"] == "convnet" and ev["repeats"] == 5
+    assert ev["options"] == ({"epochs": 300} if "dc" in name else {"epochs": 1000, "dsa": True})
 
 
 def test_images_move_and_fair_loss_differs():

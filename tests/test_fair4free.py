@@ -195,7 +195,7 @@ def check_rows(syn, data, n):
     assert np.all(syn.weights == 1)
 
 
-@pytest.mark.parametrize("opts", [dict(), dict(decode="sample"), dict(y_mode="decoder"),
+@pytest.mark.parametrize("opts", [dict(), dict(decode="argmax"), dict(y_mode="decoder"), dict(y_mode="latent"),
                                   dict(s_mode="balanced"), dict(student_loss="paper", preset="paper")])
 def test_sample_valid_rows(toy, opts):
     kw = dict(FAST, **opts)
@@ -235,6 +235,50 @@ def test_numeric_layout_without_encoder():
     assert m.synthetic_.X.std(0).min() > 0
 
 
+def test_sampled_decoding_gives_more_distinct_rows_than_argmax(toy):
+    """Argmax maps every latent to the per-block mode; sampling from the softmax keeps the decoder's spread."""
+    m = Fair4Free(**FAST).fit(toy)
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(500, m.z_dim, generator=gen)
+    out = m.teacher_.decode(z, torch.nn.functional.one_hot(torch.arange(500) % 2, 2).float()).detach()
+    hard = m.teacher_.to_rows(out, "argmax").numpy()
+    soft = m.teacher_.to_rows(out, "sample", gen).numpy()
+    cat = np.concatenate([np.arange(sl.start, sl.stop) for _, kind, sl, _ in toy.meta["encoder"].blocks
+                          if kind == "categorical"])
+    assert len(np.unique(soft[:, cat], axis=0)) > len(np.unique(hard[:, cat], axis=0)) + 10
+    # the sampled category frequencies follow the softmax: per block, the mean one-hot ~ the mean probability
+    for _, kind, sl, _ in toy.meta["encoder"].blocks:
+        if kind == "categorical":
+            probs = torch.softmax(out[:, sl], 1).mean(0).numpy()
+            assert np.abs(soft[:, sl].mean(0) - probs).max() < 0.08
+
+
+def test_y_head_makes_the_latent_carry_y():
+    """y_mode='head': the encoder reads y and a head z -> y (no s input) must decode it, so y is predictable from
+    the posterior means; with y_mode='latent' the teacher never sees y and the same head is weaker."""
+    data = latent_toy(n=600)
+    kw = dict(lg_beta=0, teacher_epochs=60, student_epochs=1, batch_size=200, lr_teacher=3e-3)
+    head = Fair4Free(y_mode="head", **kw).fit(data)
+    assert head.teacher_.y_head[0].in_features == head.z_dim  # the head reads z only, never s
+    latent = Fair4Free(y_mode="latent", **kw).fit(data)
+
+    def y_auc(m):
+        pred = cross_val_predict(LogisticRegression(max_iter=1000), m.teacher_latents_, data.y, cv=3,
+                                 method="predict_proba")[:, 1]
+        return roc_auc_score(data.y, pred)
+    assert y_auc(head) > 0.97 and y_auc(head) > y_auc(latent)
+    assert 0.2 < head.synthetic_.y.mean() < 0.8
+
+
+def test_teacher_kl_weight_below_one_keeps_information_in_z(toy):
+    """A beta-VAE weight < 1 on the KL trades prior fit for reconstruction: higher KL, lower RE (posterior collapse
+    avoided)."""
+    kw = dict(FAST, teacher_epochs=40, lg_beta=0)
+    full = Fair4Free(teacher_kl_weight=1.0, **kw).fit(toy).history_["teacher"][-1]
+    light = Fair4Free(teacher_kl_weight=0.1, **kw).fit(toy).history_["teacher"][-1]
+    assert light["kl"] > 2 * full["kl"] and light["re"] < full["re"]
+
+
 def test_registry_and_defaults():
     m = make("fair4free")
     assert isinstance(m, Fair4Free)
@@ -244,6 +288,8 @@ def test_registry_and_defaults():
     assert (p.setting("teacher_epochs"), p.setting("student_epochs"), p.setting("lr_student"),
             p.setting("student_loss")) == (1000, 5000, 1e-5, "paper")
     assert Fair4Free(preset="paper", student_loss="mmd").setting("student_loss") == "mmd"
+    assert (m.setting("teacher_kl_weight"), m.setting("y_mode"), m.setting("decode")) == (0.1, "head", "sample")
+    assert (p.setting("teacher_kl_weight"), p.setting("y_mode"), p.setting("decode")) == (1.0, "latent", "argmax")
 
 
 # --------------------------------------------------------------------------- errors

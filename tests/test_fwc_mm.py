@@ -133,3 +133,16 @@ def test_objective_monotone_and_final_parity(cost, update):
     assert res.theta.sum() == pytest.approx(len(pc), rel=1e-12)
     # the data itself violates parity by much more than ε, so the constraint is active
     assert parity_violation(np.ones(len(X)), d, y, pt, 2) > 5 * eps
+
+
+def test_median_updater_with_fractional_weights():
+    rng = np.random.default_rng(5)
+    n, m, p = 300, 6, 3
+    X = np.round(rng.standard_normal((n, p)), 1)
+    pts = rng.integers(0, m, n)
+    w = rng.random(n) + 0.05
+    out = MedianUpdater(X)(np.arange(n), pts, w, np.zeros((m, p)))
+    for j in range(m):
+        sel = pts == j
+        for k in range(p):
+            assert out[j, k] == _brute_median(X[sel, k], w[sel])

@@ -160,6 +160,8 @@ def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None
     Xt = model_inputs(test, n_values, use_sensitive)
     v = None if valid is None else (model_inputs(valid, n_values, use_sensitive), valid.y)
     runs, groups = [], []
+    log(f"[evaluate] training {repeats} {model} model(s) on {len(synthetic)} rows, testing on {len(test)} real rows"
+        + (f"; options {model_options}" if model_options else ""))
     for r in range(repeats):
         clf = make_model(model, n_classes, seed=seed + r, device=device, **model_options)
         clf.fit(Xs, synthetic.y, w, valid=v)

@@ -167,8 +167,10 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
         dargs["data_dir"] = data_dir
     splits = datasets.load_splits(cfg["dataset"], **dargs)
     hint = cfg.get("provenance", {}).get("eval", {})
-    opts = {**hint.get("options", {}), **(options or {})}
-    rep = evaluate(syn, splits["test"], model=model or hint.get("model"), repeats=repeats or hint.get("repeats") or 5,
+    model = model or hint.get("model")
+    follow = model is not None and model == hint.get("model")  # the hint's options belong to its model only
+    opts = {**(hint.get("options", {}) if follow else {}), **(options or {})}
+    rep = evaluate(syn, splits["test"], model=model, repeats=repeats or hint.get("repeats") or 5,
                    seed=seed, valid=splits.get("valid"), device=device, **opts)
     metrics = {"model": rep.model, **rep.flat()}
     write_json(run_dir / "metrics.json", metrics)

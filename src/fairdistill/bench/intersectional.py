@@ -25,6 +25,7 @@ import numpy as np
 from .. import metrics
 from ..datasets import load
 from ..methods.intersectional import EqualSampling, IntersectionalAugmentation
+from ..methods.intersectional.estimator import REFERENCE_MLP
 from ..models import MLPClassifier
 from ..progress import log
 from .record import write_results
@@ -38,7 +39,7 @@ DEFAULT_METHODS = ("erm", "equal-sampling", "aug-simple", "aug-intermediate", "a
 # Round selection of the generators: "mmd" (held-in MMD, cheap) instead of the estimator's default "discriminator"
 # (16 sklearn MLP fits per round), to fit the CPU budget; the real-vs-generated MLP score is still computed once.
 SELECTION = "mmd"
-MLP = dict(hidden=(128, 64, 32), dropout=0.5, epochs=50, batch_size=1000, lr=1e-3, patience=0)
+MLP = REFERENCE_MLP["options"]
 QUICK_MLP = dict(MLP, epochs=3)
 ACC_SLACK = 0.03
 

@@ -75,6 +75,7 @@ class CoresetBaseline(Method):
 
     modalities = ("tabular",)
     params = COMMON
+    evaluation = {"model": "mlp", "repeats": 5}  # FWC paper: one-hidden-layer MLP with early stopping
 
     def _fit(self, data: FairDataset) -> SyntheticSet:
         n = len(data)

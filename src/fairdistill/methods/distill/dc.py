@@ -30,6 +30,8 @@ def loops_for(ipc: int) -> tuple[int, int]:
 class DC(Distiller):
     name = "dc"
     summary = "gradient matching: synthetic images whose training gradients match those of real data"
+    #: METHODS.md §1: DC sets are scored by ConvNets trained 300 epochs without augmentation, 5 repeats
+    evaluation = {"model": "convnet", "repeats": 5, "options": {"epochs": 300}}
     params: tuple[Param, ...] = (
         *shared_params(iterations=1000, dsa_default=False, checkpoint_every=50),
         Param("lr_net", float, 0.01, "learning rate of the network trained on the synthetic set (SGD)",

@@ -21,6 +21,8 @@ class DM(Distiller):
     summary = "distribution matching: synthetic class means equal real ones under random ConvNet embeddings"
     modalities = ("image", "tabular")
     params: tuple[Param, ...] = shared_params(iterations=20000, dsa_default=True, checkpoint_every=1000)
+    #: METHODS.md §1: DM sets are scored by ConvNets trained 1000 epochs with DSA, 5 repeats
+    evaluation = {"model": "convnet", "repeats": 5, "options": {"epochs": 1000, "dsa": True}}
 
     def default_lr_img(self) -> float:
         """Reference: 1 for IPC <= 50, 10 above."""

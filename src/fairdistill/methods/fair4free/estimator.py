@@ -41,6 +41,9 @@ PRESETS = {
     "student_batch_size": (512, 2048),
     "penalty_rows": (512, 0),
     "kl_weight": (1e-3, 1.0),
+    "teacher_kl_weight": (0.1, 1.0),
+    "y_mode": ("head", "latent"),
+    "decode": ("sample", "argmax"),
 }
 S_MODES = ("sample", "fixed", "counterfactual", "balanced")
 
@@ -94,11 +97,16 @@ class Fair4Free(Method):
               "decoded once per group), 'balanced' (groups in equal shares)", choices=S_MODES),
         Param("s_group", int, 0, "group index (in the sorted list of sensitive tuples) used by s_mode=fixed",
               check=non_negative),
-        Param("y_mode", str, "latent", "label of generated rows: 'latent' (an MLP z -> y trained on teacher latents; "
-              "y independent of s when z is) or 'decoder' (y modelled as one more decoded column)",
-              choices=("latent", "decoder")),
-        Param("decode", str, "argmax", "one-hot blocks by 'argmax' or 'sample' (a draw from the softmax; numeric "
-              "columns then get Gaussian noise with the training residual spread)", choices=("argmax", "sample")),
+        Param("y_mode", str, None, "label of generated rows: 'head' (default: the teacher encodes y too and decodes "
+              "it from z alone, so z must carry y; y independent of s when z is), 'latent' (paper preset: an MLP "
+              "z -> y trained afterwards on teacher latents) or 'decoder' (y one more decoded column, decoded with s)",
+              choices=("latent", "head", "decoder")),
+        Param("teacher_kl_weight", float, None, "weight of the teacher's KL term (default 0.1: a beta-VAE that keeps "
+              "information in z instead of collapsing the posterior; paper preset 1 = the ELBO)",
+              check=_opt_positive),
+        Param("decode", str, None, "one-hot blocks by 'sample' (default: a draw from the softmax; numeric columns "
+              "then get Gaussian noise with the training residual spread) or 'argmax' (paper preset: the mode)",
+              choices=("argmax", "sample")),
         Param("checkpoint_every", int, 10, "epochs between checkpoints (when fit is given a folder)", check=positive),
     )
 
@@ -149,17 +157,20 @@ class Fair4Free(Method):
         seed_everything(self.seed)
         gid, tuples = data.groups()
         n_groups, n_classes, x_dim = len(tuples), int(data.n_classes), data.X.shape[1]
-        if self.y_mode == "decoder":  # y becomes one more categorical block at the end of x
+        y_mode = self.setting("y_mode")
+        if y_mode == "decoder":  # y becomes one more categorical block at the end of x
             layout = [*layout, Block("__y__", CATEGORICAL, x_dim, x_dim + n_classes)]
         X = to_tensor(data.X, dev)
-        if self.y_mode == "decoder":
-            X = torch.cat([X, torch.nn.functional.one_hot(to_tensor(data.y, dev, torch.long), n_classes).float()], 1)
+        Y = to_tensor(data.y, dev, torch.long)
+        if y_mode in ("decoder", "head"):  # head: onehot(y) is read by the encoder only (not reconstructed)
+            X = torch.cat([X, torch.nn.functional.one_hot(Y, n_classes).float()], 1)
         G = to_tensor(gid, dev, torch.long)
         S1h = torch.nn.functional.one_hot(G, n_groups).float()
 
         gen_t = torch.Generator(device=dev).manual_seed(self.seed)
         gen_s = torch.Generator(device=dev).manual_seed(self.seed + 1)
-        teacher = TabularVAE(layout, n_groups, self.z_dim, self.hidden).to(dev)
+        teacher = TabularVAE(layout, n_groups, self.z_dim, self.hidden,
+                             y_classes=n_classes if y_mode == "head" else 0).to(dev)
         student = Student(self.z_dim, self.noise_dim, self.student_hidden).to(dev)
         opt_t = torch.optim.Adam(teacher.parameters(), lr=self.lr_teacher)
         opt_s = torch.optim.Adam(student.parameters(), lr=self.setting("lr_student"))
@@ -190,7 +201,8 @@ class Fair4Free(Method):
         bar = Progress(range(done + 1, te + 1), "fair4free teacher")
         for epoch in bar:
             stats = teacher_epoch(teacher, opt_t, X, S1h, G, batch_size=self.batch_size, beta=beta,
-                                  penalty=self.penalty, generator=gen_t, penalty_rows=rows)
+                                  penalty=self.penalty, generator=gen_t, penalty_rows=rows,
+                                  kl_weight=self.setting("teacher_kl_weight"), Y=Y)
             history["teacher"].append(stats)
             bar.set(re=stats["re"], kl=stats["kl"], v2=stats["v2"])
             save(epoch)
@@ -199,9 +211,9 @@ class Fair4Free(Method):
         self.teacher_latents_ = mu_t.cpu().numpy()
         self.numeric_sd_ = numeric_residual_sd(teacher, X, S1h, mu_t)
         gen_y = torch.Generator(device=dev).manual_seed(self.seed + 2)
-        self.y_model_ = None
-        if self.y_mode == "latent":
-            self.y_model_ = fit_latent_classifier(mu_t, logvar_t, to_tensor(data.y, dev, torch.long), n_classes,
+        self.y_model_ = teacher.y_head
+        if y_mode == "latent":
+            self.y_model_ = fit_latent_classifier(mu_t, logvar_t, Y, n_classes,
                                                   epochs=max(3, min(30, 200000 // max(1, len(data)))),
                                                   generator=gen_y)
 
@@ -303,16 +315,17 @@ class Fair4Free(Method):
             z = z.repeat_interleave(k, 0)[:n]
         g = self._groups_for(n, gen).to(dev)
         out = self.teacher_.decode(z, torch.nn.functional.one_hot(g, k).float())
-        rows = self.teacher_.to_rows(out, self.decode, gen if dev.type == "cpu" else None,
+        y_mode, decode = self.setting("y_mode"), self.setting("decode")
+        rows = self.teacher_.to_rows(out, decode, gen if dev.type == "cpu" else None,
                                      self.numeric_sd_).cpu().numpy()
         X = rows[:, :self.x_dim_]
-        if self.y_mode == "decoder":
+        if y_mode == "decoder":
             y = rows[:, self.x_dim_:].argmax(1)
         else:
             probs = torch.softmax(self.y_model_(z), 1).cpu()
             y = torch.multinomial(probs, 1, generator=gen).reshape(-1).numpy()
         s = np.asarray(self.groups_, dtype=np.int64)[g.cpu().numpy()]
         return SyntheticSet.from_dataset(self._template, X=X.astype(np.float32), y=y.astype(np.int64), s=s,
-                                         provenance={"source": source, "s_mode": self.s_mode, "y_mode": self.y_mode,
-                                                     "decode": self.decode,
+                                         provenance={"source": source, "s_mode": self.s_mode, "y_mode": y_mode,
+                                                     "decode": decode,
                                                      "groups": [list(t) for t in self.groups_]})

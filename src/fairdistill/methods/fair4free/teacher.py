@@ -71,12 +71,16 @@ def numeric_layout(n_features: int) -> list[Block]:
 class TabularVAE(nn.Module):
     """Conditional VAE with per-column heads (categorical: softmax over the block; numeric: Gaussian mean)."""
 
-    def __init__(self, layout: Sequence[Block], s_dim: int, z_dim: int = 8, hidden: int = 64):
+    def __init__(self, layout: Sequence[Block], s_dim: int, z_dim: int = 8, hidden: int = 64, y_classes: int = 0):
         super().__init__()
         self.layout = list(layout)
         self.x_dim = max(b.stop for b in self.layout)
-        self.s_dim, self.z_dim = s_dim, z_dim
-        self.encoder = nn.Sequential(nn.Linear(self.x_dim + s_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z_dim))
+        self.s_dim, self.z_dim, self.y_classes = s_dim, z_dim, y_classes
+        # y_classes > 0 (y_mode="head"): the encoder also reads onehot(y) and a head z -> logits(y) that never sees s
+        self.encoder = nn.Sequential(nn.Linear(self.x_dim + y_classes + s_dim, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, 2 * z_dim))
+        self.y_head = (nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, y_classes))
+                       if y_classes else None)
         self.decoder = nn.Sequential(nn.Linear(z_dim + s_dim, hidden), nn.ReLU(), nn.Linear(hidden, self.x_dim))
         cat = [b for b in self.layout if b.kind == CATEGORICAL]
         self._num_idx = [b.start for b in self.layout if b.kind == NUMERIC]
@@ -142,11 +146,14 @@ def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
 
 def teacher_epoch(vae: TabularVAE, opt: torch.optim.Optimizer, X: torch.Tensor, S1h: torch.Tensor, G: torch.Tensor,
                   *, batch_size: int, beta: float, penalty: str, generator: torch.Generator,
-                  penalty_rows: int | None = None) -> dict[str, float]:
+                  penalty_rows: int | None = None, kl_weight: float = 1.0,
+                  Y: torch.Tensor | None = None) -> dict[str, float]:
     """One pass over the rows in a random order; returns the row-averaged RE, KL, V^2 and total loss.
 
-    The penalty is estimated on the first ``penalty_rows`` rows of each (randomly ordered) batch (all when None):
-    an unbiased sub-sample of the batch, O(penalty_rows^2) instead of O(batch_size^2).
+    loss = RE + kl_weight * KL + beta * V^2 (kl_weight 1 = the paper's ELBO; < 1 = a beta-VAE that keeps more
+    information in z). With a y head (``vae.y_classes``), X ends with onehot(y), ``Y`` holds the labels and RE gains
+    CE(y_head(z), y). The penalty is estimated on the first ``penalty_rows`` rows of each (randomly ordered) batch (all
+    when None): an unbiased sub-sample of the batch, O(penalty_rows^2) instead of O(batch_size^2).
     """
     rows = batch_size if not penalty_rows else min(penalty_rows, batch_size)
     n = X.shape[0]
@@ -158,8 +165,10 @@ def teacher_epoch(vae: TabularVAE, opt: torch.optim.Optimizer, X: torch.Tensor, 
         mu, logvar = vae.encode(x, s1h)
         z = reparameterise(mu, logvar, generator)
         re = vae.reconstruction(vae.decode(z, s1h), x).mean()
+        if vae.y_head is not None:
+            re = re + F.cross_entropy(vae.y_head(z), Y[idx])
         kl = kl_standard_normal(mu, logvar)
-        loss = re + kl
+        loss = re + kl_weight * kl
         v2 = torch.zeros(())
         if beta > 1:
             r = min(rows, len(idx))

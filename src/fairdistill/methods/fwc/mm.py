@@ -121,14 +121,18 @@ class MedianUpdater:
         has = counts > 0
         has[affected] = False
         if has.any():
+            s, e = starts[has], ends[has]
+            unit = bool(np.all(main_w[~split] == 1.0))  # the usual case: whole rows, weight 1 in count units
             for k in range(self.X.shape[1]):
                 o = self.order[k]
                 perm = np.argsort(key[o], kind="stable")
-                cw = np.cumsum(main_w[o[perm]])
-                cw0 = np.concatenate([[0.0], cw])
-                s, e = starts[has], ends[has]
-                target = cw0[s] + 0.5 * (cw0[e] - cw0[s])
-                pos = np.clip(np.searchsorted(cw, target, side="left"), s, e - 1)
+                if unit:  # smallest value with cumulative count >= cnt/2: rank ceil(cnt/2) in the segment
+                    pos = s + (e - s + 1) // 2 - 1
+                else:
+                    cw = np.cumsum(main_w[o[perm]])
+                    cw0 = np.concatenate([[0.0], cw])
+                    target = cw0[s] + 0.5 * (cw0[e] - cw0[s])
+                    pos = np.clip(np.searchsorted(cw, target, side="left"), s, e - 1)
                 out[has, k] = self.vals[k][perm[pos]]
         for j in affected:
             sel = np.flatnonzero((main_j == j) & (w[:n] > 0))

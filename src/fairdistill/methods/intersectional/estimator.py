@@ -50,10 +50,16 @@ N_PER_CELL = Param("n_per_cell", int, 1000, "rows per (group, label) cell after 
                    "per cell); default 1000 as in the reference", check=positive)
 
 
+#: the reference classifier (METHODS.md §8): d -> 128 -> 64 -> 32 -> 2, dropout 0.5, Adam 1e-3, batch 1000, 50 epochs
+REFERENCE_MLP = {"model": "mlp", "repeats": 5, "options": {"hidden": [128, 64, 32], "dropout": 0.5, "epochs": 50,
+                                                           "batch_size": 1000, "lr": 1e-3, "patience": 0}}
+
+
 class EqualSampling(Method):
     """Equal sampling alone: n_per_cell real rows per (intersectional group, label) cell, with replacement."""
 
     name = "equal-sampling"
+    evaluation = REFERENCE_MLP
     summary = "n rows per (intersectional group, label) cell, drawn with replacement (no generation)"
     modalities = ("tabular",)
     params = (N_PER_CELL,)
@@ -69,6 +75,7 @@ class IntersectionalAugmentation(Method):
     """Hierarchical intersectional augmentation (Maheshwari et al., arXiv 2405.14521) followed by equal sampling."""
 
     name = "intersectional"
+    evaluation = REFERENCE_MLP
     summary = "generate rows for every intersectional group from its parent groups (MMD), then equal-sample"
     modalities = ("tabular",)
     params = (
