@@ -13,7 +13,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..methods.base import Param, non_negative, positive
-from ..torchutil import resolve_device
+from ..torchutil import resolve_device, single_thread
 from .torch_train import TrainConfig, predict_logits, softmax_np, train_classifier
 
 
@@ -135,6 +135,14 @@ class MLPClassifier(_TorchClassifier):
         o = self.opts
         return TrainConfig(epochs=o["epochs"], batch_size=o["batch_size"], optimizer="adam", lr=o["lr"],
                            patience=o["patience"] or None, desc="mlp"), None
+
+    def fit(self, X, y, w=None, valid=None, on_epoch=None):
+        with single_thread():
+            return super().fit(X, y, w, valid, on_epoch)
+
+    def predict_proba(self, X):
+        with single_thread():
+            return super().predict_proba(X)
 
 
 class _SklearnClassifier(Classifier):
