@@ -25,6 +25,10 @@ def test_quick_suite_writes_results(tmp_path, data_dir):
                 if name in GENERATED:
                     assert 0 <= cell["coverage"][0] <= 1 and cell["density"][0] >= 0
     run = doc["results"]["runs"][0]
+    for r in doc["results"]["runs"]:  # quick sets are < 10,000 rows: no subsample, so the bound is exact
+        for name in GENERATED:
+            assert r["rows"][name]["coverage"] <= r["coverage_bound"] + 1e-12
+            assert 0 <= r["rows"][name]["coverage_dedup"] <= 1
     syn = run["rows"]["fair4free-mmd"]
     assert 0 <= syn["synthetic_positive_rate"] <= 1
     # per-group selection rates are reported beside DPR (a constant classifier would give DPR 1 or NaN)

@@ -16,9 +16,11 @@ from fairdistill.datasets.encoding import TabularEncoder
 from fairdistill.errors import ConfigError, DataError
 from fairdistill.methods import make
 from fairdistill.methods.fair4free import Fair4Free, Student, dcor2, sliced_wasserstein, v2_analytic
+from fairdistill.methods.fair4free.estimator import LG_BETA_DCOR
 from fairdistill.methods.fair4free.student import student_epoch
 
 FAST = dict(teacher_epochs=4, student_epochs=2, batch_size=128, student_batch_size=128)
+ELBO = dict(teacher_kl_weight=1.0, y_mode="latent")  # the paper's teacher (KL weight 1, teacher never sees y)
 
 
 # ----------------------------------------------------------------------------- data
@@ -136,12 +138,13 @@ def s_auc(model, data):
 @pytest.fixture(scope="module")
 def plain_teacher():
     data = latent_toy()
-    return data, Fair4Free(lg_beta=0, teacher_epochs=100, student_epochs=1, batch_size=200, lr_teacher=3e-3).fit(data)
+    return data, Fair4Free(lg_beta=0, **ELBO, teacher_epochs=100, student_epochs=1, batch_size=200,
+                           lr_teacher=3e-3).fit(data)
 
 
 def test_teacher_reconstructs_and_penalty_removes_s(plain_teacher):
     data, plain = plain_teacher
-    fair = Fair4Free(lg_beta=7, teacher_epochs=100, student_epochs=1, batch_size=200, penalty_rows=0,
+    fair = Fair4Free(lg_beta=7, penalty="analytic", **ELBO, teacher_epochs=100, student_epochs=1, batch_size=200, penalty_rows=0,
                      lr_teacher=3e-3).fit(data)
     re = [h["re"] for h in plain.history_["teacher"]]
     assert re[-1] < 0.2 * re[0]
@@ -153,9 +156,21 @@ def test_teacher_reconstructs_and_penalty_removes_s(plain_teacher):
 
 def test_dcor_penalty_also_removes_s(plain_teacher):
     data, plain = plain_teacher
-    fair = Fair4Free(penalty="dcor", lg_beta=2, teacher_epochs=100, student_epochs=1, batch_size=200,
+    fair = Fair4Free(penalty="dcor", lg_beta=2, **ELBO, teacher_epochs=100, student_epochs=1, batch_size=200,
                      lr_teacher=3e-3).fit(data)
     assert s_auc(fair, data) < s_auc(plain, data) - 0.2
+
+
+def test_default_teacher_removes_s_where_v2_fails_at_low_kl_weight():
+    """With KL weight 0.1 the posteriors are narrow and far apart, V^2's kernels stop overlapping and s stays in z;
+    the scale-free dcor penalty (the default) still removes it, y head included."""
+    data = latent_toy()
+    kw = dict(teacher_kl_weight=0.1, y_mode="head", teacher_epochs=100, student_epochs=1, batch_size=200,
+              penalty_rows=0, lr_teacher=3e-3)
+    v2 = Fair4Free(penalty="analytic", lg_beta=7, **kw).fit(data)
+    default = Fair4Free(**kw).fit(data)
+    assert s_auc(v2, data) > 0.85
+    assert s_auc(default, data) < 0.7
 
 
 # -------------------------------------------------------------------------- student
@@ -282,7 +297,8 @@ def test_teacher_kl_weight_below_one_keeps_information_in_z(toy):
 def test_registry_and_defaults():
     m = make("fair4free")
     assert isinstance(m, Fair4Free)
-    assert m.setting("student_loss") == "mmd" and m.setting("lg_beta") == 7.0
+    assert m.setting("student_loss") == "mmd" and m.setting("penalty") == "dcor"
+    assert m.setting("lg_beta") == LG_BETA_DCOR and Fair4Free(penalty="analytic").setting("lg_beta") == 7.0
     assert m.setting("teacher_epochs", 29305) == 67  # about 1000 steps of 2048 rows
     p = Fair4Free(preset="paper")
     assert (p.setting("teacher_epochs"), p.setting("student_epochs"), p.setting("lr_student"),
@@ -290,6 +306,7 @@ def test_registry_and_defaults():
     assert Fair4Free(preset="paper", student_loss="mmd").setting("student_loss") == "mmd"
     assert (m.setting("teacher_kl_weight"), m.setting("y_mode"), m.setting("decode")) == (0.1, "head", "sample")
     assert (p.setting("teacher_kl_weight"), p.setting("y_mode"), p.setting("decode")) == (1.0, "latent", "argmax")
+    assert (p.setting("penalty"), p.setting("lg_beta")) == ("analytic", 7.0)
 
 
 # --------------------------------------------------------------------------- errors

@@ -1,19 +1,27 @@
 """``Fair4Free``: fair VAE teacher + data-free student generator for tabular rows (METHODS.md §7).
 
 fit(data):
-1. teacher: conditional VAE on (x, onehot(group)) with loss RE + KL + beta * V^2(z, s), beta = 10^lg_beta
+1. teacher: conditional VAE on (x, onehot(group)) with loss RE + w_KL * KL + beta * P(z, s), beta = 10^lg_beta
    (``teacher.py``, ``penalty.py``); the group is the joint tuple of every sensitive axis (several axes work).
-2. y model (``y_mode="latent"``): a small MLP z -> p(y | z) trained on teacher posterior samples of the real rows.
+2. y model: ``y_mode="head"`` (default) — the teacher reads y and decodes it from z alone (a head z -> y trained
+   jointly); ``"latent"`` — a small MLP z -> p(y | z) trained afterwards on teacher posterior samples of the real rows.
 3. student: noise -> z' trained with Dist(z, z') + kl_weight * KL, never seeing x (``student.py``).
 sample(n): z' = student(noise); s per ``s_mode``; x = decoder(z', onehot(s)) decoded per block (``decode``);
-y ~ p(y | z') (``y_mode="latent"``, so y depends on s only through z', which the teacher made independent of s) or
+y ~ p(y | z') (``head`` / ``latent``: y depends on s only through z', which the teacher made independent of s) or
 y = the decoder's extra y block (``y_mode="decoder"``; may carry s -> y dependence back).
 
-Defaults vs the paper (``preset="paper"``: teacher 1000 epochs, student 5000 epochs at lr 1e-5 with the L1 loss, V^2
-on the whole batch): the default preset trains the teacher for about 1000 optimizer steps (Adult: 67 epochs of 15
-batches of 2048; COMPAS: 334 epochs), estimates V^2 on 512 random rows of each batch (a stochastic estimate of the same
-quantity, 16x cheaper), and trains the student with the order-free MMD loss at lr 1e-3 for about 1000 steps of 512
-rows, so that Adult (29k rows) fits in a few minutes on 2 CPU cores.
+Defaults vs the paper (``preset="paper"``: ELBO teacher (w_KL = 1) with FairDisCo's V^2 at lg_beta 7 on the whole
+batch for 1000 epochs, y from a latent classifier, argmax decoding, student 5000 epochs at lr 1e-5 with the L1 loss).
+The default preset [project, chosen by measurement on Adult and COMPAS, benchmarks/fair4free-paper.md]:
+- teacher w_KL = 0.1: with w_KL = 1 the posterior collapses (KL 0.7 nats on COMPAS, 1.7 on Adult; even with no
+  penalty) and generated rows barely depend on z; at 0.1 the KL is 7-15 nats and RE drops 2-20x;
+- penalty ``dcor`` at lg_beta 1.5 (squared distance correlation of the posterior means and onehot(s)): V^2 stops
+  working once the posteriors are narrow (its Gaussian kernels no longer overlap; COMPAS-race DPR 0.50 with V^2 at
+  w_KL 0.1), dcor is scale-free;
+- ``y_mode="head"`` so z has to carry y, and ``decode="sample"`` (argmax makes every row the per-block mode);
+- about 1000 teacher steps (Adult: 67 epochs of 15 batches of 2048; COMPAS: 334 epochs), the penalty on 512 random
+  rows of each batch, the student with the order-free MMD loss at lr 1e-3 for about 1000 steps of 512 rows, so that
+  Adult (29k rows) fits in a few minutes on 2 CPU cores.
 """
 from __future__ import annotations
 
@@ -44,7 +52,9 @@ PRESETS = {
     "teacher_kl_weight": (0.1, 1.0),
     "y_mode": ("head", "latent"),
     "decode": ("sample", "argmax"),
+    "penalty": ("dcor", "analytic"),
 }
+LG_BETA_DCOR = 1.5  # default log10 weight of the dcor penalty (COMPAS/Adult sweep, benchmarks/fair4free-paper.md)
 S_MODES = ("sample", "fixed", "counterfactual", "balanced")
 
 
@@ -69,9 +79,11 @@ class Fair4Free(Method):
         Param("z_dim", int, 8, "latent dimension of the teacher and the student", check=positive),
         Param("hidden", int, 64, "hidden units of the teacher's encoder and decoder", check=positive),
         Param("lg_beta", float, None, "log10 of the independence penalty weight beta (default 7 for penalty=analytic, "
-              "2 for the scale-free dcor); beta <= 1 (lg_beta <= 0) switches the penalty off"),
-        Param("penalty", str, "analytic", "independence penalty: 'analytic' (FairDisCo's V^2 on the Gaussian "
-              "posteriors) or 'dcor' (squared distance correlation of z samples and onehot(s))", choices=PENALTIES),
+              f"{LG_BETA_DCOR:g} for the scale-free dcor); beta <= 1 (lg_beta <= 0) switches the penalty off"),
+        Param("penalty", str, None, "independence penalty: 'dcor' (default: squared distance correlation of the "
+              "posterior means and onehot(s), scale-free) or 'analytic' (paper preset: FairDisCo's V^2 on the Gaussian "
+              "posteriors; with teacher_kl_weight < 1 the posteriors shrink, the kernels stop overlapping and V^2 no "
+              "longer sees s)", choices=PENALTIES),
         Param("penalty_rows", int, None, "rows of each teacher batch used for the V^2 estimate (O(rows^2) cost); 0 = "
               "the whole batch (default 512; paper preset 0)", check=_opt_non_negative),
         Param("teacher_epochs", int, None, "teacher epochs (default: about 1000 steps, ceil(1000 / batches per epoch); "
@@ -117,7 +129,7 @@ class Fair4Free(Method):
         if value is not None:
             return value
         if key == "lg_beta":
-            return 7.0 if self.penalty == "analytic" else 2.0
+            return 7.0 if self.setting("penalty") == "analytic" else LG_BETA_DCOR
         value = PRESETS[key][0 if self.preset == "default" else 1]
         if value is None:  # an epoch count giving about DEFAULT_STEPS steps on n_train rows
             batch = self.batch_size if key == "teacher_epochs" else self.setting("student_batch_size")
@@ -201,7 +213,7 @@ class Fair4Free(Method):
         bar = Progress(range(done + 1, te + 1), "fair4free teacher")
         for epoch in bar:
             stats = teacher_epoch(teacher, opt_t, X, S1h, G, batch_size=self.batch_size, beta=beta,
-                                  penalty=self.penalty, generator=gen_t, penalty_rows=rows,
+                                  penalty=self.setting("penalty"), generator=gen_t, penalty_rows=rows,
                                   kl_weight=self.setting("teacher_kl_weight"), Y=Y)
             history["teacher"].append(stats)
             bar.set(re=stats["re"], kl=stats["kl"], v2=stats["v2"])

@@ -3,7 +3,10 @@
 encoder: [x, onehot(s)] -> Linear(., h) -> ReLU -> Linear(h, 2 z_dim) = [mu | log sigma^2];  z = mu + sigma * eps
 decoder: [z, onehot(s)] -> Linear(., h) -> ReLU -> Linear(h, dim x): logits of every one-hot block, the mean of every
 numeric column.
-loss = RE + KL + beta * V^2, with
+Optional y head (``y_classes > 0``, Fair4Free's ``y_mode="head"`` [project]): the encoder reads [x, onehot(y),
+onehot(s)] and z -> Linear(z_dim, h) -> ReLU -> Linear(h, K) gives logits of y from z alone (never s), adding
+CE(y_head(z), y) to RE: z must then carry the label, and y of a generated row depends on s only through z.
+loss = RE + w_KL * KL + beta * V^2 (w_KL = 1: the paper's ELBO; w_KL < 1: a beta-VAE), with
 RE = sum over columns of CE(block logits, one-hot target)  [categorical]  or  1/2 (x - x_hat)^2  [numeric, standardised;
      a unit-variance Gaussian up to a constant], averaged over the batch;
 KL = mean_batch(-1/2 sum_d (1 + log sigma^2 - mu^2 - sigma^2)).
