@@ -31,6 +31,26 @@ def test_targets_logic():
     t = fairdd._targets(rows)
     assert t["cmnist-fg"]["deo_m_halved"] and t["cmnist-fg"]["acc_not_lower"]
     assert not t["cmnist-bg"]["deo_m_halved"] and not t["cmnist-bg"]["acc_not_lower"]
+    # rows of the other initialisation never enter the protocol's targets
+    other = [{**r, "init": "proportional", "deo_m": 100.0, "acc": 0.0} for r in rows if r["method"] == "fairdd-dm"]
+    tb = fairdd._targets([{**r, "init": "balanced"} for r in rows] + other, "balanced")
+    assert tb == t
+    assert not fairdd._targets(rows + other, "proportional")["cmnist-fg"]["deo_m_halved"]
+
+
+def test_random_baseline_follows_the_protocol_initialisation():
+    from fairdistill.dataset import FairDataset
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 50)
+    s = np.where(rng.random(150) < 0.8, y, (y + 1) % 3)  # class c is mostly group c
+    data = FairDataset(X=rng.standard_normal((150, 3, 4, 4)).astype(np.float32), y=y, s=s,
+                       sensitive_names=["colour"], modality="image", name="toy", n_classes=3)
+    p = fairdd.PROTOCOLS["quick"]
+    S = fairdd._synthesise("random", 2, data, p, "cpu", True)
+    for c in range(3):  # one image of each of the class's two groups, although 80% of the class is group c
+        assert sorted(S.s[S.y == c, 0].tolist()) == sorted([c, (c + 1) % 3])
+    R = fairdd._synthesise("random", 2, data, p, "cpu", False)
+    assert sorted(R.y.tolist()) == sorted(S.y.tolist()) and len(R) == 6
 
 
 def test_image_grid(tmp_path):
@@ -51,6 +71,19 @@ def test_paper_quick_smoke(tmp_path, data_dir):
         assert 0 <= r["acc"] <= 100 and 0 <= r["deo_m"] <= 100 and r["deo_a"] <= r["deo_m"] + 1e-9
     assert (tmp_path / "fairdd-paper.md").read_text().count("| cmnist-fg |") == len(res["rows"]) + 1  # + targets
     assert (tmp_path / "fairdd-paper.png").exists()
+
+
+@pytest.mark.slow
+def test_paper_quick_parallel_equals_serial(tmp_path, data_dir):
+    """Cells run in worker processes give the same rows as in one process (every cell is seeded)."""
+    kw = dict(data_dir=data_dir, quick=True, device="cpu", methods=("random", "fairdd-dm"))
+    a = fairdd.paper(tmp_path / "a", **kw)
+    b = fairdd.paper(tmp_path / "b", jobs=2, **kw)
+    key = lambda r: (r["method"], r["init"])  # noqa: E731
+    for ra, rb in zip(sorted(a["rows"], key=key), sorted(b["rows"], key=key)):
+        assert key(ra) == key(rb)
+        assert ra["acc"] == pytest.approx(rb["acc"]) and ra["deo_m"] == pytest.approx(rb["deo_m"])
+    assert (tmp_path / "b" / "fairdd-paper.png").exists()
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from fairdistill.methods import make
 from fairdistill.methods.coreset_utils import (alternating_kmedoids, bicriteria, euclidean, indfair_sensitivity,
                                                kamiran_calders, kmedian_sensitivity, kmedoids_dense, kmedoids_pp,
                                                sensitivity_sample)
-from fairdistill.methods.coresets import encode_z
+from fairdistill.methods.fwc.encoding import encode
 
 BASELINES = ["uniform", "kmeans", "kmedoids", "kmedian-coreset", "indfair-coreset"]
 
@@ -95,7 +95,8 @@ def test_kmeans_weights_are_cluster_sizes_and_labels_are_cluster_majorities():
     est = make("kmeans", size=m, seed=1).fit(data)
     out = est.synthetic_
     d, _ = group_ids(data.s)
-    _, Z, xs = encode_z(data)
+    enc = encode(data, "joint", "l1")
+    Z, xs = enc.z(), enc.x_slice
     # an independent run of the same scikit-learn KMeans gives the assignment
     from sklearn.cluster import KMeans
     km = KMeans(n_clusters=m, init="k-means++", n_init="auto", max_iter=300, random_state=1).fit(Z)
@@ -135,7 +136,7 @@ def test_kmedoids_representatives_are_real_rows_weighted_by_voronoi_cells():
     np.testing.assert_array_equal(out.X, data.X[idx])
     np.testing.assert_array_equal(out.y, data.y[idx])
     np.testing.assert_array_equal(out.s, data.s[idx])
-    _, Z, _ = encode_z(data)
+    Z = encode(data, "joint", "l1").z()
     lab = euclidean(Z, Z[idx]).argmin(1)
     np.testing.assert_allclose(out.weights, 25 * np.bincount(lab, minlength=25) / len(data))
     # medoid optimality: each medoid minimises the summed distance within its own cell

@@ -145,7 +145,13 @@ def test_scale_benchmark_quick(tmp_path):
     from fairdistill.bench.fwc import scale
 
     res = scale(tmp_path, quick=True)
-    rows = json.loads((tmp_path / "fwc-scale.json").read_text())["results"]["runs"]
-    assert [r["n"] for r in rows] == [1000, 3000] and (tmp_path / "fwc-scale.md").exists()
+    out = json.loads((tmp_path / "fwc-scale.json").read_text())["results"]
+    rows = out["runs"]
+    assert [(r["n"], r["tol"]) for r in rows] == [(1000, 1e-4), (1000, 1e-7), (3000, 1e-4), (3000, 1e-7)]
+    assert (tmp_path / "fwc-scale.md").exists()
     assert all(r["all_certified"] and r["j_max"] <= 0.05 + 1e-9 for r in rows)
+    assert all(r["torch_threads"] == r["cpu_count"] for r in rows)
+    for q in out["strict_vs_loose"]:  # same start, deterministic MM: the loose run is a prefix of the strict one
+        assert q["loose_iterations"] <= q["strict_iterations"] and q["prefix_match"]
+        assert q["rel_objective_gap"] >= -1e-12
     assert res["targets"]["objective_rel_gap"]["met"]

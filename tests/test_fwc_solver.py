@@ -120,6 +120,11 @@ def test_aggregation_matches_encoded_z_and_chunking(cost):
                        s=np.c_[rng.integers(0, 2, n), rng.integers(0, 2, n)], sensitive_names=["a", "b"])
     enc = encode(data, "joint", cost)
     assert enc.n_groups == 4 and enc.n_labels == 3
+    np.testing.assert_array_equal(enc.z()[:, enc.x_slice], enc.X)  # D block (4 one-hot columns) comes first
+    np.testing.assert_array_equal(enc.cells, enc.d * 3 + enc.y)
+    binary = encode(FairDataset(X=data.X, y=data.y, s=data.s[:, :1], sensitive_names=["a"]), "joint", cost)
+    np.testing.assert_array_equal(binary.z()[:, binary.x_slice], binary.X)  # D is one 0/1 column
+    np.testing.assert_array_equal(binary.z()[:, 0], binary.d)
     alloc = np.array([2, 1, 3, 1, 2, 2, 1, 1, 2, 3, 1, 1])
     cell_start = np.r_[0, np.cumsum(alloc)]
     pc = np.repeat(np.arange(12), alloc)

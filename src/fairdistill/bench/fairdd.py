@@ -7,10 +7,21 @@ repeats) beside the published numbers (TARGETS.md §1.1). Protocols:
 - ``full`` (default when CUDA is present): the paper's settings (METHODS.md §2-§4): DM 20,000 iterations, DC 1,000,
   batch_real 256, ConvNet width 128; evaluation 1,000 epochs with DSA (DM sets, random) or 300 without (DC sets),
   5 repeats.
-- ``reduced`` (default on CPU) [project]: what two shared CPU cores can do in tens of minutes. Distillation with a
-  width-32 ConvNet, batch_real 64, DM 150 iterations at lr_img 10, DC 10 iterations with outer/inner loops 5/10;
-  evaluation with a width-32 ConvNet, 60 epochs (DSA for DM/random sets, none for DC sets), 2 repeats; whole-set
-  training is skipped. IPC 10 only unless ``ipcs`` says otherwise.
+- ``reduced`` (default on CPU) [project]: a miniature of ``full`` that two shared CPU cores run in about half an
+  hour with ``jobs=4``: the same method code and loss, fewer iterations and smaller nets. Distillation with a
+  width-32 ConvNet, batch_real 64, DM / DM+FairDD 200 iterations at lr_img 3 (group_reduction sum, uniform sampler,
+  as the paper), DC 10 iterations with outer/inner loops 5/10 (C-MNIST (FG) only); every distillation starts from
+  a group-balanced real initialisation (``init_balanced=True``; the Random baseline keeps the paper's proportional
+  draw; on C-MNIST (FG) DM, DM+FairDD and Random also run with the other initialisation); evaluation with a
+  width-32 ConvNet, 200 epochs (DSA for DM sets and Random, none for DC sets), 2 repeats; whole-set training
+  skipped; IPC 10 only unless ``ipcs`` says otherwise. Measured on C-MNIST (FG) (1 repeat): lr_img 10 leaves
+  FairDD's images speckled (its loss sums ~10 group terms, ~10x DM's gradient; 100 iterations: DEO_M 85.7),
+  lr_img 3 with balanced init gives DM 27.0 / 100 / 99.2 and DM+FairDD 84.0 / 26.7 / 16.5 (Acc / DEO_M / DEO_A)
+  after 200 iterations; with balanced init vanilla DM still drifts to DEO_M 100 within 100 iterations, as the
+  paper's Table 6 reports for its full runs.
+- C-FMNIST (BG) is loaded with ``faithful=True`` in every protocol (``Protocol.faithful``): with the fixed colouring
+  the white group's images are constant (the object vanishes on a white background), which caps every method at
+  DEO_M ~100; the faithful images are those behind the published numbers.
 - ``quick``: seconds, for the smoke test (one dataset, a subsample, a few iterations).
 
 ``cost``: seconds per iteration and peak memory of DM vs FairDD+DM and DC vs FairDD+DC on C-MNIST (FG) (10 classes,
@@ -32,6 +43,11 @@ from ..progress import log
 from .record import write_results
 
 DATASETS = ("cmnist-fg", "cmnist-bg", "cfmnist-fg", "cfmnist-bg")
+# the reduced CPU protocol (measured choices: see the module docstring and benchmarks/fairdd-paper.md)
+REDUCED_DM_ITERATIONS = 200
+REDUCED_LR_IMG = 3.0
+REDUCED_EVAL_EPOCHS = 200
+REDUCED_INIT_BALANCED = True
 METHODS = ("random", "dm", "fairdd-dm", "dc", "fairdd-dc", "whole")
 LABELS = {"random": "Random", "dm": "DM", "fairdd-dm": "DM+FairDD", "dc": "DC", "fairdd-dc": "DC+FairDD",
           "whole": "Whole"}
@@ -89,12 +105,18 @@ class Protocol:
     whole_epochs: int
     train_rows: int | None = None    # subsample of the training split (quick only)
     test_rows: int | None = None
+    init_balanced: bool = False      # DM/DC/FairDD start from group-balanced real images (random too)
+    compare_init: tuple[str, ...] = ()  # datasets on which DM and DM+FairDD also run with the other initialisation
+    faithful: tuple[str, ...] = ("cfmnist-bg",)  # datasets loaded with faithful=True (the published images)
+    dc_datasets: tuple[str, ...] | None = None  # datasets with DC / DC+FairDD cells (None: all)
 
 
 PROTOCOLS = {
     "full": Protocol("full", (10, 50, 100), METHODS, 20000, 1000, 256, 128, None, None, None, 1000, 300, 128, 5, 300),
-    "reduced": Protocol("reduced", (10,), ("dm", "fairdd-dm", "random", "dc", "fairdd-dc"), 150, 10, 64, 32, 10.0,
-                        5, 10, 60, 60, 32, 2, 0),
+    "reduced": Protocol("reduced", (10,), ("dm", "fairdd-dm", "random", "dc", "fairdd-dc"), REDUCED_DM_ITERATIONS,
+                        10, 64, 32, REDUCED_LR_IMG, 5, 10, REDUCED_EVAL_EPOCHS, REDUCED_EVAL_EPOCHS, 32, 2, 0,
+                        init_balanced=REDUCED_INIT_BALANCED, compare_init=("cmnist-fg",),
+                        dc_datasets=("cmnist-fg",)),
     "quick": Protocol("quick", (2,), ("random", "dm", "fairdd-dm", "dc", "fairdd-dc", "whole"), 3, 1, 16, 8, None,
                       2, 1, 2, 2, 8, 1, 1, train_rows=600, test_rows=400),
 }
@@ -114,24 +136,36 @@ def _subsample(data, n: int | None, seed: int = 0):
     return data.subset(idx)
 
 
-def _method_params(method: str, ipc: int, p: Protocol, device: str) -> dict[str, Any]:
-    common = {"ipc": ipc, "batch_real": p.batch_real, "net_width": p.net_width, "device": device, "seed": 0}
+def _init_name(balanced: bool) -> str:
+    return "balanced" if balanced else "proportional"
+
+
+def _main_init(method: str, p: Protocol) -> bool:
+    """The protocol's initialisation of ``method``: Random stays the paper's baseline (IPC images drawn at random
+    from the class, so group shares follow the class's); the distillation methods start as ``p.init_balanced``."""
+    return False if method == "random" else p.init_balanced
+
+
+def _method_params(method: str, ipc: int, p: Protocol, device: str, balanced: bool) -> dict[str, Any]:
+    common = {"ipc": ipc, "batch_real": p.batch_real, "net_width": p.net_width, "device": device, "seed": 0,
+              "init_balanced": balanced}
     if method in ("dm", "fairdd-dm"):
         return {**common, "iterations": p.dm_iterations, "lr_img": p.dm_lr_img}
     return {**common, "iterations": p.dc_iterations, "outer_loop": p.dc_outer, "inner_loop": p.dc_inner}
 
 
-def _synthesise(method: str, ipc: int, train, p: Protocol, device: str):
+def _synthesise(method: str, ipc: int, train, p: Protocol, device: str, balanced: bool):
     from ..methods import make
     if method == "whole":
         return train
     if method == "random":
         from ..dataset import SyntheticSet
+        from ..methods.distill.samplers import initial_rows
+        gid, _ = train.groups("joint")
         rng = np.random.default_rng(0)
-        rows = np.concatenate([rng.choice(np.flatnonzero(train.y == c), ipc, replace=False)
-                               for c in range(train.n_classes)])
+        rows = np.concatenate([initial_rows(train.y, gid, c, ipc, rng, balanced) for c in range(train.n_classes)])
         return SyntheticSet.from_dataset(train.subset(rows), name=f"{train.name}-random")
-    return make(method, **_method_params(method, ipc, p, device)).fit(train).synthetic_
+    return make(method, **_method_params(method, ipc, p, device, balanced)).fit(train).synthetic_
 
 
 def _evaluate(synthetic, test, method: str, p: Protocol, repeats: int, device: str) -> dict[str, float]:
@@ -153,9 +187,11 @@ def _fmt(r: dict | None, paper: tuple | None) -> str:
     return f"{got} (paper {pap})"
 
 
-def _targets(rows: list[dict]) -> dict[str, Any]:
-    """Reduced-protocol targets: at IPC 10 FairDD halves DM's DEO_M without lowering its accuracy."""
+def _targets(rows: list[dict], init: str | None = None) -> dict[str, Any]:
+    """Reduced-protocol targets: at the lowest IPC FairDD halves DM's DEO_M without lowering its accuracy
+    (rows of initialisation ``init`` only, when given)."""
     out = {}
+    rows = [r for r in rows if init is None or r.get("init", init) == init]
     ipcs = [r["ipc"] for r in rows if isinstance(r["ipc"], int)]
     for ds in DATASETS:
         cell = {r["method"]: r for r in rows if r["dataset"] == ds and ipcs and r["ipc"] == min(ipcs)}
@@ -166,25 +202,40 @@ def _targets(rows: list[dict]) -> dict[str, Any]:
     return out
 
 
-def _markdown(rows: list[dict], p: Protocol, targets: dict) -> str:
+def _protocol_text(p: Protocol) -> str:
+    return (f"Protocol `{p.name}`: DM / DM+FairDD {p.dm_iterations} iterations (lr_img {p.dm_lr_img or 'paper'}, "
+            f"group_reduction sum, uniform sampler), DC {p.dc_iterations} iterations (outer/inner "
+            f"{p.dc_outer or 'paper'}/{p.dc_inner or 'paper'}), batch_real {p.batch_real}, distillation ConvNet width "
+            f"{p.net_width}, {_init_name(p.init_balanced)} real initialisation (Random: proportional, as the paper's); "
+            f"evaluation "
+            f"ConvNet width {p.eval_width}, {p.eval_epochs_dm} epochs with DSA (DM sets, random) / {p.eval_epochs_dc} "
+            f"without (DC sets), {p.repeats} repeats. Loaded with faithful=True (the published images): "
+            f"{', '.join(p.faithful) or 'none'}.")
+
+
+def _markdown(rows: list[dict], p: Protocol, targets: dict, notes: str = "") -> str:
     lines = [f"# FairDD on the coloured MNIST sets — protocol `{p.name}`", "",
              "Acc / DEO_M / DEO_A (%, mean ± std over evaluation repeats); the paper's value (TARGETS.md §1.1, full "
-             "protocol) in parentheses.", "",
-             f"Protocol: DM {p.dm_iterations} iterations (lr_img {p.dm_lr_img or 'paper'}), DC {p.dc_iterations} "
-             f"iterations (outer/inner {p.dc_outer or 'paper'}/{p.dc_inner or 'paper'}), batch_real {p.batch_real}, "
-             f"distillation ConvNet width {p.net_width}; evaluation ConvNet width {p.eval_width}, "
-             f"{p.eval_epochs_dm} epochs with DSA (DM, DM+FairDD, random) / {p.eval_epochs_dc} without (DC sets), "
-             f"{p.repeats} repeats.", "",
-             "| Dataset | IPC | Method | Ours: Acc / DEO_M / DEO_A | Paper | fit s |", "|---|---|---|---|---|---|"]
+             "protocol) beside it.", "", _protocol_text(p), ""]
+    if notes:
+        lines += [notes, ""]
+    lines += ["| Dataset | IPC | Method | init | Ours: Acc / DEO_M / DEO_A | Paper | fit s |",
+              "|---|---|---|---|---|---|---|"]
     order = {m: i for i, m in enumerate(METHODS)}
+    main = _init_name(p.init_balanced)
+
+    def other(r: dict) -> bool:
+        return r.get("init", main) != _init_name(_main_init(r["method"], p))
     for r in sorted(rows, key=lambda r: (DATASETS.index(r["dataset"]) if r["dataset"] in DATASETS else 99,
-                                         r["ipc"] if isinstance(r["ipc"], int) else 10**6, order[r["method"]])):
+                                         r["ipc"] if isinstance(r["ipc"], int) else 10**6, other(r),
+                                         order[r["method"]])):
         ours = _fmt(r, None).split(" (paper")[0]
         pap = "—" if r.get("paper") is None else " / ".join(f"{v:g}" for v in r["paper"])
-        lines.append(f"| {r['dataset']} | {r['ipc']} | {LABELS[r['method']]} | {ours} | {pap} | "
-                     f"{r.get('fit_seconds', 0):.0f} |")
+        lines.append(f"| {r['dataset']} | {r['ipc']} | {LABELS[r['method']]} | {r.get('init', main)} | {ours} | "
+                     f"{pap} | {r.get('fit_seconds', 0):.0f} |")
     if targets:
-        lines += ["", "Targets (lowest IPC): DM+FairDD DEO_M <= 0.5 x DM's and accuracy >= DM's.", "",
+        lines += ["", f"Targets (lowest IPC, {main} initialisation): DM+FairDD DEO_M <= 0.5 x DM's and accuracy >= "
+                  "DM's.", "",
                   "| Dataset | DEO_M DM → FairDD | Acc DM → FairDD | halved | acc not lower |", "|---|---|---|---|---|"]
         for ds, t in targets.items():
             lines.append(f"| {ds} | {t['deo_m_dm']:.1f} → {t['deo_m_fairdd']:.1f} | {t['acc_dm']:.1f} → "
@@ -218,67 +269,105 @@ def image_grid(path: Path, sets: dict[str, Any]) -> None:
     plt.close(fig)
 
 
+_SPLITS: dict[tuple, tuple] = {}
+
+
+def _splits(ds: str, p: Protocol, data_dir):
+    """Train and test split of ``ds`` for protocol ``p`` (cached per process)."""
+    from ..datasets import load
+    key = (ds, p.train_rows, p.test_rows, ds in p.faithful, str(data_dir))
+    if key not in _SPLITS:
+        opts = {"faithful": True} if ds in p.faithful else {}
+        _SPLITS[key] = (_subsample(load(ds, "train", data_dir=data_dir, **opts), p.train_rows),
+                        _subsample(load(ds, "test", data_dir=data_dir, **opts), p.test_rows))
+    return _SPLITS[key]
+
+
+def _cell(ds: str, ipc: int, method: str, balanced: bool, p: Protocol, repeats: int, device: str, data_dir,
+          threads: int | None = None) -> tuple[dict, Any]:
+    """Distil and score one (dataset, IPC, method, initialisation) cell; return its row and the synthetic set."""
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    train, test = _splits(ds, p, data_dir)
+    t0 = time.perf_counter()
+    S = _synthesise(method, ipc, train, p, device, balanced)
+    fit_s = time.perf_counter() - t0
+    r = _evaluate(S, test, method, p, repeats, device)
+    ipc_key = "whole" if method == "whole" else ipc
+    row = {"dataset": ds, "ipc": ipc_key, "method": method, "init": _init_name(balanced), **r, "fit_seconds": fit_s,
+           "eval_seconds": time.perf_counter() - t0 - fit_s, "paper": paper_value(ds, ipc_key, method)}
+    log(f"[fairdd-paper] {ds} ipc={row['ipc']} {method} ({row['init']} init): acc={r['acc']:.2f} "
+        f"deo_m={r['deo_m']:.2f} deo_a={r['deo_a']:.2f} ({fit_s:.0f}s fit)")
+    return row, (S if method in ("dm", "fairdd-dm") else None)
+
+
 def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",
           protocol: str | None = None, datasets: tuple[str, ...] | None = None, ipcs: tuple[int, ...] | None = None,
-          methods: tuple[str, ...] | None = None) -> dict:
-    """Run the coloured-MNIST tables; write ``fairdd-paper.json`` (updated after every cell), ``.md`` and ``.png``.
+          methods: tuple[str, ...] | None = None, jobs: int = 1, notes: str = "") -> dict:
+    """Run the coloured-MNIST tables; write ``fairdd-paper.json`` (updated after every cell), ``.md`` and ``.png``
+    (DM beside DM+FairDD on the first dataset, lowest IPC, the protocol's initialisation).
 
     ``seeds``: evaluation repeats (default: the protocol's). ``protocol``: full | reduced | quick (default: full
     with CUDA, reduced on CPU, quick when ``quick``). ``datasets``, ``ipcs``, ``methods`` restrict the grid.
+    ``jobs`` > 1 runs that many cells at once in worker processes (one torch thread each; CPU only). ``notes``: a
+    paragraph for the Markdown file.
     """
-    from ..datasets import load
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = protocol or _default_protocol(quick, device)
     if name not in PROTOCOLS:
         raise ConfigError(f"protocol={name!r} is unknown; use one of {list(PROTOCOLS)}")
+    if jobs < 1:
+        raise ConfigError(f"jobs={jobs} must be >= 1")
     p = PROTOCOLS[name]
     if ipcs:
         p = replace(p, ipcs=tuple(int(i) for i in ipcs))
     datasets = tuple(datasets or (DATASETS[:1] if name == "quick" else DATASETS))
     methods = tuple(methods or p.methods)
     repeats = seeds or p.repeats
-    config = {"protocol": asdict(p), "datasets": datasets, "methods": methods, "repeats": repeats, "device": device}
-    rows: list[dict] = []
-    grids: dict[str, Any] = {}
-
-    def flush() -> dict:
-        targets = _targets(rows)
-        results = {"rows": rows, "targets": targets}
-        write_results(out_dir / "fairdd-paper.json", "fairdd-paper", results, config)
-        (out_dir / "fairdd-paper.md").write_text(_markdown(rows, p, targets))
-        return results
-
-    results: dict = {}
-    cache: dict[str, tuple] = {}
-
-    def splits(ds: str):
-        if ds not in cache:
-            cache[ds] = (_subsample(load(ds, "train", data_dir=data_dir), p.train_rows),
-                         _subsample(load(ds, "test", data_dir=data_dir), p.test_rows))
-        return cache[ds]
-
-    # methods outermost: the DM vs DM+FairDD comparison on every dataset is complete before the slower DC runs
+    config = {"protocol": asdict(p), "datasets": datasets, "methods": methods, "repeats": repeats, "device": device,
+              "jobs": jobs}
+    # methods outermost: the DM vs DM+FairDD comparison on every dataset comes first, then random, then DM and
+    # DM+FairDD with the other initialisation (``compare_init``), then the slower DC runs
+    cells = []
     for method in methods:
         for ipc in p.ipcs:
             if method == "whole" and (ipc != p.ipcs[0] or p.whole_epochs <= 0):
                 continue
-            for ds in datasets:
-                train, test = splits(ds)
-                t0 = time.perf_counter()
-                S = _synthesise(method, ipc, train, p, device)
-                fit_s = time.perf_counter() - t0
-                r = _evaluate(S, test, method, p, repeats, device)
-                row = {"dataset": ds, "ipc": "whole" if method == "whole" else ipc, "method": method, **r,
-                       "fit_seconds": fit_s, "eval_seconds": time.perf_counter() - t0 - fit_s,
-                       "paper": paper_value(ds, "whole" if method == "whole" else ipc, method)}
-                rows.append(row)
-                log(f"[fairdd-paper] {ds} ipc={row['ipc']} {method}: acc={r['acc']:.2f} deo_m={r['deo_m']:.2f} "
-                    f"deo_a={r['deo_a']:.2f} ({fit_s:.0f}s fit)")
-                if ds == datasets[0] and ipc == p.ipcs[0] and method in ("dm", "fairdd-dm"):
-                    grids[f"{LABELS[method]}: {ds}, IPC {ipc}"] = S
-                    image_grid(out_dir / "fairdd-paper.png", grids)
-                results = flush()
+            dc_like = method in ("dc", "fairdd-dc")
+            cells += [(ds, ipc, method, _main_init(method, p)) for ds in datasets
+                      if not (dc_like and p.dc_datasets is not None and ds not in p.dc_datasets)]
+            if method in ("dm", "fairdd-dm", "random") and ipc == p.ipcs[0]:
+                cells += [(ds, ipc, method, not _main_init(method, p)) for ds in datasets if ds in p.compare_init]
+    cells.sort(key=lambda c: (c[2] in ("dc", "fairdd-dc", "whole"), c[3] != _main_init(c[2], p)))
+    rows: list[dict] = []
+    grids: dict[str, Any] = {}
+    results: dict = {}
+
+    def collect(cell, row, S) -> dict:
+        ds, ipc, method, balanced = cell
+        rows.append(row)
+        if S is not None and ds == datasets[0] and ipc == p.ipcs[0] and balanced == _main_init(method, p):
+            grids[method] = S
+            image_grid(out_dir / "fairdd-paper.png",
+                       {f"{LABELS[m]}: {ds}, IPC {ipc}": grids[m] for m in ("dm", "fairdd-dm") if m in grids})
+        targets = _targets(rows, _init_name(p.init_balanced))
+        out = {"rows": rows, "targets": targets}
+        write_results(out_dir / "fairdd-paper.json", "fairdd-paper", out, config)
+        (out_dir / "fairdd-paper.md").write_text(_markdown(rows, p, targets, notes))
+        return out
+
+    if jobs == 1:
+        for cell in cells:
+            results = collect(cell, *_cell(*cell, p, repeats, device, data_dir))
+        return results
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_cell, *cell, p, repeats, device, data_dir, 1): cell for cell in cells}
+        for fut in as_completed(futures):
+            results = collect(futures[fut], *fut.result())
     return results
 
 

@@ -14,7 +14,7 @@ from ..dataset import FairDataset, SyntheticSet, group_ids
 from .base import Method, Param, positive, resolve_size
 from .coreset_utils import (alternating_kmedoids, bicriteria, indfair_sensitivity, kamiran_calders,
                             kmedian_sensitivity, kmedoids_dense, kmedoids_pp, sensitivity_sample)
-from .fwc.encoding import Encoded, code_block, encode
+from .fwc.encoding import encode
 from .subsample import allocate
 
 
@@ -32,13 +32,6 @@ COMMON = (
     Param("reweigh", bool, False, "apply Kamiran–Calders reweighing to the output weights (D and Y independent)"),
     Param("groups", str, "joint", "sensitive grouping D: 'joint' (all axes, intersectional) or 'single:<axis>'"),
 )
-
-
-def encode_z(data: FairDataset, groups: str = "joint") -> tuple[Encoded, np.ndarray, slice]:
-    """The training rows in FWC's space Z = (D, X, Y) (L1 coding, ``fwc.encoding``), and the slice of Z holding X."""
-    enc = encode(data, groups, "l1")
-    width = code_block(np.zeros(1, np.int64), enc.n_groups, "l1").shape[1]
-    return enc, enc.z(), slice(width, width + enc.X.shape[1])
 
 
 @dataclass
@@ -80,9 +73,9 @@ class CoresetBaseline(Method):
     def _fit(self, data: FairDataset) -> SyntheticSet:
         n = len(data)
         m = resolve_size(self.size, n)
-        enc, Z, xs = encode_z(data, self.groups)
+        enc = encode(data, self.groups, "l1")  # FWC's Z = (D, X, Y) with the L1 coding
         tuples = enc.group_tuples
-        picked = self._pick(data, enc.d, Z, xs, m)
+        picked = self._pick(data, enc.d, enc.z(), enc.x_slice, m)
         w = picked.weights
         w = w * (m / w.sum())
         if self.reweigh:
@@ -247,4 +240,4 @@ class IndFairCoreset(KMedianCoreset):
 
 
 __all__ = ["CoresetBaseline", "IndFairCoreset", "KMeansCoreset", "KMedianCoreset", "KMedoidsCoreset", "Uniform",
-           "encode_z", "kamiran_calders"]
+           "kamiran_calders"]

@@ -70,6 +70,7 @@ class Fair4Free(Method):
     """Fair synthetic rows: FairDisCo VAE teacher, noise-fed student, teacher decoder."""
 
     name = "fair4free"
+    evaluation = {"model": "rf", "repeats": 5}  # the paper: random forest on synthetic (s, x) -> y
     summary = "fair VAE teacher + data-free student generator (Sikder et al. 2024)"
     modalities = ("tabular",)
     params = (

@@ -21,10 +21,15 @@ from ...errors import ConfigError, DataError
 COSTS = ("l1", "sqeuclidean")
 
 
+def block_width(k: int) -> int:
+    """Columns used to code a discrete coordinate with k values: 1 for k <= 2, else k (one-hot)."""
+    return 1 if k <= 2 else int(k)
+
+
 def code_block(values: np.ndarray, k: int, cost: str) -> np.ndarray:
     """Code integer values in 0..k-1 as one 0/1 column (k <= 2) or a scaled one-hot block (k > 2)."""
     values = np.asarray(values, dtype=np.int64).reshape(-1)
-    if k <= 2:
+    if block_width(k) == 1:
         return values.astype(np.float64)[:, None]
     scale = 0.5 if cost == "l1" else 1.0 / np.sqrt(2.0)
     return np.eye(k)[values] * scale
@@ -65,6 +70,17 @@ class Encoded:
     @property
     def n_labels(self) -> int:
         return len(self.labels)
+
+    @property
+    def cells(self) -> np.ndarray:
+        """Cell index g = d·K + y of every row (K labels)."""
+        return self.d * self.n_labels + self.y
+
+    @property
+    def x_slice(self) -> slice:
+        """The columns of ``z()`` that hold X (after the D block)."""
+        start = block_width(self.n_groups)
+        return slice(start, start + self.X.shape[1])
 
     def z(self, X: np.ndarray | None = None, d: np.ndarray | None = None, y: np.ndarray | None = None) -> np.ndarray:
         """The literal Z = (D, X, Y) vectors of the data rows, or of given (X, d, y) (e.g. coreset points)."""

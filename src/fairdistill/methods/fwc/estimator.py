@@ -8,6 +8,7 @@ FairWASP: the special case m = n, Ẑ = Z: one inner solve that reweights the tr
 """
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -67,9 +68,14 @@ class FWC(Method):
               "'medoid' (real rows only) or 'auto' (median for l1, mean for sqeuclidean; default)", choices=UPDATES),
         Param("max_iter", int, 100, "maximum majorization–minimization iterations (inner solves; default 100)",
               check=lambda v: None if v >= 1 else "must be >= 1"),
+        Param("tol", float, 1e-7, "MM stopping tolerance: stop after iteration k+1 when the objective decrease "
+              "F_k − F_{k+1} <= tol·F_k (also at a fixed point X̂ᵏ⁺¹ = X̂ᵏ or after max_iter); default 1e-7 "
+              "(METHODS.md §6); larger values stop earlier at a slightly higher objective (benchmarks/fwc-scale.md)",
+              check=lambda v: None if v >= 0 else "must be >= 0 (a relative objective decrease)"),
         Param("drop_empty", bool, False, "drop points that end with weight θ_j = 0 (default: keep them)"),
-        Param("init_sample", int, 100_000, "k-means initialisation fits each (group, label) cell on at most this "
-              "many rows (seeded sample; 0 = all rows; default 100000)",
+        Param("init_sample", int, 20_000, "k-means initialisation fits each (group, label) cell on at most this "
+              "many rows (seeded sample; 0 = all rows; default 20000: at n = 1e6 about 6x faster than 100000, "
+              "final objective within 1e-4 relative; benchmarks/fwc-scale.md)",
               check=lambda v: None if v >= 0 else "must be >= 0"),
     )
 
@@ -85,18 +91,20 @@ class FWC(Method):
             warnings.warn(f"FWC: (group, label) cell(s) {names} have no training rows; one point each is placed at "
                           "the median of the group's rows so the parity constraints stay feasible", stacklevel=3)
         K = enc.n_labels
-        cell = enc.d * K + enc.y
+        cell = enc.cells
         cell_start = np.concatenate([[0], np.cumsum(alloc)])
         point_cell = np.repeat(np.arange(len(alloc)), alloc)
+        t_init = time.perf_counter()
         centers = init_centers(enc.X, cell, enc.d, alloc, K, self.seed, self.init_sample)
         update = self.update if self.update != "auto" else ("median" if self.cost == "l1" else "mean")
         if update == "medoid":
             centers = snap_to_rows(enc.X, centers, cell, point_cell, self.cost)
+        t_init = time.perf_counter() - t_init
         A = fairness_matrix(enc.n_groups, enc.p_target, self.epsilon)
         device = str(resolve_device(self.device))
         res = run_mm(enc.X, enc.d, enc.y, K, A, centers, cell_start, cost=self.cost, update=update,
-                     max_iter=self.max_iter, solver=self.solver, chunk_rows=self.chunk_rows, device=device,
-                     seed=self.seed)
+                     max_iter=self.max_iter, tol=self.tol, solver=self.solver, chunk_rows=self.chunk_rows,
+                     device=device, seed=self.seed)
         theta = res.theta
         viol = j_max(theta, point_cell, K, enc.p_target, enc.n_groups)
         keep = theta > 0 if self.drop_empty else np.ones(m, bool)
@@ -109,7 +117,8 @@ class FWC(Method):
             "m": m, "n": enc.n, "epsilon": self.epsilon, "cost": self.cost, "update": update,
             "allocation": alloc.tolist(), "empty_cells": empty.tolist(),
             "cells": [[list(enc.group_tuples[g // K]), int(enc.labels[g % K])] for g in range(len(alloc))],
-            "objective": res.objective, "iterations": res.iterations, "stop": res.stop,
+            "objective": res.objective, "iterations": res.iterations, "stop": res.stop, "tol": self.tol,
+            "init_seconds": round(t_init, 4),
             "seconds_per_iteration": [round(t, 4) for t in res.seconds], "inner": res.inner,
             "j_max": viol, "n_zero_weight": int((theta <= 0).sum()),
         }
@@ -140,7 +149,7 @@ class FairWASP(Method):
             names = [(enc.group_tuples[g // K], int(enc.labels[g % K])) for g in empty]
             raise DataError(f"FairWASP: (group, label) cell(s) {names} have no rows, so no reweighting reaches parity; "
                             "use 'fwc' (which adds a point) or regroup with --groups single:<axis>")
-        cell = enc.d * K + enc.y
+        cell = enc.cells
         perm = np.argsort(cell, kind="stable")
         counts = np.bincount(cell, minlength=enc.n_groups * K)
         cell_start = np.concatenate([[0], np.cumsum(counts)])

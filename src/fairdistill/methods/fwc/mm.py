@@ -10,7 +10,7 @@ at X̂ᵏ; minimising g separately for every point j gives X̂ᵏ⁺¹ with F_{k
              seed, plus the current x̂_j so the step never increases g) minimising Σ_i' P_i'j c(X_i', X_i).
 
 The D/Y parts of the cost do not depend on x̂_j, so they drop out of the update. Points that receive no mass keep
-their features. Stop when X̂ᵏ⁺¹ = X̂ᵏ, when F_k − F_{k+1} <= ``rtol``·F_k, or after ``max_iter`` inner solves;
+their features. Stop when X̂ᵏ⁺¹ = X̂ᵏ, when F_k − F_{k+1} <= ``tol``·F_k, or after ``max_iter`` inner solves;
 θ = m·Pᵀ1_n comes from the plan of the returned X̂.
 """
 from __future__ import annotations
@@ -31,10 +31,14 @@ UPDATES = ("median", "mean", "medoid", "auto")
 
 # ------------------------------------------------------------------------------------------ initialisation
 def init_centers(X: np.ndarray, cell: np.ndarray, d: np.ndarray, alloc: np.ndarray, n_labels: int, seed: int,
-                 init_sample: int = 100_000) -> np.ndarray:
+                 init_sample: int = 20_000) -> np.ndarray:
     """k-means initialisation per cell: KMeans(m_g) (k-means++, n_init="auto") on the X rows of cell g (a seeded
     sample of ``init_sample`` rows when the cell is larger; 0 = all rows). A cell with no rows gets one point at
-    the coordinate-wise median of X over its group's rows. Returns the m points ordered by cell."""
+    the coordinate-wise median of X over its group's rows. Returns the m points ordered by cell.
+
+    Default 20,000 by measurement (synthetic data, m = 250, 4 cells, 2 shared cores): at n = 1e6 the init takes 13 s
+    instead of 78 s with 100,000 rows; at n = 1e5 the final objective (tol = 1e-4) is 17.7982 vs 17.7971 with all
+    rows (+6e-5 relative) while 10,000 rows gave +5.5e-4."""
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
@@ -197,7 +201,7 @@ class MMResult:
 
 def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.ndarray, centers: np.ndarray,
            cell_start: np.ndarray, *, cost: str = "l1", update: str = "auto", max_iter: int = 100,
-           solver: str = "accpm", rtol: float = 1e-7, chunk_rows: int | None = None, device: str = "cpu",
+           solver: str = "accpm", tol: float = 1e-7, chunk_rows: int | None = None, device: str = "cpu",
            seed: int = 0, prune: bool = True, callback=None) -> MMResult:
     """Majorization–minimization from ``centers`` (points ordered by cell, ``cell_start`` offsets)."""
     X = np.asarray(X, dtype=np.float64)
@@ -224,7 +228,7 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
         prog.set(F=res.value)
         rows, pts, w = res.plan.triplets(jstar)
         done = None
-        if it > 0 and history[-2] - history[-1] <= rtol * history[-2]:
+        if it > 0 and history[-2] - history[-1] <= tol * history[-2]:
             done = "objective"
         elif it + 1 == max_iter:
             done = "max_iter"
