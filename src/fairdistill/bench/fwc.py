@@ -71,7 +71,7 @@ def _worker(n: int, seed: int, m: int, p: int, highs: bool, device: str, tol: fl
         "all_certified": bool(all(r["certified"] for r in inner)),
         "max_rel_gap": float(max(r["gap"] / max(1.0, f) for r, f in zip(inner, pv["objective"]))),
         "objective_first": pv["objective"][0], "objective_last": pv["objective"][-1], "j_max": pv["j_max"],
-        "objective": pv["objective"],
+        "objective": pv["objective"], "seconds_per_iteration": pv["seconds_per_iteration"],
     }
     if highs:  # the first MM iteration's inner problem, solved cold by each solver
         enc = encode(data)
@@ -129,7 +129,10 @@ def _pair(strict: dict, loose: dict) -> dict:
             "time_ratio": round(strict["total_s"] / max(loose["total_s"], 1e-9), 2),
             "objective_strict": strict["objective_last"], "objective_loose": loose["objective_last"],
             "rel_objective_gap": (loose["objective_last"] - strict["objective_last"]) / strict["objective_last"],
-            "prefix_match": None if ref is None else abs(loose["objective_last"] - ref) <= 1e-9 * abs(ref)}
+            "prefix_match": None if ref is None else abs(loose["objective_last"] - ref) <= 1e-9 * abs(ref),
+            # wall time the strict run (same process load) needed to reach the loose stop: init + first k iterations
+            "strict_s_to_loose_stop": None if "seconds_per_iteration" not in strict else
+            round(strict["init_s"] + float(np.sum(strict["seconds_per_iteration"][:k])), 3)}
 
 
 def _markdown(rows: list[dict], pairs: list[dict]) -> str:
@@ -243,7 +246,7 @@ def scale(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
                                  "threads": threads})
                 rows.append(r)
                 runs[tol] = r
-                log(f"[fwc-scale] {({k: v for k, v in r.items() if k != 'objective'})}")
+                log(f"[fwc-scale] {({k: v for k, v in r.items() if k not in ('objective', 'seconds_per_iteration')})}")
                 if tol == LOOSE_TOL:  # partial results stay on disk while the strict run goes on
                     results = _write(out_dir, rows, pairs, ns, seeds, device, threads)
             pairs.append(_pair(runs[STRICT_TOL], runs[LOOSE_TOL]))
