@@ -15,8 +15,15 @@ EPILOG = ("Data is read from --data-dir, else $FAIRDISTILL_DATA, else ~/.cache/f
           "Every command is reproducible: same --seed, same result on the same machine.")
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Show each option's default, unless its help already says it or there is nothing to show."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, argparse.SUPPRESS) or action.required or \
+                not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
 
 
 def _value(text: str) -> Any:
@@ -41,7 +48,8 @@ def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", default=None, help="folder holding the dataset folders (adult/, mnist/, ...)")
+    p.add_argument("--data-dir", default=None, help="folder holding the dataset folders (adult/, mnist/, ...); "
+                   "default: $FAIRDISTILL_DATA, else ~/.cache/fairdistill")
 
 
 # ---------------------------------------------------------------------------------------------------- commands
@@ -213,14 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto", help="auto, cpu, cuda")
     _data_args(e)
     og = e.add_argument_group("model options (default: the model's own, shown per model)")
-    seen: dict[str, list[str]] = {}
+    per_option: dict[str, list[str]] = {}
     for m in MODELS.values():
         for prm in m.options:
-            seen.setdefault(prm.name, []).append(f"{m.name}: {prm.default}")
-    helps = {prm.name: prm.help for m in MODELS.values() for prm in m.options}
-    for name, defaults in seen.items():
+            per_option.setdefault(prm.name, []).append(f"{m.name}: {prm.help}, default {prm.default}")
+    for name, texts in per_option.items():
         og.add_argument("--" + name.replace("_", "-"), dest="opt_" + name, type=_value, default=None,
-                        help=f"{helps[name]} (default {'; '.join(defaults)})")
+                        metavar=name.upper(), help="; ".join(texts))
     og.add_argument("--model-option", action="append", metavar="KEY=VALUE", help="any other model option")
     e.set_defaults(fn=cmd_evaluate)
 
