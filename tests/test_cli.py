@@ -119,3 +119,11 @@ def test_console_script_exit_status_without_traceback(tmp_path):
     p = subprocess.run([sys.executable, "-m", "fairdistill.cli", "run", "random", "--dataset", "nope", "--out",
                         str(tmp_path / "x")], capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_bench_set_options_are_checked_against_the_suite(capsys, tmp_path):
+    code, _, err = run(capsys, "bench", "fwc-scale", "--set", "bogus=1", "--out", tmp_path)
+    assert code == 2 and "no option(s) ['bogus']" in err and "ns" in err
+    assert list(tmp_path.iterdir()) == []
+    code, out, _ = run(capsys, "bench", "list")
+    assert code == 0 and "fairdd-paper" in out and "intersectional" in out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -162,7 +163,14 @@ def cmd_bench(args) -> int:
             print(f"{name:<18}{desc}")
         return 0
     fn = bench.get(args.suite)
-    result = fn(Path(args.out), data_dir=args.data_dir, seeds=args.seeds, quick=args.quick, device=args.device)
+    extra = _pairs(args.set, "--set")
+    accepted = set(inspect.signature(fn).parameters) - {"out_dir", "data_dir", "seeds", "quick", "device"}
+    unknown = sorted(set(extra) - accepted)
+    if unknown:
+        raise ConfigError(f"bench {args.suite} has no option(s) {unknown}; accepted with --set: "
+                          f"{sorted(accepted) or 'none'}")
+    result = fn(Path(args.out), data_dir=args.data_dir, seeds=args.seeds, quick=args.quick, device=args.device,
+                **extra)
     md = Path(args.out) / f"{args.suite}.md"
     if md.exists():
         print(md.read_text())
@@ -245,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the suite's)")
     b.add_argument("--quick", action="store_true", help="tiny configuration (smoke test, seconds)")
     b.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    b.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="suite-specific option, repeatable (e.g. fairdd-paper: protocol=full, jobs=4, "
+                        "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=[\"crime\"])")
     b.set_defaults(fn=cmd_bench)
 
     dm = sub.add_parser("demo", help="a real method on real data with a fairness/accuracy table (< 2 min on CPU)",
