@@ -115,3 +115,20 @@ def test_atomic_dir_leaves_nothing_on_error(tmp_path):
     with atomic_dir(dest) as tmp:
         (tmp / "ok.txt").write_text("x")
     assert (dest / "ok.txt").exists()
+
+
+def _const_group_loader(data_dir=None, seed=0, sensitive=("g",)):
+    d = FairDataset(X=np.zeros((6, 2)), y=[0, 1, 0, 1, 0, 1], s=np.zeros((6, 1)), sensitive_names=list(sensitive))
+    return {"train": d, "test": d}
+
+
+def test_a_sensitive_axis_with_one_group_fails_at_load_time():
+    from fairdistill import datasets
+    datasets.register(datasets.DatasetSpec(name="const-group", modality="tabular", loader=f"{__name__}:"
+                                           "_const_group_loader", description="test", target="y", sensitive=("g",),
+                                           default_sensitive=("g",)))
+    try:
+        with pytest.raises(DataError, match="'g' of 'const-group' has a single value"):
+            datasets.load("const-group")
+    finally:
+        datasets.REGISTRY.pop("const-group")
