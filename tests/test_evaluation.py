@@ -19,7 +19,6 @@ def test_weights_decide_the_label_of_ambiguous_points():
     # identical features, two labels: the weighted majority must win, for every model family
     X = np.zeros((40, 2))
     y = np.r_[np.zeros(20), np.ones(20)].astype(int)
-    s = np.zeros((40, 1))
     for w_pos, expected in ((5.0, 1), (0.2, 0)):
         w = np.where(y == 1, w_pos, 1.0)
         for name, opts in (("logreg", {}), ("mlp", {"epochs": 30, "patience": 0}), ("rf", {"n_estimators": 10})):

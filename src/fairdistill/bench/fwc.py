@@ -108,7 +108,7 @@ def _run_worker(args: dict) -> dict:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(args.get("threads", 1))
     code = ("import json, sys; from fairdistill.bench.fwc import _worker; "
-            f"print('RESULT ' + json.dumps(_worker(**json.loads(sys.argv[1]))))")
+            "print('RESULT ' + json.dumps(_worker(**json.loads(sys.argv[1]))))")
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True, env=env)
     for line in proc.stdout.splitlines()[::-1]:
         if line.startswith("RESULT "):

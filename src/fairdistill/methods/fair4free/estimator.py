@@ -36,7 +36,7 @@ from ..base import Method, Param, non_negative, positive
 from .penalty import PENALTIES
 from .student import LOSSES, Student, student_epoch
 from .teacher import (CATEGORICAL, Block, TabularVAE, encode_all, fit_latent_classifier, layout_from_encoder,
-                      numeric_layout, numeric_residual_sd, reparameterise, teacher_epoch)
+                      numeric_layout, numeric_residual_sd, teacher_epoch)
 
 # value of each preset-dependent parameter left at None: (default preset, paper preset)
 # (None = about DEFAULT_STEPS optimizer steps: ceil(DEFAULT_STEPS / batches per epoch) epochs)

@@ -447,7 +447,7 @@ class InnerSolver:
     # ---- main
     def solve(self, lam0: np.ndarray | None = None, radius: float | None = None) -> InnerResult:
         t0 = time.perf_counter()
-        n, G, h = self.n, self.G, self.h
+        n, h = self.n, self.h
         if h == 0:
             phi, _, g = self.oracle(np.zeros(0))
             plan = Plan(cell=g, q=np.ones(n))
