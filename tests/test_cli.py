@@ -127,3 +127,10 @@ def test_bench_set_options_are_checked_against_the_suite(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
     code, out, _ = run(capsys, "bench", "list")
     assert code == 0 and "fairdd-paper" in out and "intersectional" in out
+
+
+@pytest.mark.slow
+def test_demo_timing_suite_records_the_demo(capsys, tmp_path, data_dir):
+    assert run(capsys, "bench", "demo-timing", "--quick", "--out", tmp_path)[0] == 0
+    rec = json.loads((tmp_path / "demo-timing.json").read_text())
+    assert rec["results"]["demo_seconds"] > 0 and {"command", "commit", "machine"} <= set(rec)

@@ -2,7 +2,7 @@
 
 Adult (sensitive: sex), a 1% coreset, the FWC paper's downstream MLP, scored on the real test split: AUC,
 accuracy, demographic disparity, the trade-off distance to (AUC 1, DD 0), and the data-level parity violation of
-each weighted set. Finishes in about a minute on a 2-core CPU.
+each weighted set. Its wall time is measured by ``fairdistill bench demo-timing`` (target: under 2 minutes).
 """
 from __future__ import annotations
 

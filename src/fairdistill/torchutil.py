@@ -35,9 +35,9 @@ def to_tensor(a, device, dtype=torch.float32) -> torch.Tensor:
 
 
 class single_thread:
-    """Context: torch intra-op threads = 1, restored on exit. Small dense nets (the tabular MLPs) run several times
-    faster this way: their kernels are too small to split, and thread synchronisation dominates, worst of all on
-    a busy machine (measured: 8.6 s vs 63 s for the Adult MLP on a loaded 2-core CPU; identical results)."""
+    """Context: torch intra-op threads = 1, restored on exit. Small dense nets (the tabular MLPs) gain nothing from
+    intra-op threads (``benchmarks/demo-timing.json``: the Adult MLP takes the same time on 1 and 2 threads on a quiet
+    machine, with identical results), while threads that wait on each other slow down when the CPU is shared."""
 
     def __enter__(self):
         self.saved = torch.get_num_threads()

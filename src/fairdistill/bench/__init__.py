@@ -16,6 +16,7 @@ SUITES: dict[str, tuple[str, str]] = {
     "fairdd-cost": ("fairdistill.bench.fairdd:cost", "time per iteration and memory: DM vs FairDD+DM, DC vs FairDD+DC"),
     "fair4free-paper": ("fairdistill.bench.fair4free:paper", "Fair4Free on Adult and COMPAS vs the paper"),
     "intersectional": ("fairdistill.bench.intersectional:run", "intersectional augmentation on Adult and COMPAS"),
+    "demo-timing": ("fairdistill.bench.demo:timing", "wall time of `fairdistill demo`; Adult MLP on 1 vs all threads"),
 }
 
 

@@ -26,6 +26,7 @@ class TrainConfig:
     lr_decay_epoch: int | None = None  # multiply lr by 0.1 once, at the start of this epoch
     patience: int | None = None  # early stopping on validation loss (needs validation data)
     desc: str = "train"
+    progress: bool = True  # False for inner loops called many times (DC's network updates)
 
 
 def train_classifier(net: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
@@ -48,8 +49,8 @@ def train_classifier(net: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, w: 
     best = (float("inf"), -1, None)
     bad = 0
     epoch = 0
-    prog = Progress(range(cfg.epochs), cfg.desc)
-    for epoch in prog:
+    prog = Progress(range(cfg.epochs), cfg.desc) if cfg.progress else None
+    for epoch in prog if prog is not None else range(cfg.epochs):
         if cfg.lr_decay_epoch is not None and epoch == cfg.lr_decay_epoch:
             for g in opt.param_groups:
                 g["lr"] *= 0.1
@@ -66,7 +67,8 @@ def train_classifier(net: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, w: 
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
-        prog.set(loss=total / n)
+        if prog is not None:
+            prog.set(loss=total / n)
         if on_epoch is not None:
             on_epoch(epoch, net)
         if cfg.patience is not None and valid is not None:

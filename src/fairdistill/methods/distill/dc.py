@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ...models.torch_train import TrainConfig, train_classifier
 from ..base import Param, positive
 from .base import Context, Distiller, shared_params
 from .matching import MATCHES, gradient_distance, group_gradients, reduce_groups
@@ -68,7 +69,6 @@ class DC(Distiller):
     def _iteration(self, ctx: Context, syn, labels, opt, gen: torch.Generator, net) -> float:
         outer, inner = self.loops()
         params = list(net.parameters())
-        opt_net = torch.optim.SGD(params, lr=self.lr_net)
         total = 0.0
         for ol in range(outer):
             loss = syn.new_zeros(())
@@ -86,21 +86,15 @@ class DC(Distiller):
             opt.step()
             total += float(loss.detach())
             if ol + 1 < outer:
-                self._train_net(ctx, net, opt_net, syn.detach(), labels, inner, gen)
+                self._train_net(ctx, net, syn.detach(), labels, inner, gen)
         return total / (outer * len(ctx.classes))
 
-    def _train_net(self, ctx: Context, net, opt_net, x, y, epochs: int, gen: torch.Generator) -> None:
-        """``epochs`` passes of SGD on the (detached) synthetic set, shuffled, DSA per batch when enabled."""
-        for _ in range(epochs):
-            perm = torch.randperm(len(x), generator=gen).to(x.device)
-            for i in range(0, len(x), self.batch_train):
-                idx = perm[i:i + self.batch_train]
-                xb = x[idx]
-                if self.dsa and ctx.image:
-                    xb, _ = self.augment(ctx, xb, xb[:0], gen)
-                opt_net.zero_grad(set_to_none=True)
-                F.cross_entropy(net(xb), y[idx]).backward()
-                opt_net.step()
+    def _train_net(self, ctx: Context, net, x, y, epochs: int, gen: torch.Generator) -> None:
+        """``epochs`` passes of plain SGD (lr_net) on the detached synthetic set, shuffled, DSA per batch if enabled."""
+        augment = (lambda xb, g: self.augment(ctx, xb, xb[:0], g)[0]) if self.dsa and ctx.image else None
+        cfg = TrainConfig(epochs=epochs, batch_size=self.batch_train, optimizer="sgd", lr=self.lr_net, momentum=0.0,
+                          progress=False)
+        train_classifier(net, x, y, None, cfg, gen, augment=augment)
 
 
 class FairDDDC(DC):

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import DataError
+from ...models.torch_train import TrainConfig, train_classifier
 from .penalty import independence_penalty
 
 CATEGORICAL, NUMERIC = "categorical", "numeric"
@@ -207,20 +208,15 @@ def numeric_residual_sd(vae: TabularVAE, X: torch.Tensor, S1h: torch.Tensor, mu:
 def fit_latent_classifier(z_mu: torch.Tensor, z_logvar: torch.Tensor, y: torch.Tensor, n_classes: int, *,
                           epochs: int, generator: torch.Generator, hidden: int = 64,
                           lr: float = 1e-2, batch_size: int = 1024) -> nn.Module:
-    """Small MLP z -> p(y | z) trained on fresh posterior samples z ~ q(z | x, s) of the real rows (y_mode="latent")."""
+    """Small MLP z -> p(y | z) trained on fresh posterior samples z ~ q(z | x, s) of the real rows (y_mode="latent").
+
+    The shared training loop sees rows [mu | log sigma^2] and draws z = mu + sigma * eps per batch (its augment hook).
+    """
     d = z_mu.shape[1]
     clf = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)).to(z_mu.device)
-    opt = torch.optim.Adam(clf.parameters(), lr=lr)
-    n = z_mu.shape[0]
-    for _ in range(epochs):
-        perm = torch.randperm(n, generator=generator).to(z_mu.device)
-        for start in range(0, n, batch_size):
-            idx = perm[start:start + batch_size]
-            z = reparameterise(z_mu[idx], z_logvar[idx], generator)
-            loss = F.cross_entropy(clf(z), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adam", lr=lr, desc="latent classifier")
+    train_classifier(clf, torch.cat([z_mu, z_logvar], dim=1), y, None, cfg, generator,
+                     augment=lambda zz, g: reparameterise(zz[:, :d], zz[:, d:], g))
     clf.eval()
     return clf
 

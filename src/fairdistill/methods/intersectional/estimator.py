@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...dataset import FairDataset, SyntheticSet
+from ...dataset import FairDataset, SyntheticSet, group_ids
 from ...errors import ConfigError, DataError
 from ...torchutil import resolve_device
 from ..base import Method, Param, positive
@@ -31,9 +31,7 @@ from .training import GeneratorConfig, discriminator_score, draw, generate, trai
 def equal_sample(s: np.ndarray, y: np.ndarray, n_per_cell: int, rng: np.random.Generator) -> np.ndarray:
     """Row indices: ``n_per_cell`` draws with replacement from every non-empty (group tuple, label) cell, shuffled."""
     s = np.asarray(s).reshape(len(s), -1)
-    keys = np.concatenate([s, np.asarray(y).reshape(-1, 1)], axis=1)
-    _, cell = np.unique(keys, axis=0, return_inverse=True)
-    cell = cell.reshape(-1)
+    cell, _ = group_ids(np.concatenate([s, np.asarray(y).reshape(-1, 1)], axis=1))
     idx = np.concatenate([rng.choice(np.flatnonzero(cell == c), n_per_cell, replace=True)
                           for c in range(cell.max() + 1)]) if len(cell) else np.zeros(0, np.int64)
     return rng.permutation(idx)
