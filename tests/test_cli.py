@@ -114,6 +114,16 @@ def test_help_explains_options_with_defaults(capsys, argv):
         assert "default" in out
 
 
+def test_every_method_has_a_working_help(capsys):
+    from fairdistill.methods import REGISTRY
+    for name in REGISTRY:
+        with pytest.raises(SystemExit) as exc:
+            main(["run", name, "--help"])
+        assert exc.value.code == 0, name
+        out = capsys.readouterr().out
+        assert f"{name} parameters" in out, name
+
+
 def test_console_script_exit_status_without_traceback(tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     p = subprocess.run([sys.executable, "-m", "fairdistill.cli", "run", "random", "--dataset", "nope", "--out",

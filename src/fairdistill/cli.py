@@ -75,6 +75,11 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def _escape(text: str) -> str:
+    """A help text for argparse, which %-formats help strings ("5%" would crash --help)."""
+    return text.replace("%", "%%")
+
+
 def _method_parser(name: str) -> argparse.ArgumentParser:
     from . import methods
     cls = methods.get(name)
@@ -96,7 +101,7 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
     g = p.add_argument_group(f"{name} parameters")
     for prm in cls.param_spec().values():
         flag = "--" + prm.name.replace("_", "-")
-        kw: dict[str, Any] = {"default": prm.default, "help": prm.help, "dest": "param_" + prm.name}
+        kw: dict[str, Any] = {"default": prm.default, "help": _escape(prm.help), "dest": "param_" + prm.name}
         if prm.choices is not None:
             kw["choices"] = list(prm.choices)
         if prm.type is bool:
@@ -235,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
             per_option.setdefault(prm.name, []).append(f"{m.name}: {prm.help}, default {prm.default}")
     for name, texts in per_option.items():
         og.add_argument("--" + name.replace("_", "-"), dest="opt_" + name, type=_value, default=None,
-                        metavar=name.upper(), help="; ".join(texts))
+                        metavar=name.upper(), help=_escape("; ".join(texts)))
     og.add_argument("--model-option", action="append", metavar="KEY=VALUE", help="any other model option")
     e.set_defaults(fn=cmd_evaluate)
 

@@ -16,6 +16,7 @@ REGISTRY: dict[str, str] = {
     "kmedoids": "fairdistill.methods.coresets:KMedoidsCoreset",
     "kmedian-coreset": "fairdistill.methods.coresets:KMedianCoreset",
     "indfair-coreset": "fairdistill.methods.coresets:IndFairCoreset",
+    "fairlets": "fairdistill.methods.fairlets:Fairlets",
     # dataset distillation (issue: FairDD)
     "dm": "fairdistill.methods.distill:DM",
     "dc": "fairdistill.methods.distill:DC",

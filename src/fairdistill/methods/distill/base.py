@@ -1,13 +1,23 @@
 """What DM, DC and their FairDD versions share: parameters, checks, initialisation, the resumable outer loop.
 
 Randomness: iteration ``t`` draws its network initialisation, real batches and DSA seeds from generators seeded by
-``SeedSequence([seed, t])``. The only state carried from one iteration to the next is the synthetic images and the
-momentum of their optimiser, and both are checkpointed, so a resumed run equals an uninterrupted one exactly.
+``SeedSequence([seed, t])`` (words 0 and 1); with ``groups="cluster"`` the k-means seeding of FairDD's pseudo-groups
+uses a third generator (word 2), so the batches, networks and DSA draws are those of ``groups="joint"``. The only state
+carried from one iteration to the next is the synthetic images and the momentum of their optimiser, and both are
+checkpointed, so a resumed run equals an uninterrupted one exactly.
+
+Precision: ``precision="bf16"``/``"fp16"`` runs the matching network's forward and backward passes under
+``torch.autocast`` on the run's device; the synthetic images, the optimiser and the matching losses stay float32
+(embeddings and gradients are cast to float32 before the loss), so no gradient scaler is needed. DC's network training
+between matching rounds stays float32. The default stays fp32 because reduced precision may change the result; bf16
+is tested on CPU (loss within 1% of fp32 on a batch); the fp16 path and the speed-up on CUDA are not measured (the
+project was developed without a GPU).
 """
 from __future__ import annotations
 
+import contextlib
 from abc import ABCMeta, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -15,18 +25,21 @@ import torch
 from torch import nn
 
 from ...dataset import UNASSIGNED, FairDataset, SyntheticSet
-from ...errors import DataError
+from ...errors import ConfigError, DataError
 from ...nn.archs import MLP
 from ...nn.augment import DEFAULT_STRATEGY, dsa, parse_strategy
 from ...nn.convnet import ConvNet
 from ...progress import Progress, log
 from ...torchutil import resolve_device
 from ..base import Method, Param, positive
+from .clustering import kmeans
 from .matching import REDUCTIONS
 from .samplers import SAMPLERS, ClassSampler, initial_rows
 
 MAX_ABS_PIXEL = 50.0  # normalised images never get near this; raw 0..255 pixels do
 PRELOAD_BYTES = 4 * 2**30  # real images up to this size are copied to the accelerator once
+CLUSTER = "cluster"  # the ``groups`` value that replaces the protected attributes by k-means pseudo-groups
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _check_strategy(v: str) -> str | None:
@@ -52,8 +65,13 @@ def shared_params(*, iterations: int, dsa_default: bool, checkpoint_every: int) 
               "(images only)"),
         Param("dsa_strategy", str, DEFAULT_STRATEGY, "DSA families, '_'-joined; one is drawn per class and "
               "iteration", check=_check_strategy),
-        Param("groups", str, "joint", "protected groups: joint (every sensitive axis, intersectional) or "
-              "single:<axis>"),
+        Param("groups", str, "joint", "protected groups: joint (every sensitive axis, intersectional), "
+              "single:<axis>, or cluster (FairDD only: the sensitive attributes are never read; each real batch is "
+              "split into n_clusters k-means pseudo-groups of its embeddings; needs sampler=uniform and "
+              "init_balanced off)"),
+        Param("n_clusters", int, None, "with groups=cluster: pseudo-groups per real batch; default: the number of "
+              "joint protected groups in the data when there are several (only that count is read), else 2",
+              check=positive),
         Param("group_reduction", str, "sum", "FairDD: sum the per-group losses (paper) or average them (mean)",
               choices=REDUCTIONS),
         Param("sampler", str, "uniform", "real batches: uniform within the class (reference) or stratified "
@@ -62,6 +80,9 @@ def shared_params(*, iterations: int, dsa_default: bool, checkpoint_every: int) 
               check=positive),
         Param("net_depth", int, 3, "blocks of the ConvNet (hidden layers of the MLP for tabular data)",
               check=positive),
+        Param("precision", str, "fp32", "matching network passes: fp32 (default: bf16/fp16 may change the result), "
+              "bf16 (CPU or CUDA) or fp16 (CUDA only) under torch.autocast; synthetic images and matching losses "
+              "stay float32", choices=tuple(PRECISIONS)),
         Param("checkpoint_every", int, checkpoint_every, "iterations between checkpoints (when fit has a "
               "checkpoint folder)", check=positive),
     )
@@ -69,7 +90,11 @@ def shared_params(*, iterations: int, dsa_default: bool, checkpoint_every: int) 
 
 @dataclass
 class Context:
-    """The real data of one fit, ready for batches: images on the device when they fit, group ids, the sampler."""
+    """The real data of one fit, ready for batches: images on the device when they fit, group ids, the sampler.
+
+    With ``n_clusters`` set (``groups="cluster"``) ``gid`` is all zeros and ``batch_groups`` replaces a batch's group
+    ids by k-means pseudo-groups drawn with ``cluster_gen`` (one generator per iteration: ``for_iteration``).
+    """
 
     X: torch.Tensor
     gid: torch.Tensor
@@ -79,10 +104,24 @@ class Context:
     device: torch.device
     image: bool
     make_net: Any
+    n_clusters: int | None = None
+    cluster_gen: torch.Generator | None = None
 
     def batch(self, c: int, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = self.sampler.draw(c, n, gen).to(self.X.device)
         return self.X[idx].to(self.device, non_blocking=True), self.gid[idx].to(self.device)
+
+    def for_iteration(self, cluster_seed: int) -> "Context":
+        """This context with the iteration's k-means generator (itself when not clustering)."""
+        if self.n_clusters is None:
+            return self
+        return replace(self, cluster_gen=torch.Generator().manual_seed(int(cluster_seed)))
+
+    def batch_groups(self, feats: torch.Tensor, gid: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """(group ids, number of ids) of a real batch: its protected groups, or k-means clusters of ``feats``."""
+        if self.n_clusters is None:
+            return gid, self.n_groups
+        return kmeans(feats.detach().float(), self.n_clusters, self.cluster_gen), self.n_clusters
 
 
 class Distiller(Method, metaclass=ABCMeta):
@@ -101,6 +140,43 @@ class Distiller(Method, metaclass=ABCMeta):
         """One outer iteration with the fresh network ``net``: update ``syn`` through ``opt``; return the loss."""
 
     # ------------------------------------------------------------------ helpers
+    def autocast(self, device: torch.device):
+        """The context of the matching network passes: ``torch.autocast`` at ``precision``, or nothing for fp32."""
+        dtype = PRECISIONS[self.precision]
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=dtype)
+
+    def _check_precision(self, dev: torch.device) -> None:
+        if self.precision == "fp16" and dev.type != "cuda":
+            raise ConfigError(f"{self.name}: precision='fp16' needs CUDA (device is {dev.type}); use bf16 or fp32")
+        if self.precision == "bf16":
+            if dev.type not in ("cpu", "cuda"):
+                raise ConfigError(f"{self.name}: precision='bf16' runs on cpu or cuda, not {dev.type}; use fp32")
+            if dev.type == "cuda" and not torch.cuda.is_bf16_supported():
+                raise ConfigError(f"{self.name}: this GPU has no bfloat16 support; use precision=fp16 or fp32")
+
+    def _cluster_count(self, data: FairDataset) -> int | None:
+        """k of ``groups="cluster"`` (None otherwise), after checking the options that would need the real groups."""
+        if self.groups != CLUSTER:
+            if self.n_clusters is not None:
+                raise ConfigError(f"{self.name}: n_clusters={self.n_clusters} applies only to groups=cluster; drop "
+                                  f"it or set groups=cluster")
+            return None
+        if not self.fair:
+            raise ConfigError(f"{self.name}: groups=cluster makes pseudo-groups for FairDD's loss; use "
+                              f"fairdd-{self.name} or groups=joint")
+        if self.sampler != "uniform":
+            raise ConfigError(f"{self.name}: sampler={self.sampler!r} needs the protected groups, which "
+                              f"groups=cluster does not read; use sampler=uniform")
+        if self.init_balanced:
+            raise ConfigError(f"{self.name}: init_balanced needs the protected groups, which groups=cluster does "
+                              f"not read; turn init_balanced off")
+        if self.n_clusters is not None:
+            return int(self.n_clusters)
+        present = len(data.groups("joint")[1])
+        return present if present > 1 else 2
+
     def _net_factory(self, data: FairDataset):
         shape = data.X.shape[1:]
 
@@ -140,13 +216,24 @@ class Distiller(Method, metaclass=ABCMeta):
     # ---------------------------------------------------------------------- fit
     def _fit(self, data: FairDataset) -> SyntheticSet:
         dev = resolve_device(self.device)
+        self._check_precision(dev)
         X = self._check_data(data)
-        gid, tuples = data.groups(self.groups)
+        n_clusters = self._cluster_count(data)
+        if n_clusters is None:
+            gid, tuples = data.groups(self.groups)
+        else:  # the sensitive attributes are not read: one placeholder group, pseudo-groups per batch
+            gid, tuples = np.zeros(len(data), dtype=np.int64), []
         K = int(data.n_classes)
         sizes = np.bincount(data.y, minlength=K)
         empty = [c for c in range(K) if sizes[c] == 0]
         if len(empty) == K:
             raise DataError(f"{self.name}: no class has any rows; give a non-empty dataset")
+        if n_clusters is not None:
+            per_batch = min(self.batch_real, int(sizes[sizes > 0].min()))
+            if n_clusters > per_batch:
+                raise ConfigError(f"{self.name}: n_clusters={n_clusters} exceeds the {per_batch} real images of a "
+                                  f"batch (batch_real={self.batch_real}, smallest class {int(sizes[sizes > 0].min())}"
+                                  f"); use n_clusters <= {per_batch}")
         if self.init == "real":
             if empty:
                 raise DataError(f"{self.name}: class(es) {empty} have no rows of any group, so init=real cannot "
@@ -162,7 +249,8 @@ class Distiller(Method, metaclass=ABCMeta):
         rng = self.rng()
         if self.init == "real":
             rows = np.concatenate([initial_rows(data.y, gid, c, self.ipc, rng, self.init_balanced) for c in classes])
-            syn0, init_group = X[rows].copy(), gid[rows]
+            syn0 = X[rows].copy()
+            init_group = gid[rows] if n_clusters is None else np.full(len(rows), UNASSIGNED)
         else:
             syn0 = rng.standard_normal((len(classes) * self.ipc, *X.shape[1:])).astype(np.float32)
             init_group = np.full(len(syn0), UNASSIGNED)
@@ -173,8 +261,8 @@ class Distiller(Method, metaclass=ABCMeta):
         if dev.type != "cpu" and X.nbytes <= PRELOAD_BYTES:
             Xt, gt = Xt.to(dev), gt.to(dev)
         ctx = Context(X=Xt, gid=gt, classes=classes, sampler=ClassSampler(data.y, gid, K, self.sampler),
-                      n_groups=len(tuples), device=dev, image=data.modality == "image",
-                      make_net=self._net_factory(data))
+                      n_groups=max(len(tuples), 1), device=dev, image=data.modality == "image",
+                      make_net=self._net_factory(data), n_clusters=n_clusters)
 
         syn = torch.tensor(syn0, device=dev, requires_grad=True)
         labels = torch.from_numpy(labels_np).to(dev)
@@ -194,9 +282,10 @@ class Distiller(Method, metaclass=ABCMeta):
         prog = Progress(range(start, self.iterations), desc=self.name, total=self.iterations - start)
         loss = float("nan")
         for it in prog:
-            net_seed, gen_seed = np.random.SeedSequence([self.seed, it]).generate_state(2)
+            net_seed, gen_seed, cluster_seed = np.random.SeedSequence([self.seed, it]).generate_state(3)
             gen = torch.Generator().manual_seed(int(gen_seed))
-            loss = self._iteration(ctx, syn, labels, opt, gen, ctx.make_net(int(net_seed)))
+            loss = self._iteration(ctx.for_iteration(cluster_seed), syn, labels, opt, gen,
+                                   ctx.make_net(int(net_seed)))
             prog.set(loss=loss)
             if ck.due(it + 1):
                 buf = opt.state[syn].get("momentum_buffer")
@@ -208,7 +297,7 @@ class Distiller(Method, metaclass=ABCMeta):
             data, X=syn.detach().cpu().numpy().astype(np.float32), y=labels_np,
             s=np.full((len(labels_np), k), UNASSIGNED, dtype=np.int64), name=f"{data.name}-{self.name}",
             provenance={"init_group": init_group.tolist(), "group_tuples": [list(t) for t in tuples],
-                        "groups": self.groups, "lr_img": lr_img, "skipped_classes": empty,
+                        "groups": self.groups, "n_clusters": n_clusters, "lr_img": lr_img, "skipped_classes": empty,
                         "final_loss": loss, **self._extra_provenance()})
         return out
 

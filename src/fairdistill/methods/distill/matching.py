@@ -158,6 +158,12 @@ def group_gradients(net: nn.Module, x: torch.Tensor, y: torch.Tensor, gid: torch
     ce = F.cross_entropy(out, y, reduction="none")
     total = (ce / counts.to(ce.dtype)[local]).sum()
     deltas = torch.autograd.grad(total, [r[2] for r in records])
+    with torch.autocast(x.device.type, enabled=False):  # per-group sums in float32 even under mixed precision
+        return _assemble(params, records, deltas, local, counts)
+
+
+def _assemble(params, records, deltas, local: torch.Tensor, counts: torch.Tensor) -> list[torch.Tensor]:
+    """Per-group parameter gradients from each hooked layer's input and output signal (see ``group_gradients``)."""
     n_p = len(counts)
     order = torch.argsort(local, stable=True)
     bounds = [0] + torch.cumsum(counts, 0).tolist()
@@ -168,7 +174,7 @@ def group_gradients(net: nn.Module, x: torch.Tensor, y: torch.Tensor, gid: torch
         return acc.index_add_(0, local, v)
 
     for (m, inp, _), d in zip(records, deltas):
-        d = d.detach()
+        d, inp = d.detach().float(), inp.float()
         if isinstance(m, nn.Linear):
             onehot = F.one_hot(local, n_p).to(d.dtype)
             grads[id(m.weight)] = torch.einsum("np,nk,nd->pkd", onehot, d, inp)
