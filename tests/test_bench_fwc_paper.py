@@ -47,6 +47,16 @@ def test_quick_run_writes_valid_results_and_resumes(tmp_path, data_dir):
     assert (tmp_path / "fwc-paper.runs.jsonl").read_text().splitlines() == lines
     assert again["runs"] == res["runs"]
 
+    # resume from the results file alone: kept records survive untouched, a missing method is run again
+    (tmp_path / "fwc-paper.runs.jsonl").unlink()
+    doc["results"]["runs"] = [dict(r, marker=1) for r in runs if r["method"] == "FWC (ε 0.05)"]
+    (tmp_path / "fwc-paper.json").write_text(json.dumps(doc))
+    third = B.paper(tmp_path, data_dir=data_dir, quick=True, device="cpu", resume=True)
+    kept = [r for r in third["runs"] if r["method"] == "FWC (ε 0.05)"]
+    assert len(kept) == 1 and kept[0]["marker"] == 1
+    redo = next(r for r in third["runs"] if r["method"] == "Uniform subsampling")
+    assert "marker" not in redo and redo["w1"] == pytest.approx(rec["w1"], rel=1e-12)
+
 
 def _rec(ds, size, method, seed, w1, auc=0.8, dd=0.1, **kw):
     return {"dataset": ds, "size": size, "method": method, "seed": seed, "w1": w1, "w1_raw": w1 / 10,

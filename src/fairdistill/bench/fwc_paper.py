@@ -13,7 +13,7 @@ Kamiran–Calders reweighing ("+ KC": the same points, ``kamiran_calders`` appli
 - ``j_max``: the data-level parity violation max_{d,y} |p_w(y|d)/p_T(y) − 1|;
 - downstream: the FWC MLP (``evaluate(..., model="mlp", valid=valid, repeats=1, seed=r)``): test AUC, demographic
   disparity and the trade-off t = √((1 − AUC)² + DD²).
-W1 and clustering cost are computed for the 8 table methods (the paper tabulates no "+ KC" rows).
+W1 and clustering cost are computed for the 10 table methods (the paper tabulates no "+ KC" rows).
 
 Default seeds: 10 per dataset, 2 on Adult (each Adult run spends minutes in exact OT on 33,000 × 660 and in FWC;
 the default run finishes in well under an hour on 2 CPU cores). ``seeds`` overrides the count for every dataset.
@@ -43,11 +43,13 @@ RAW_SCALE = ("crime", "drug")  # all-numeric: W1 also in the original feature un
 # (label, registry name, parameters); baselines also run "+ KC"
 FWC_METHODS = [(f"FWC (ε {e:g})", "fwc", {"epsilon": e}) for e in (0.01, 0.05, 0.1)]
 BASELINES = [("IndFair coreset", "indfair-coreset", {}), ("K-median coreset", "kmedian-coreset", {}),
-             ("Uniform subsampling", "uniform", {}), ("k-means", "kmeans", {}), ("k-medoids", "kmedoids", {})]
+             ("Uniform subsampling", "uniform", {}), ("k-means", "kmeans", {}), ("k-medoids", "kmedoids", {}),
+             ("Fairlet (k-means)", "fairlets", {"cluster": "kmeans"}),
+             ("Fairlet (k-medoids)", "fairlets", {"cluster": "kmedoids"})]
 METHODS = FWC_METHODS + BASELINES
 KC = " + KC"
 
-# FWC v2 Table 4 (TARGETS.md §2.1): W1 (L1), mean ± std over 10 runs per size; Fairlets omitted (not implemented)
+# FWC v2 Table 4 (TARGETS.md §2.1): W1 (L1), mean ± std over 10 runs per size (no Fairlet values on Adult)
 PAPER_W1: dict[str, dict[str, list[tuple[float, float]]]] = {
     "adult": {
         "FWC (ε 0.01)": [(5.72, 0.95), (3.76, 0.80), (2.70, 0.56)],
@@ -68,6 +70,8 @@ PAPER_W1: dict[str, dict[str, list[tuple[float, float]]]] = {
         "Uniform subsampling": [(0.74, 0.53), (0.30, 0.16), (0.80, 1.15)],
         "k-means": [(13.23, 1.42), (10.76, 1.55), (7.59, 1.58)],
         "k-medoids": [(2.59, 0.42), (4.25, 0.68), (5.18, 0.07)],
+        "Fairlet (k-means)": [(10.02, 2.14), (7.47, 2.77), (5.00, 2.48)],
+        "Fairlet (k-medoids)": [(3.16, 0.81), (4.48, 0.89), (5.47, 0.65)],
     },
     "crime": {
         "FWC (ε 0.01)": [(1.65, 0.08), (1.76, 0.09), (1.89, 0.08)],
@@ -78,6 +82,8 @@ PAPER_W1: dict[str, dict[str, list[tuple[float, float]]]] = {
         "Uniform subsampling": [(2.60, 0.26), (1.95, 0.13), (2.28, 0.24)],
         "k-means": [(2.00, 0.12), (1.93, 0.11), (2.04, 0.08)],
         "k-medoids": [(3.15, 0.08), (3.12, 0.11), (2.83, 0.06)],
+        "Fairlet (k-means)": [(2.10, 0.42), (2.10, 0.44), (2.00, 0.36)],
+        "Fairlet (k-medoids)": [(4.21, 0.17), (4.14, 0.14), (4.10, 0.06)],
     },
     "drug": {
         "FWC (ε 0.01)": [(3.23, 0.23), (3.57, 0.24), (3.98, 0.22)],
@@ -88,6 +94,8 @@ PAPER_W1: dict[str, dict[str, list[tuple[float, float]]]] = {
         "Uniform subsampling": [(5.46, 0.59), (4.01, 0.30), (4.75, 0.42)],
         "k-means": [(3.94, 0.17), (3.66, 0.20), (3.62, 0.32)],
         "k-medoids": [(5.14, 0.08), (4.53, 0.28), (3.91, 0.09)],
+        "Fairlet (k-means)": [(4.29, 0.44), (4.10, 0.45), (3.83, 0.43)],
+        "Fairlet (k-medoids)": [(6.50, 0.45), (5.90, 0.47), (5.17, 0.43)],
     },
 }
 
@@ -270,8 +278,8 @@ def markdown(agg: dict, targets: dict, config: dict) -> str:
              "the weighted coreset and the training rows in Z = (D, X, Y) (X standardised). `W1 raw` (Crime, Drug): "
              "numeric features back in the units of the UCI files, the scale of the paper's values. The paper's "
              "Adult and Credit W1 columns lost their scale factor (×?): compare those by rank only. Ranks are "
-             "among the 8 methods run here (Fairlets are not implemented; the paper's ranks are recomputed over the "
-             "same 8 methods). Mean ± std over runs.", ""]
+             f"among the {len(METHODS)} methods run here (the paper's ranks are recomputed over the same methods; "
+             "it has no Fairlet values on Adult). Mean ± std over runs.", ""]
     for ds in [d for d in DATASETS if any(k[0] == d for k in rows)]:
         sizes = [s for s in SIZES[ds] if any((ds, s, m) in rows for m, _, _ in METHODS)]
         lines += [f"## {PAPER_NAME[ds]} — Wasserstein distance", ""]
@@ -295,7 +303,7 @@ def markdown(agg: dict, targets: dict, config: dict) -> str:
                 pk = agg["ranks"].get(f"{ds}|{s:g}|paper_w1", {}).get(m, "–")
                 cells.append(f"{rk}/{pk}")
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", f"## {PAPER_NAME[ds]} — clustering cost (ours; rank among 8)", "",
+        lines += ["", f"## {PAPER_NAME[ds]} — clustering cost (ours; rank among {len(METHODS)})", "",
                   "| Method | " + " | ".join(f"{s * 100:g}%" for s in sizes) + " |", "|---|" + "---|" * len(sizes)]
         for m, _, _ in METHODS:
             cells = [m]
@@ -363,10 +371,38 @@ def _config_key(config: dict) -> str:
     return hashlib.sha1(json.dumps({k: config[k] for k in ("methods", "kc")}, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _earlier(out_dir: Path, key: str, config: dict, resume: bool) -> list[dict]:
+    """Records to keep: those of an interrupted run (``fwc-paper.runs.jsonl``, same methods) and, with ``resume``,
+    every record of an earlier ``fwc-paper.json`` in ``out_dir`` made with the same protocol (any methods and
+    datasets: new methods are added beside them)."""
+    done: list[dict] = []
+    runs_path = out_dir / f"{SUITE}.runs.jsonl"
+    if runs_path.exists():
+        for line in runs_path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                if r.pop("config_key", None) == key:
+                    done.append(r)
+    old_path = out_dir / f"{SUITE}.json"
+    if resume and old_path.exists():
+        old = json.loads(old_path.read_text())
+        same = ("kc", "downstream", "protocol", "quick")
+        diff = [k for k in same if old["config"].get(k) != config[k]]
+        if diff:
+            raise ConfigError(f"cannot resume from {old_path}: its configuration differs in {diff}; use another "
+                              "--out or drop resume")
+        seen = {(r["dataset"], r["size"], r["seed"], r["method"]) for r in done}
+        done += [r for r in old["results"]["runs"] if (r["dataset"], r["size"], r["seed"], r["method"]) not in seen]
+    return done
+
+
 def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",
-          datasets=None) -> dict:
+          datasets=None, resume: bool = False) -> dict:
     """Run the suite (see the module docstring); returns the aggregated results and writes
-    ``fwc-paper.json`` / ``.md`` / ``.png`` into ``out_dir``. ``datasets`` restricts the datasets run."""
+    ``fwc-paper.json`` / ``.md`` / ``.png`` into ``out_dir``. ``datasets`` (comma-separated or a list) restricts
+    the datasets run; ``resume`` keeps the records of ``out_dir``'s earlier results and runs only the missing
+    (dataset, size, seed, method) blocks, e.g. a method added since (without ``seeds``: the seeds those results
+    hold per dataset)."""
     from .. import datasets as D
     from ..methods.fwc.encoding import encode
     from ..progress import log
@@ -377,7 +413,8 @@ def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
         plan = {"crime": ((0.05,), 1)}
         methods = [FWC_METHODS[1], BASELINES[2]]
     else:
-        chosen = list(datasets) if datasets else list(DATASETS)
+        chosen = (datasets.split(",") if isinstance(datasets, str) else list(datasets)) if datasets else \
+            list(DATASETS)
         bad = [d for d in chosen if d not in DATASETS]
         if bad:
             raise ConfigError(f"fwc-paper: unknown dataset(s) {bad}; choose from {list(DATASETS)}")
@@ -390,19 +427,15 @@ def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
               "kc": True, "downstream": {"model": "mlp", "repeats": 1}, "protocol": "fwc"}
     key = _config_key(config)
     runs_path = out_dir / f"{SUITE}.runs.jsonl"
-    done: list[dict] = []
-    if runs_path.exists():
-        for line in runs_path.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                if r.pop("config_key", None) == key:
-                    done.append(r)
-    have = {(r["dataset"], r["size"], r["seed"]) for r in done}
+    done = _earlier(out_dir, key, config, resume)
+    if resume and seeds is None:  # by default, complete the seeds the earlier results hold
+        plan = {d: (sz, len({r["seed"] for r in done if r["dataset"] == d}) or n) for d, (sz, n) in plan.items()}
+    have = {(r["dataset"], r["size"], r["seed"], r["method"]) for r in done}
     t0 = time.perf_counter()
     # seeds outermost: an interrupted run still covers every dataset
     for seed, name in [(r, d) for r in range(max(n for _, n in plan.values())) for d in plan if r < plan[d][1]]:
-        sizes = plan[name][0]
-        todo = [s for s in sizes if (name, s, seed) not in have]
+        todo = {size: [m for m in methods if (name, size, seed, m[0]) not in have] for size in plan[name][0]}
+        todo = {size: ms for size, ms in todo.items() if ms}
         if not todo:
             continue
         splits = [D.load(name, split=sp, data_dir=data_dir, seed=seed, protocol="fwc")
@@ -411,14 +444,18 @@ def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
         z_train = enc.z()
         raw = _raw_units(splits[0]) if name in RAW_SCALE else None
         z_raw = enc.z(X=enc.X * raw[0] + raw[1]) if raw is not None else None
-        for size in todo:
-            block = _run_block(name, seed, size, methods, splits, enc, z_train, z_raw, raw, device, True)
+        for size, ms in todo.items():
+            block = _run_block(name, seed, size, ms, splits, enc, z_train, z_raw, raw, device, True)
             with open(runs_path, "a") as fh:
                 for r in block:
                     fh.write(json.dumps({**r, "config_key": key}) + "\n")
             done += block
             log(f"[fwc-paper] {name} seed {seed} size {size:g} done ({time.perf_counter() - t0:.0f}s)")
-    records = [r for r in done if r["dataset"] in plan]
+    if resume:  # the merged results describe every dataset and seed they hold
+        config["seeds"] = {d: len({r["seed"] for r in done if r["dataset"] == d}) for d in DATASETS
+                           if any(r["dataset"] == d for r in done)}
+        config["sizes"] = {d: sorted({r["size"] for r in done if r["dataset"] == d}) for d in config["seeds"]}
+    records = [r for r in done if r["dataset"] in plan or resume]
     return write_outputs(out_dir, records, config, seconds=time.perf_counter() - t0)
 
 
