@@ -2,10 +2,12 @@
 import json
 
 import numpy as np
+import pytest
 
 from fairdistill.bench import get
 from fairdistill.bench.intersectional import ACC_SLACK, train_and_select
 from fairdistill.dataset import FairDataset
+from fairdistill.errors import ConfigError
 
 
 def test_quick_suite_writes_consistent_results(tmp_path, data_dir):
@@ -27,7 +29,7 @@ def test_quick_suite_writes_consistent_results(tmp_path, data_dir):
         assert np.isclose(r["if_0.5"], 0.5 * hw + 0.5 * hw / hb)
         assert r["df_boot_lo"] <= r["df_boot_hi"]
     assert 0.0 <= runs["aug-reference"][0]["real_vs_generated_bacc"] <= 1.0
-    assert set(res["compas"]["checks"]["aug-reference"]) == {"df_lower", "if_lower", "worst_tpr_not_lower",
+    assert set(res["compas"]["checks"]["erm"]["aug-reference"]) == {"df_lower", "if_lower", "worst_tpr_not_lower",
                                                                "bacc_within_1pt"}
 
 
@@ -54,3 +56,30 @@ def test_selection_keeps_accuracy_within_slack_and_minimises_valid_df():
     again = train_and_select(tr, va, te, tr.X.mean(0), tr.X.std(0), 0, mlp, "cpu")
     assert again["epoch"] == sel["epoch"] and np.array_equal(again["pred"], sel["pred"])
     assert ACC_SLACK == 0.03
+
+
+def test_resume_reuses_finished_runs_and_adds_new_methods(tmp_path, data_dir):
+    run = get("intersectional")
+    first = run(tmp_path, data_dir=data_dir, quick=True, device="cpu", methods="erm")
+    path = tmp_path / "intersectional.json"
+    doc = json.loads(path.read_text())
+    doc["results"]["compas"]["runs"]["erm"][0]["marker"] = "kept"  # a recomputed run would not carry it
+    path.write_text(json.dumps(doc))
+    again = run(tmp_path, data_dir=data_dir, quick=True, device="cpu", methods="erm,erm-balanced", resume=True)
+    assert again["compas"]["runs"]["erm"][0]["marker"] == "kept"
+    assert again["compas"]["runs"]["erm"][0]["df"] == first["compas"]["runs"]["erm"][0]["df"]
+    bal = again["compas"]["runs"]["erm-balanced"][0]
+    with pytest.raises(ConfigError, match="differs"):
+        run(tmp_path, data_dir=data_dir, quick=False, device="cpu", methods="erm", resume=True)
+    assert bal["train_rows"] == first["compas"]["runs"]["erm"][0]["train_rows"]
+
+
+def test_erm_balanced_weights_equalise_the_labels(data_dir):
+    from fairdistill.bench.intersectional import _method_set
+    from fairdistill.datasets import load
+    train = load("compas", split="train", data_dir=data_dir, sensitive=["sex", "race", "age"],
+                 protocol="intersectional", seed=10)
+    tr, _ = _method_set("erm-balanced", train, 10, True, "cpu")
+    w = tr.weights
+    assert np.isclose(w.sum(), len(train))
+    assert np.isclose(w[train.y == 1].sum(), w[train.y == 0].sum())

@@ -1,9 +1,13 @@
-"""Benchmark: hierarchical intersectional augmentation on Adult and COMPAS (sex x race x age, 8 groups).
+"""Benchmark: hierarchical intersectional augmentation on Adult and COMPAS (sex x race x age, 8 groups) and German
+Credit (sex x age, 4 groups), the spec's substitutes for the paper's unavailable datasets (DATASETS.md section 4).
 
 Per dataset and seed (10, 20, 30, 40, 50; random 60/20/20 split): train the spec's MLP (d -> 128 -> 64 -> 32 -> 2,
 ReLU, dropout 0.5, CE, Adam 1e-3, batch 1000, 50 epochs, inputs standardised with the real training split's
 statistics) on
   erm              the real training set;
+  erm-balanced     the real training set with label-balanced weights n / (2 n_y) [project]: ERM at the operating
+                   point of the equal-sampled sets (balanced labels), so IF_alpha, whose harm ratio grows as every
+                   TPR rises, is compared at matched balanced accuracy as well as against plain ERM;
   equal-sampling   n_per_cell real rows per (group, label) cell;
   aug-<variant>    augmentation + equal sampling, generators (positive, negative) = reference (simple,
                    intermediate), simple, intermediate or complex for both labels.
@@ -13,7 +17,8 @@ DF is reported on the test split: balanced accuracy, DF (reference smoothing, wi
 worst/best smoothed group TPR (raw too) and the per-group TPR. For augmentation, the real-vs-generated score is the
 mean balanced accuracy of an MLP separating real from generated training rows per (group, label) cell.
 Generator rounds are selected by MMD (``SELECTION``) rather than the estimator's default discriminator, for CPU time.
-Results are rewritten after every seed, so an interrupted run keeps the seeds it finished.
+Results are rewritten after every seed, so an interrupted run keeps the seeds it finished; ``resume=True`` reuses
+the (dataset, seed, method) runs already in ``out_dir/intersectional.json`` when its configuration matches.
 """
 from __future__ import annotations
 
@@ -23,7 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
+from ..dataset import SyntheticSet
 from ..datasets import load
+from ..errors import ConfigError
 from ..methods.intersectional import EqualSampling, IntersectionalAugmentation
 from ..methods.intersectional.estimator import REFERENCE_MLP
 from ..models import MLPClassifier
@@ -31,11 +38,11 @@ from ..progress import log
 from .record import write_results
 
 SEEDS = (10, 20, 30, 40, 50)
-DATASETS = ("adult", "compas")
-AXES = ["sex", "race", "age"]
+DATASETS = ("adult", "compas", "german")
+AXES = {"adult": ["sex", "race", "age"], "compas": ["sex", "race", "age"], "german": ["sex", "age"]}
 VARIANTS = {"aug-reference": ("simple", "intermediate"), "aug-simple": ("simple", "simple"),
             "aug-intermediate": ("intermediate", "intermediate"), "aug-complex": ("complex", "complex")}
-DEFAULT_METHODS = ("erm", "equal-sampling", "aug-simple", "aug-intermediate", "aug-complex")
+DEFAULT_METHODS = ("erm", "erm-balanced", "equal-sampling", "aug-simple", "aug-intermediate", "aug-complex")
 # Round selection of the generators: "mmd" (held-in MMD, cheap) instead of the estimator's default "discriminator"
 # (16 sklearn MLP fits per round), to fit the CPU budget; the real-vs-generated MLP score is still computed once.
 SELECTION = "mmd"
@@ -69,7 +76,7 @@ def train_and_select(train, valid, test, mean, std, seed: int, mlp: dict, device
                        "valid_df": metrics.differential_fairness(valid.y, pv, sensitive_features=valid.s),
                        "test_pred": model.predict_proba(Xt).argmax(1)})
 
-    clf.fit((train.X - mean) / std, train.y, on_epoch=on_epoch)
+    clf.fit((train.X - mean) / std, train.y, w=train.weights, on_epoch=on_epoch)
     best = max(e["valid_bacc"] for e in epochs)
     pick = min((e for e in epochs if e["valid_bacc"] >= best - ACC_SLACK), key=lambda e: (e["valid_df"], -e["epoch"]))
     return {"epoch": pick["epoch"], "valid_bacc": pick["valid_bacc"], "valid_df": pick["valid_df"],
@@ -82,6 +89,9 @@ def _method_set(name: str, train, seed: int, quick: bool, device: str):
     n = 50 if quick else 1000
     if name == "erm":
         return train, {}
+    if name == "erm-balanced":
+        counts = np.bincount(train.y, minlength=2)
+        return SyntheticSet.from_dataset(train, weights=len(train.y) / (2.0 * counts[train.y])), {}
     if name == "equal-sampling":
         return EqualSampling(n_per_cell=n, seed=seed).fit(train).synthetic_, {}
     pos, neg = VARIANTS[name]
@@ -108,26 +118,25 @@ def _summary(rows: list[dict]) -> dict:
 
 
 def _checks(summ: dict) -> dict:
-    """Targets (TARGETS.md section 4) for every augmentation run vs ERM: DF and IF lower, worst-group TPR not lower,
-    balanced accuracy within 1 point."""
-    if "erm" not in summ:
-        return {}
-    erm = summ["erm"]
-    out = {}
-    for name, s in summ.items():
-        if not name.startswith("aug-"):
+    """Targets (TARGETS.md section 4) for equal sampling and every augmentation run against each unconstrained
+    baseline present (``erm``; ``erm-balanced``, the same at balanced labels): DF and IF lower, worst-group TPR not
+    lower, balanced accuracy within 1 point. Keys: baseline -> method -> check -> bool."""
+    out: dict = {}
+    for base in ("erm", "erm-balanced"):
+        if base not in summ:
             continue
-        out[name] = {
-            "df_lower": s["df"]["mean"] < erm["df"]["mean"],
-            "if_lower": s["if_0.5"]["mean"] < erm["if_0.5"]["mean"],
-            "worst_tpr_not_lower": s["worst_tpr"]["mean"] >= erm["worst_tpr"]["mean"],
-            "bacc_within_1pt": s["balanced_accuracy"]["mean"] >= erm["balanced_accuracy"]["mean"] - 0.01,
-        }
+        ref = summ[base]
+        out[base] = {name: {
+            "df_lower": s["df"]["mean"] < ref["df"]["mean"],
+            "if_lower": s["if_0.5"]["mean"] < ref["if_0.5"]["mean"],
+            "worst_tpr_not_lower": s["worst_tpr"]["mean"] >= ref["worst_tpr"]["mean"],
+            "bacc_within_1pt": s["balanced_accuracy"]["mean"] >= ref["balanced_accuracy"]["mean"] - 0.01,
+        } for name, s in summ.items() if name.startswith("aug-") or name == "equal-sampling"}
     return out
 
 
 def _markdown(results: dict, config: dict) -> str:
-    lines = ["# Intersectional augmentation (sex x race x age)", "",
+    lines = ["# Intersectional augmentation (Adult, COMPAS: sex x race x age; German: sex x age)", "",
              f"Seeds {config['seeds']}; MLP {config['mlp']}; n_per_cell {config['n_per_cell']}; metrics on test, "
              "mean +- std over seeds; DF/IF/worst/best use reference smoothing (TP+2)/(P+4); real-vs-gen = "
              "balanced accuracy of an MLP separating real and generated rows (0.5 = indistinguishable).", ""]
@@ -140,9 +149,10 @@ def _markdown(results: dict, config: dict) -> str:
         for name, s in res["summary"].items():
             cells = [f"{s[k]['mean']:.3f} ± {s[k]['std']:.3f}" if k in s else "–" for k, _ in cols]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines += ["", "Targets vs ERM (DF lower, IF lower, worst TPR not lower, bal. acc within 1 point):", ""]
-        for name, c in res["checks"].items():
-            lines.append(f"- {name}: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in c.items()))
+        for base, checks in _checks(res["summary"]).items():
+            lines += ["", f"Targets vs {base} (DF lower, IF lower, worst TPR not lower, bal. acc within 1 point):", ""]
+            for name, c in checks.items():
+                lines.append(f"- {name}: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in c.items()))
         lines.append("")
     return "\n".join(lines)
 
@@ -162,7 +172,7 @@ def _figure(results: dict, path: Path) -> None:
             ax.bar(np.arange(len(groups)) + j * width, vals, width, label=name)
         ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
         ax.set_xticklabels(groups, rotation=45, fontsize=7)
-        ax.set_title(f"{ds}: test TPR per (sex, race, age) group")
+        ax.set_title(f"{ds}: test TPR per ({', '.join(AXES[ds])}) group")
         ax.set_ylabel("TPR (raw, mean over seeds)")
         ax.set_ylim(0, 1)
     axes[0][-1].legend(fontsize=7)
@@ -171,35 +181,69 @@ def _figure(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _previous(out_dir: Path, config: dict) -> dict:
+    """Runs of an earlier ``intersectional.json`` in ``out_dir``, keyed (dataset, seed, method), for the datasets
+    whose sensitive axes are unchanged; empty when absent. Raises when the training configuration differs."""
+    import json
+    path = out_dir / "intersectional.json"
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    fixed = ("mlp", "n_per_cell", "selection", "bootstrap", "quick", "generator_selection")
+    now = json.loads(json.dumps({k: config[k] for k in fixed}))
+    diff = [k for k in fixed if old["config"].get(k) != now[k]]
+    if diff:
+        raise ConfigError(f"cannot resume from {path}: its configuration differs in {diff}; "
+                          "use another --out or drop resume")
+    axes = old["config"]["sensitive"]
+    return {(ds, r["seed"], m): r for ds, res in old["results"].items()
+            if (axes.get(ds) if isinstance(axes, dict) else axes) == config["sensitive"].get(ds)
+            for m, rows in res["runs"].items() for r in rows}
+
+
 def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",
-        datasets=None, methods=None) -> dict:
+        datasets=None, methods=None, resume: bool = False) -> dict:
     """Run the suite and write intersectional.{json,md,png} into ``out_dir``; return the results dict.
 
-    ``datasets`` (default adult, compas; quick: compas) and ``methods`` (default erm, equal-sampling, aug-simple,
-    aug-intermediate, aug-complex; aug-reference = positive simple / negative intermediate) restrict the run.
+    ``datasets`` (default adult, compas, german; quick: compas) and ``methods`` (default erm, erm-balanced,
+    equal-sampling, aug-simple, aug-intermediate, aug-complex; aug-reference = positive simple / negative
+    intermediate) restrict the run. ``resume`` keeps the runs already in ``out_dir``'s results.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_list = list(SEEDS[:seeds if seeds else (1 if quick else len(SEEDS))])
-    datasets = list(datasets or (("compas",) if quick else DATASETS))
-    methods = list(methods or (["erm", "equal-sampling", "aug-reference"] if quick else DEFAULT_METHODS))
+    datasets = list(datasets.split(",") if isinstance(datasets, str) else datasets or
+                    (("compas",) if quick else DATASETS))
+    methods = list(methods.split(",") if isinstance(methods, str) else methods or
+                   (["erm", "equal-sampling", "aug-reference"] if quick else DEFAULT_METHODS))
+    bad = sorted(set(datasets) - set(AXES)) + sorted(set(methods) - {"erm", "erm-balanced", "equal-sampling",
+                                                                       *VARIANTS})
+    if bad:
+        raise ConfigError(f"intersectional: unknown dataset(s)/method(s) {bad}; datasets {sorted(AXES)}, methods "
+                          f"erm, erm-balanced, equal-sampling, {', '.join(VARIANTS)}")
     mlp = QUICK_MLP if quick else MLP
     n_boot = 20 if quick else 1000
-    config = {"datasets": list(datasets), "sensitive": AXES, "seeds": seed_list, "methods": methods,
-              "mlp": {k: list(v) if isinstance(v, tuple) else v for k, v in mlp.items()},
+    config = {"datasets": list(datasets), "sensitive": {ds: AXES[ds] for ds in datasets}, "seeds": seed_list,
+              "methods": methods, "mlp": {k: list(v) if isinstance(v, tuple) else v for k, v in mlp.items()},
               "n_per_cell": 50 if quick else 1000, "selection": f"epochs within {ACC_SLACK} valid bal. acc of the "
               "run's best, lowest valid DF", "bootstrap": n_boot, "quick": quick,
               "generator_selection": SELECTION, "variants": {m: VARIANTS[m] for m in methods if m in VARIANTS}}
+    done = _previous(out_dir, config) if resume else {}
     results: dict = {}
     for ds in datasets:
         runs: dict[str, list[dict]] = {m: [] for m in methods}
         for seed in seed_list:
-            split = {sp: load(ds, split=sp, data_dir=data_dir, sensitive=AXES, protocol="intersectional", seed=seed)
-                     for sp in ("train", "valid", "test")}
-            train, valid, test = split["train"], split["valid"], split["test"]
-            mean, std = train.X.mean(0), train.X.std(0)
-            std = np.where(std > 0, std, 1.0)
+            split = None
             for name in methods:
+                if (ds, seed, name) in done:
+                    runs[name].append(done[(ds, seed, name)])
+                    continue
+                if split is None:
+                    split = {sp: load(ds, split=sp, data_dir=data_dir, sensitive=AXES[ds], protocol="intersectional",
+                                      seed=seed) for sp in ("train", "valid", "test")}
+                    train, valid, test = split["train"], split["valid"], split["test"]
+                    mean, std = train.X.mean(0), train.X.std(0)
+                    std = np.where(std > 0, std, 1.0)
                 t0 = time.perf_counter()
                 tr, extra = _method_set(name, train, seed, quick, device)
                 sel = train_and_select(tr, valid, test, mean, std, seed, mlp, device)
@@ -212,9 +256,7 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                 runs[name].append(row)
                 log(f"[intersectional] {ds} seed {seed} {name}: bacc {row['balanced_accuracy']:.3f} "
                     f"DF {row['df']:.3f} IF {row['if_0.5']:.3f} worst {row['worst_tpr']:.3f} ({row['seconds']}s)")
-            summary = {m: _summary(rows) for m, rows in runs.items()}
-            results[ds] = {"runs": runs, "summary": summary, "checks": _checks(summary),
-                           "seeds_done": [r["seed"] for r in runs[methods[0]]]}
+            results[ds] = {"runs": runs, "seeds_done": [r["seed"] for r in runs[methods[0]]]}
             write_outputs(out_dir, results, config)  # after every seed, so an interrupted run keeps its results
     return results
 
@@ -222,6 +264,9 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
 def write_outputs(out_dir, results: dict, config: dict) -> None:
     """intersectional.json (with command, commit, machine), intersectional.md and intersectional.png."""
     out_dir = Path(out_dir)
+    for res in results.values():  # summaries and checks always follow the runs (also after a resume)
+        res["summary"] = {m: _summary(rows) for m, rows in res["runs"].items()}
+        res["checks"] = _checks(res["summary"])
     write_results(out_dir / "intersectional.json", "intersectional", results, config)
     (out_dir / "intersectional.md").write_text(_markdown(results, config))
     _figure(results, out_dir / "intersectional.png")
