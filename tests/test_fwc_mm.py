@@ -135,9 +135,12 @@ def test_objective_monotone_and_final_parity(cost, update):
     assert parity_violation(np.ones(len(X)), d, y, pt, 2) > 5 * eps
 
 
-def test_median_updater_with_fractional_weights():
+@pytest.mark.parametrize("n", [300, 20_000])
+def test_median_updater_with_fractional_weights(n):
+    """Heavy ties (one decimal) with fractional weights; n = 20000 sorts the columns with numpy's unstable
+    (vectorised) argsort, whose tie order must not change the medians."""
     rng = np.random.default_rng(5)
-    n, m, p = 300, 6, 3
+    m, p = 6, 3
     X = np.round(rng.standard_normal((n, p)), 1)
     pts = rng.integers(0, m, n)
     w = rng.random(n) + 0.05
@@ -171,3 +174,23 @@ def test_tol_stops_earlier_on_the_same_monotone_path():
     assert F[-2] - F[-1] <= tol * F[-2] and np.all(-np.diff(F[:-1]) > tol * F[:-2])
     pc = np.repeat(np.arange(4), alloc)
     assert parity_violation(loose.theta, pc // 2, pc % 2, pt, 2) <= 0.02 + 1e-9
+
+
+def test_float32_search_and_blocks_leave_the_mm_path_unchanged():
+    """The float32 search kernel and the pruning blocks only skip work: the whole MM run (objectives, points,
+    weights) equals the float64 whole-cell run, on float32 data (rows and medians exactly representable) and on
+    float64 data."""
+    rng = np.random.default_rng(6)
+    X, d, y = _problem(rng, n=2500)
+    alloc = np.array([9, 5, 6, 10])
+    cell_start = np.r_[0, np.cumsum(alloc)]
+    A = fairness_matrix(2, np.bincount(y) / len(y), 0.02)
+    for data in (X.astype(np.float32).astype(np.float64), X):
+        init = init_centers(data, d * 2 + y, d, alloc, 2, seed=2)
+        ref = run_mm(data, d, y, 2, A, init, cell_start, max_iter=12, tol=0.0, precision="float64", block=None)
+        assert ref.iterations >= 5
+        for kw in ({"precision": "float32", "block": None}, {"block": 3}, {}):
+            other = run_mm(data, d, y, 2, A, init, cell_start, max_iter=12, tol=0.0, **kw)
+            assert other.objective == ref.objective
+            np.testing.assert_array_equal(other.centers, ref.centers)
+            np.testing.assert_array_equal(other.theta, ref.theta)

@@ -170,8 +170,8 @@ def test_solver_without_warm_start_never_calls_a_big_lp():
     assert res.lp_rows <= 4096
 
 
-@pytest.mark.parametrize("cost", ["l1", "sqeuclidean"])
-def test_pruned_search_equals_fresh_search_as_points_move(cost):
+@pytest.mark.parametrize("cost,block", [("l1", None), ("sqeuclidean", None), ("l1", 3), ("sqeuclidean", 3)])
+def test_pruned_search_equals_fresh_search_as_points_move(cost, block):
     from fairdistill.methods.fwc.dual import CellNearest
 
     rng = np.random.default_rng(9)
@@ -181,7 +181,7 @@ def test_pruned_search_equals_fresh_search_as_points_move(cost):
     alloc = np.array([7, 5, 9, 4])
     cell_start = np.r_[0, np.cumsum(alloc)]
     centers = rng.standard_normal((alloc.sum(), p))
-    near = CellNearest(X, cell_start, d, y, 2, cost, chunk_rows=300)
+    near = CellNearest(X, cell_start, d, y, 2, cost, chunk_rows=300, block=block)
     fractions = []
     for step in range(6):
         c, jstar = near(centers)
@@ -191,3 +191,109 @@ def test_pruned_search_equals_fresh_search_as_points_move(cost):
         moved = rng.random(len(centers)) < 0.5
         centers = centers + moved[:, None] * rng.standard_normal(centers.shape) * 0.05 / (step + 1)
     assert fractions[0] == 1.0 and max(fractions[1:]) < 0.8
+
+
+def _tie_problem(rng, n=1500, p=6, float32_rows=True):
+    """Rows and points with exact ties (duplicated points) and float32 near-ties (points 1e-7 apart, below the
+    float32 kernel's resolution), in 4 cells."""
+    X = rng.standard_normal((n, p)) * 3.0
+    if float32_rows:
+        X = X.astype(np.float32).astype(np.float64)
+    alloc = np.array([6, 5, 7, 4])
+    cell_start = np.r_[0, np.cumsum(alloc)]
+    C = rng.standard_normal((alloc.sum(), p))
+    C[1] = C[0]  # exact tie
+    C[2] = C[0]
+    C[2, 0] += 1e-7  # near-tie
+    C[7] = C[6] + 3e-7 * rng.standard_normal(p)
+    C[3:5] = X[:2]  # zero distances
+    d, y = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    return X, C, cell_start, d, y
+
+
+def _brute(X, C, cell_start, d, y):
+    D = np.abs(X[:, None, :] - C[None, :, :]).sum(-1)
+    G = len(cell_start) - 1
+    g = np.arange(G)
+    mis = (d[:, None] != g // 2).astype(float) + (y[:, None] != g % 2)
+    return D, np.stack([D[:, cell_start[k]:cell_start[k + 1]].min(1) for k in range(G)], 1), mis
+
+
+@pytest.mark.parametrize("float32_rows", [True, False])
+def test_float32_search_equals_exact_search_with_ties(float32_rows):
+    """The float32 kernel's result equals the exact float64 one: same c, j* a minimiser; near-ties go to the
+    exact fallback."""
+    from fairdistill.methods.fwc.dual import CellNearest
+
+    rng = np.random.default_rng(10)
+    X, C, cs, d, y = _tie_problem(rng, float32_rows=float32_rows)
+    D, c_ref, mis = _brute(X, C, cs, d, y)
+    n32 = CellNearest(X, cs, d, y, 2, "l1", chunk_rows=97, precision="float32")
+    n64 = CellNearest(X, cs, d, y, 2, "l1", chunk_rows=97, precision="float64")
+    c32, j32 = n32(C)
+    c64, j64 = n64(C)
+    np.testing.assert_array_equal(c32, c64)
+    np.testing.assert_allclose(c32, c_ref + mis, rtol=1e-14, atol=1e-14)
+    cell = np.repeat(np.arange(4), np.diff(cs))
+    assert np.all(cell[j32] == np.arange(4)[None, :])
+    np.testing.assert_allclose(D[np.arange(len(X))[:, None], j32], c_ref, rtol=1e-14, atol=1e-14)
+    assert n32.tie_rows > 0  # the near-tied points 0/2 and 6/7 forced exact re-checks
+    assert n32.fast32 and not n64.fast32
+
+
+@pytest.mark.parametrize("block", [None, 2])
+def test_float32_bounds_stay_valid_over_moves(block):
+    """Over MM-like moves (all points, some points, sub-rounding moves, points landing on rows) the pruned float32
+    search (whole cells or blocks of 2 points) equals a fresh float64 search, and every stored lower bound is below
+    the exact cost of every point of its block other than the row's j*."""
+    from fairdistill.methods.fwc.dual import CellNearest
+
+    rng = np.random.default_rng(11)
+    X, C, cs, d, y = _tie_problem(rng, n=1200, float32_rows=False)
+    near = CellNearest(X, cs, d, y, 2, "l1", chunk_rows=101, block=block)
+    fresh = CellNearest(X, cs, d, y, 2, "l1", prune=False, precision="float64")
+    assert near.B == (4 if block is None else 12)
+    moves = [lambda c: c + 0.05 * rng.standard_normal(c.shape),  # all points (dense refresh)
+             lambda c: c + (rng.random(len(c)) < 0.1)[:, None] * 0.02,  # a few points (sparse refresh)
+             lambda c: c + 1e-9,  # below float32 resolution
+             lambda c: np.where((np.arange(len(c)) % 5 == 0)[:, None], X[rng.integers(0, len(X), len(c))], c),
+             lambda c: c]
+    fractions = []
+    rows = np.arange(len(X))
+    for step in range(10):
+        c1, j1 = near(C)
+        c0, j0 = fresh(C)
+        np.testing.assert_array_equal(c1, c0)
+        D = np.abs(X[:, None, :] - C[None, :, :]).sum(-1)
+        np.testing.assert_array_equal(j1, near.jstar.T)
+        D[rows[:, None], j1] = np.inf  # j* is excluded from its block's bound
+        for b in range(near.B):
+            lo, hi = near.block_start[b], near.block_start[b + 1]
+            assert np.all(D[:, lo:hi].min(1) >= near.lower[b])
+        fractions.append(near.last_fraction)
+        C = moves[step % len(moves)](C)
+    assert fractions[0] == 1.0 and min(fractions[1:]) < 0.5
+
+
+def test_reduced_costs_parallel_equal_serial_with_ties():
+    import torch
+
+    from fairdistill.methods.fwc.dual import InnerSolver
+
+    rng = np.random.default_rng(12)
+    n = 200_003
+    c = rng.integers(0, 4, (n, 4)).astype(np.float64)  # many exact ties
+    A = fairness_matrix(2, np.array([0.5, 0.5]), 0.05)
+    lam = np.abs(rng.standard_normal(len(A)))
+    s = InnerSolver(c, A)
+    r = c - A.T @ lam
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            best, g, sec = s._reduced(lam, second=True)
+            np.testing.assert_array_equal(g, r.argmin(1))  # first index on ties
+            np.testing.assert_array_equal(best, r.min(1))
+            np.testing.assert_array_equal(sec, np.sort(r, 1)[:, 1])
+    finally:
+        torch.set_num_threads(before)
