@@ -34,7 +34,44 @@ def test_quick_suite_writes_results(tmp_path, data_dir):
     # per-group selection rates are reported beside DPR (a constant classifier would give DPR 1 or NaN)
     rates = run["rows"]["original"]["downstream"]["rf"]["positive_rate_by_group"]
     assert len(rates) == 2 and all(0 <= v <= 1 for v in rates.values())
-    assert set(out["targets"]) == set(summary)
+    assert set(out["targets"]) == set(summary) | {f"{c} @own-split" for c in summary}
+    for case in summary.values():  # the paper's own-split protocol beside every generated set and the original
+        assert {f"{n} @own-split" for n in ("original", *GENERATED)} <= set(case)
     md = (tmp_path / "fair4free-paper.md").read_text()
     assert "paper: fair4free" in md and "compas" in md
     assert np.isfinite(run["fit_seconds"])
+
+
+def test_own_split_protocol_matches_an_independent_sklearn_computation():
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import train_test_split
+
+    from fairdistill.bench.fair4free import _own_split
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 4))
+    y = (X[:, 0] + 0.3 * rng.normal(size=400) > 0.4).astype(int)
+    sf = rng.integers(0, 2, 400)
+    make = {"rf": lambda: RandomForestClassifier(n_estimators=10, random_state=0)}
+    got = _own_split(X, y, sf, make, seed=3)["rf"]
+    tr, te = train_test_split(np.arange(400), test_size=0.3, stratify=y, random_state=3)
+    ref = RandomForestClassifier(n_estimators=10, random_state=0).fit(X[tr], y[tr]).predict(X[te])
+    assert np.isclose(got["acc"], accuracy_score(y[te], ref))
+    assert np.isclose(got["positive_rate"], ref.mean())
+
+
+def test_resume_reuses_cached_runs_and_summarises_every_case(tmp_path, data_dir):
+    import pytest
+
+    from fairdistill.errors import ConfigError
+    paper = get("fair4free-paper")
+    paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/sex")
+    cache = tmp_path / "fair4free-paper.runs.jsonl"
+    rec = json.loads(cache.read_text())
+    rec["marker"] = "kept"  # a recomputed run would not carry it
+    cache.write_text(json.dumps(rec) + "\n")
+    out = paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/race", resume=True)
+    assert [(r["sensitive"], r.get("marker")) for r in out["runs"]] == [("sex", "kept"), ("race", None)]
+    assert set(out["summary"]) == {"compas/sex", "compas/race"}
+    with pytest.raises(ConfigError, match="unknown case"):
+        paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/age")
