@@ -260,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto", help="auto, cpu, cuda")
     b.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="suite-specific option, repeatable (e.g. fairdd-paper: protocol=full, jobs=4, "
-                        "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=[\"crime\"])")
+                        "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=crime; fair4free-paper: cases=compas/sex; "
+                        "fwc-paper, fair4free-paper, intersectional: resume=true keeps the finished runs in --out "
+                        "and runs only what is missing)")
     b.set_defaults(fn=cmd_bench)
 
     dm = sub.add_parser("demo", help="a real method on real data with a fairness/accuracy table (< 2 min on CPU)",

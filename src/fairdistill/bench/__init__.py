@@ -14,8 +14,8 @@ SUITES: dict[str, tuple[str, str]] = {
     "fwc-scale": ("fairdistill.bench.fwc:scale", "FWC run time / memory from n=1e3 to 1e6; inner solver vs HiGHS"),
     "fairdd-paper": ("fairdistill.bench.fairdd:paper", "DM, DC and FairDD on the coloured image sets vs the paper"),
     "fairdd-cost": ("fairdistill.bench.fairdd:cost", "time per iteration and memory: DM vs FairDD+DM, DC vs FairDD+DC"),
-    "fair4free-paper": ("fairdistill.bench.fair4free:paper", "Fair4Free on Adult and COMPAS vs the paper"),
-    "intersectional": ("fairdistill.bench.intersectional:run", "intersectional augmentation on Adult and COMPAS"),
+    "fair4free-paper": ("fairdistill.bench.fair4free:paper", "Fair4Free on Adult and COMPAS vs the paper (real-test and own-split)"),
+    "intersectional": ("fairdistill.bench.intersectional:run", "intersectional augmentation on Adult, COMPAS, German (5 seeds)"),
     "demo-timing": ("fairdistill.bench.demo:timing", "wall time of `fairdistill demo`; Adult MLP on 1 vs all threads"),
 }
 
