@@ -27,6 +27,7 @@ distinct rows) holds a synthetic row. It is not the paper's metric; it is report
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -314,7 +315,6 @@ def _figure(path, latents_by_case) -> None:
 def _cached(path: Path, resume: bool) -> dict:
     """(dataset, axis, seed) -> (record, latents) from ``fair4free-paper.runs.jsonl`` (one JSON line per finished
     run; seed 0 also keeps 1,500 latent samples per source for the figure); empty without ``resume``."""
-    import json
     out = {}
     if resume and path.exists():
         for line in path.read_text().splitlines():
@@ -332,7 +332,6 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     ``cases`` restricts the (dataset/axis) cases run this time (comma-separated, e.g. ``compas/sex,compas/race``).
     Every finished run is appended to ``fair4free-paper.runs.jsonl``; with ``resume`` the runs found there are
     reused (not recomputed) and all of them, of any case, are summarised together."""
-    import json
 
     from .record import write_results
     out_dir = Path(out_dir)

@@ -22,6 +22,7 @@ the (dataset, seed, method) runs already in ``out_dir/intersectional.json`` when
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -184,7 +185,6 @@ def _figure(results: dict, path: Path) -> None:
 def _previous(out_dir: Path, config: dict) -> dict:
     """Runs of an earlier ``intersectional.json`` in ``out_dir``, keyed (dataset, seed, method), for the datasets
     whose sensitive axes are unchanged; empty when absent. Raises when the training configuration differs."""
-    import json
     path = out_dir / "intersectional.json"
     if not path.exists():
         return {}
