@@ -719,11 +719,9 @@ class InnerSolver:
                 self.calls += 1
                 T = np.bincount(g, minlength=self.G) / n
                 phi = float(best.sum() / n)
-                if phi < st["best"]:  # the step went downhill: leave it to the repair and the cutting planes
-                    evaluate(lam, (phi, -(self.A @ T), g))
-                    break
+                downhill = phi < st["best"]  # then leave it to the repair and the cutting planes
                 evaluate(lam, (phi, -(self.A @ T), g))
-                lam = self._newton_step(lam, T, sec - best, g, g2)
+                lam = None if downhill else self._newton_step(lam, T, sec - best, g, g2)
                 if lam is None:
                     break
         if certified() or (lam0 is not None and attempt(grow=False)):
