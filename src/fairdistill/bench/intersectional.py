@@ -1,5 +1,7 @@
-"""Benchmark: hierarchical intersectional augmentation on Adult and COMPAS (sex x race x age, 8 groups) and German
-Credit (sex x age, 4 groups), the spec's substitutes for the paper's unavailable datasets (DATASETS.md section 4).
+"""Benchmark: hierarchical intersectional augmentation on Adult and COMPAS (sex x race x age, 8 groups), German
+Credit (sex x age, 4 groups), the spec's substitutes for the paper's unavailable datasets (DATASETS.md section 4),
+and Colored-MNIST features (``cmnist-pca``: PCA of the cmnist-fg pixels, y = digit >= 5, colour x thickness, 4
+groups; colour is a shortcut for y, so the (colour, label) cells against it are small; ``DATA_OPTIONS``).
 
 Per dataset and seed (10, 20, 30, 40, 50; random 60/20/20 split): train the spec's MLP (d -> 128 -> 64 -> 32 -> 2,
 ReLU, dropout 0.5, CE, Adam 1e-3, batch 1000, 50 epochs, inputs standardised with the real training split's
@@ -18,7 +20,8 @@ worst/best smoothed group TPR (raw too) and the per-group TPR. For augmentation,
 mean balanced accuracy of an MLP separating real from generated training rows per (group, label) cell.
 Generator rounds are selected by MMD (``SELECTION``) rather than the estimator's default discriminator, for CPU time.
 Results are rewritten after every seed, so an interrupted run keeps the seeds it finished; ``resume=True`` reuses
-the (dataset, seed, method) runs already in ``out_dir/intersectional.json`` when its configuration matches.
+the (dataset, seed, method) runs already in ``out_dir/intersectional.json`` when its configuration matches (per
+dataset: the same sensitive axes and dataset options).
 """
 from __future__ import annotations
 
@@ -39,8 +42,11 @@ from ..progress import log
 from .record import write_results
 
 SEEDS = (10, 20, 30, 40, 50)
-DATASETS = ("adult", "compas", "german")
-AXES = {"adult": ["sex", "race", "age"], "compas": ["sex", "race", "age"], "german": ["sex", "age"]}
+DATASETS = ("adult", "compas", "german", "cmnist-pca")
+AXES = {"adult": ["sex", "race", "age"], "compas": ["sex", "race", "age"], "german": ["sex", "age"],
+        "cmnist-pca": ["colour", "thickness"]}
+# Dataset options passed to the loader (recorded in the configuration; resume requires them unchanged).
+DATA_OPTIONS = {"cmnist-pca": {"max_rows": 30000, "bias_ratio": 0.9, "n_components": 64, "colour_groups": 2}}
 VARIANTS = {"aug-reference": ("simple", "intermediate"), "aug-simple": ("simple", "simple"),
             "aug-intermediate": ("intermediate", "intermediate"), "aug-complex": ("complex", "complex")}
 DEFAULT_METHODS = ("erm", "erm-balanced", "equal-sampling", "aug-simple", "aug-intermediate", "aug-complex")
@@ -137,7 +143,8 @@ def _checks(summ: dict) -> dict:
 
 
 def _markdown(results: dict, config: dict) -> str:
-    lines = ["# Intersectional augmentation (Adult, COMPAS: sex x race x age; German: sex x age)", "",
+    axes = "; ".join(f"{ds}: {' x '.join(config['sensitive'][ds])}" for ds in results)
+    lines = [f"# Intersectional augmentation ({axes})", "",
              f"Seeds {config['seeds']}; MLP {config['mlp']}; n_per_cell {config['n_per_cell']}; metrics on test, "
              "mean +- std over seeds; DF/IF/worst/best use reference smoothing (TP+2)/(P+4); real-vs-gen = "
              "balanced accuracy of an MLP separating real and generated rows (0.5 = indistinguishable).", ""]
@@ -145,8 +152,11 @@ def _markdown(results: dict, config: dict) -> str:
             ("best_tpr", "best TPR"), ("worst_tpr_raw", "worst TPR raw"), ("real_vs_generated_bacc", "real-vs-gen")]
     for ds, res in results.items():
         head = "| method | " + " | ".join(c for _, c in cols) + " |"
-        lines += [f"## {ds} (seeds {res.get('seeds_done', config['seeds'])})", "", head,
-                  "|---" * (len(cols) + 1) + "|"]
+        lines += [f"## {ds} (seeds {res.get('seeds_done', config['seeds'])})", ""]
+        opts = config.get("data_options", {}).get(ds)
+        if opts:
+            lines += ["Dataset options: " + ", ".join(f"{k}={v}" for k, v in opts.items()), ""]
+        lines += [head, "|---" * (len(cols) + 1) + "|"]
         for name, s in res["summary"].items():
             cells = [f"{s[k]['mean']:.3f} ± {s[k]['std']:.3f}" if k in s else "–" for k, _ in cols]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -163,8 +173,12 @@ def _figure(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(7 * len(results), 4), squeeze=False)
-    for ax, (ds, res) in zip(axes[0], results.items()):
+    ncols = min(2, len(results))  # a grid, two datasets per row
+    nrows = -(-len(results) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7 * ncols, 4 * nrows), squeeze=False)
+    for ax in axes.flat[len(results):]:
+        ax.set_visible(False)
+    for ax, (ds, res) in zip(axes.flat, results.items()):
         names = list(res["summary"])
         groups = list(res["summary"][names[0]]["group_tpr"])
         width = 0.8 / len(names)
@@ -176,15 +190,17 @@ def _figure(results: dict, path: Path) -> None:
         ax.set_title(f"{ds}: test TPR per ({', '.join(AXES[ds])}) group")
         ax.set_ylabel("TPR (raw, mean over seeds)")
         ax.set_ylim(0, 1)
-    axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()  # one legend below the panels, clear of the bars
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    fig.tight_layout(rect=(0, 0.06 / nrows, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 def _previous(out_dir: Path, config: dict) -> dict:
     """Runs of an earlier ``intersectional.json`` in ``out_dir``, keyed (dataset, seed, method), for the datasets
-    whose sensitive axes are unchanged; empty when absent. Raises when the training configuration differs."""
+    whose sensitive axes and dataset options are unchanged; empty when absent. Raises when the training
+    configuration differs."""
     path = out_dir / "intersectional.json"
     if not path.exists():
         return {}
@@ -195,9 +211,10 @@ def _previous(out_dir: Path, config: dict) -> dict:
     if diff:
         raise ConfigError(f"cannot resume from {path}: its configuration differs in {diff}; "
                           "use another --out or drop resume")
-    axes = old["config"]["sensitive"]
+    axes, opts = old["config"]["sensitive"], old["config"].get("data_options", {})
     return {(ds, r["seed"], m): r for ds, res in old["results"].items()
             if (axes.get(ds) if isinstance(axes, dict) else axes) == config["sensitive"].get(ds)
+            and opts.get(ds, {}) == config["data_options"].get(ds, {})
             for m, rows in res["runs"].items() for r in rows}
 
 
@@ -205,7 +222,7 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
         datasets=None, methods=None, resume: bool = False) -> dict:
     """Run the suite and write intersectional.{json,md,png} into ``out_dir``; return the results dict.
 
-    ``datasets`` (default adult, compas, german; quick: compas) and ``methods`` (default erm, erm-balanced,
+    ``datasets`` (default ``DATASETS``; quick: compas) and ``methods`` (default erm, erm-balanced,
     equal-sampling, aug-simple, aug-intermediate, aug-complex; aug-reference = positive simple / negative
     intermediate) restrict the run. ``resume`` keeps the runs already in ``out_dir``'s results.
     """
@@ -223,7 +240,8 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                           f"erm, erm-balanced, equal-sampling, {', '.join(VARIANTS)}")
     mlp = QUICK_MLP if quick else MLP
     n_boot = 20 if quick else 1000
-    config = {"datasets": list(datasets), "sensitive": {ds: AXES[ds] for ds in datasets}, "seeds": seed_list,
+    config = {"datasets": list(datasets), "sensitive": {ds: AXES[ds] for ds in datasets},
+              "data_options": {ds: DATA_OPTIONS.get(ds, {}) for ds in datasets}, "seeds": seed_list,
               "methods": methods, "mlp": {k: list(v) if isinstance(v, tuple) else v for k, v in mlp.items()},
               "n_per_cell": 50 if quick else 1000, "selection": f"epochs within {ACC_SLACK} valid bal. acc of the "
               "run's best, lowest valid DF", "bootstrap": n_boot, "quick": quick,
@@ -240,7 +258,7 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                     continue
                 if split is None:
                     split = {sp: load(ds, split=sp, data_dir=data_dir, sensitive=AXES[ds], protocol="intersectional",
-                                      seed=seed) for sp in ("train", "valid", "test")}
+                                      seed=seed, **DATA_OPTIONS.get(ds, {})) for sp in ("train", "valid", "test")}
                     train, valid, test = split["train"], split["valid"], split["test"]
                     mean, std = train.X.mean(0), train.X.std(0)
                     std = np.where(std > 0, std, 1.0)

@@ -40,7 +40,7 @@ def register(spec: DatasetSpec) -> DatasetSpec:
 
 
 def _ensure_registered() -> None:
-    for mod in ("tabular", "images"):
+    for mod in ("tabular", "images", "image_features"):
         try:
             importlib.import_module(f"{__name__}.{mod}")
         except ModuleNotFoundError as err:
