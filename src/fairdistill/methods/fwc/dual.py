@@ -120,7 +120,8 @@ PRECISIONS = ("auto", "float32", "float64")
 
 class CellNearest:
     """c_ig = min_{j in g} C_ij and j*_ig = argmin for cells g whose points are ``centers[cell_start[g]:
-    cell_start[g+1]]``, with C_ij = c_X(X_i, x̂_j) + 1[d_i != d_g] + 1[y_i != y_g] (encoding.py).
+    cell_start[g+1]]``, with C_ij = c_X(X_i, x̂_j) + 1[d_i != d_g] + 1[y_i != y_g] (encoding.py); (d_g, y_g) =
+    (g // K, g % K), or the rows of ``cell_dy`` when the cells refine (group, label) cells (equalized.py).
 
     The n x m cost is computed in row chunks (torch kernel on ``device``; ``chunk_rows`` rows, default about 8 MiB
     of entries per block searched) and never stored; the chosen entries are recomputed exactly in float64
@@ -150,7 +151,7 @@ class CellNearest:
 
     def __init__(self, X: np.ndarray, cell_start: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int,
                  cost: str = "l1", chunk_rows: int | None = None, device: str = "cpu", prune: bool = True,
-                 block: int | None = None, precision: str = "auto"):
+                 block: int | None = None, precision: str = "auto", cell_dy: np.ndarray | None = None):
         if precision not in PRECISIONS:
             raise ConfigError(f"precision={precision!r} is unknown; choose one of {list(PRECISIONS)}")
         self.X = np.asarray(X, dtype=np.float64)
@@ -161,9 +162,10 @@ class CellNearest:
         self.m = int(self.cell_start[-1])
         self.cost, self.device, self.prune = cost, device, prune
         self.chunk_rows = chunk_rows
-        g = np.arange(self.G)
-        self.mismatch = ((np.asarray(d)[:, None] != (g // n_labels)[None, :]).astype(np.float64)
-                         + (np.asarray(y)[:, None] != (g % n_labels)[None, :]))
+        g = np.arange(self.G)  # cell g holds (group, label) = (g // K, g % K), or cell_dy[g] when cells are refined
+        gd, gy = (g // n_labels, g % n_labels) if cell_dy is None else np.asarray(cell_dy, dtype=np.int64).T
+        self.mismatch = ((np.asarray(d)[:, None] != gd[None, :]).astype(np.float64)
+                         + (np.asarray(y)[:, None] != gy[None, :]))
         starts = []
         for c in range(self.G):  # blocks of <= block points, never across cells
             lo, hi = int(self.cell_start[c]), int(self.cell_start[c + 1])

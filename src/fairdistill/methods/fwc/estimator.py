@@ -19,6 +19,7 @@ from ..base import Method, Param, resolve_size
 from .allocation import allocate_cells, cell_counts
 from .dual import SOLVERS, aggregate, fairness_matrix, solve_inner
 from .encoding import COSTS, Encoded, encode
+from .equalized import EqualizedOdds
 from .mm import UPDATES, init_centers, j_max, run_mm, snap_to_rows
 
 
@@ -73,6 +74,12 @@ class FWC(Method):
               "(METHODS.md §6); larger values stop earlier at a slightly higher objective (benchmarks/fwc-scale.md)",
               check=lambda v: None if v >= 0 else "must be >= 0 (a relative objective decrease)"),
         Param("drop_empty", bool, False, "drop points that end with weight θ_j = 0 (default: keep them)"),
+        Param("constraint", str, "dp", "'dp': demographic parity only (the paper; default); 'eo': experimental, "
+              "also equalized-odds-style rows on an auxiliary logistic-regression classifier h fitted on the training "
+              "rows: |p_θ(h=1|y,d)/p_T(h=1|y) − 1| <= eo_epsilon for every group d and label y (binary labels; "
+              "cells follow h(x̂) as the points move, so the objective is not monotone)", choices=("dp", "eo")),
+        Param("eo_epsilon", float, None, "tolerance of the 'eo' rows (default: epsilon; inf = none)",
+              check=lambda v: None if v is None or v > 0 else "must be > 0 (or unset for epsilon)"),
         Param("init_sample", int, 20_000, "k-means initialisation fits each (group, label) cell on at most this "
               "many rows (seeded sample; 0 = all rows; default 20000: at n = 1e6 about 6x faster than 100000, "
               "final objective within 1e-4 relative; benchmarks/fwc-scale.md)",
@@ -102,9 +109,13 @@ class FWC(Method):
         t_init = time.perf_counter() - t_init
         A = fairness_matrix(enc.n_groups, enc.p_target, self.epsilon)
         device = str(resolve_device(self.device))
+        odds = None
+        if self.constraint == "eo":
+            odds = EqualizedOdds(enc.X, enc.d, enc.y, point_cell, enc.n_groups, enc.p_target, self.epsilon,
+                                 self.epsilon if self.eo_epsilon is None else self.eo_epsilon, self.seed)
         res = run_mm(enc.X, enc.d, enc.y, K, A, centers, cell_start, cost=self.cost, update=update,
                      max_iter=self.max_iter, tol=self.tol, solver=self.solver, chunk_rows=self.chunk_rows,
-                     device=device, seed=self.seed)
+                     device=device, seed=self.seed, refine=odds)
         theta = res.theta
         viol = j_max(theta, point_cell, K, enc.p_target, enc.n_groups)
         keep = theta > 0 if self.drop_empty else np.ones(m, bool)
@@ -120,8 +131,17 @@ class FWC(Method):
             "objective": res.objective, "iterations": res.iterations, "stop": res.stop, "tol": self.tol,
             "init_seconds": round(t_init, 4),
             "seconds_per_iteration": [round(t, 4) for t in res.seconds], "inner": res.inner,
-            "j_max": viol, "n_zero_weight": int((theta <= 0).sum()),
+            "j_max": viol, "n_zero_weight": int((theta <= 0).sum()), "constraint": self.constraint,
         }
+        if odds is not None:
+            prov.update(eo_violation=odds.violation(theta, res.centers), eo_dropped=[list(c) for c in res.cells.dropped],
+                        eo_q=odds.q.tolist())
+            if res.cells.dropped:
+                names = [(enc.group_tuples[a], int(enc.labels[b])) for a, b in res.cells.dropped]
+                warnings.warn(f"FWC constraint='eo': every point of (group, label) cell(s) {names} falls on one side "
+                              f"of h, so their equalized-odds rows could not be enforced (violation "
+                              f"{prov['eo_violation']:.3f}); a larger size gives each cell more points",
+                              stacklevel=3)
         return SyntheticSet.from_dataset(data, X=res.centers[keep].astype(np.float32),
                                          y=enc.labels[pts % K], s=s, weights=theta[keep], origin=origin,
                                          provenance=prov, name=f"{data.name}-fwc")

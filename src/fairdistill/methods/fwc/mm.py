@@ -210,24 +210,34 @@ class MMResult:
     inner: list[dict] = field(default_factory=list)
     result: InnerResult | None = None
     jstar: np.ndarray | None = None
+    cells: object | None = None  # the final ``Cells`` when run with ``refine``
 
 
 def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.ndarray, centers: np.ndarray,
            cell_start: np.ndarray, *, cost: str = "l1", update: str = "auto", max_iter: int = 100,
            solver: str = "accpm", tol: float = 1e-7, chunk_rows: int | None = None, device: str = "cpu",
            seed: int = 0, prune: bool = True, callback=None, precision: str = "auto",
-           block: int | None = PRUNE_BLOCK) -> MMResult:
+           block: int | None = PRUNE_BLOCK, refine=None) -> MMResult:
     """Majorization–minimization from ``centers`` (points ordered by cell, ``cell_start`` offsets). ``precision``
     and ``block`` are the nearest-point search's (``CellNearest``: kernel precision and pruning block size; the
-    costs, hence the whole run, do not depend on them)."""
+    costs, hence the whole run, do not depend on them).
+
+    ``refine`` (experimental; ``equalized.EqualizedOdds``): centers -> ``Cells`` recomputed every iteration, for
+    cells that depend on the points' features (then ``A`` and ``cell_start`` are unused). The surrogate argument
+    no longer holds across a change of cells, so F need not decrease; the tolerance rule uses |F_k − F_{k+1}|."""
     X = np.asarray(X, dtype=np.float64)
     n, m = len(X), len(centers)
     if update == "auto":
         update = "median" if cost == "l1" else "mean"
     centers = np.array(centers, dtype=np.float64)
     median = MedianUpdater(X) if update == "median" else None
-    nearest = CellNearest(X, cell_start, d, y, n_labels, cost, chunk_rows, device, prune=prune,
-                          precision=precision, block=block)
+
+    def searcher(starts, cell_dy=None):
+        return CellNearest(X, starts, d, y, n_labels, cost, chunk_rows, device, prune=prune, precision=precision,
+                           block=block, cell_dy=cell_dy)
+
+    nearest = searcher(cell_start) if refine is None else None
+    cells = None
     rng = np.random.default_rng(seed)
     history, secs, inner = [], [], []
     lam = None
@@ -235,7 +245,17 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
     prog = Progress(range(max_iter), "FWC")
     for it in prog:
         t0 = time.perf_counter()
-        c, jstar = nearest(centers)
+        if refine is None:
+            c, jstar = nearest(centers)
+        else:
+            now = refine(centers)
+            if now.centers is not None:  # the refinement re-seeded some points
+                centers = now.centers
+            if cells is None or not now.same_as(cells):  # new cells: fresh search state and a cold inner solve
+                nearest, lam = searcher(now.cell_start, now.cell_dy), None
+            cells, A = now, now.A
+            c, jstar = nearest(centers[cells.order])
+            jstar = cells.order[jstar]
         t_cost = time.perf_counter() - t0
         res = solve_inner(c, A, solver, lam0=lam)
         lam = res.lam
@@ -246,7 +266,8 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
         prog.set(F=res.value)
         rows, pts, w = res.plan.triplets(jstar)
         done = None
-        if it > 0 and history[-2] - history[-1] <= tol * history[-2]:
+        drop = history[-2] - history[-1] if it > 0 else np.inf
+        if it > 0 and (abs(drop) if refine is not None else drop) <= tol * history[-2]:
             done = "objective"
         elif it + 1 == max_iter:
             done = "max_iter"
@@ -270,7 +291,7 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
             break
     theta = m * np.bincount(pts, weights=w, minlength=m) / n
     return MMResult(centers=centers, theta=theta, objective=history, seconds=secs, iterations=len(history),
-                    stop=stop, inner=inner, result=res, jstar=jstar)
+                    stop=stop, inner=inner, result=res, jstar=jstar, cells=cells)
 
 
 def j_max(theta: np.ndarray, point_cell: np.ndarray, n_labels: int, p_target: np.ndarray, n_groups: int) -> float:
