@@ -17,7 +17,10 @@ from fairdistill.errors import ConfigError, DataError
 from fairdistill.methods import make
 from fairdistill.methods.fair4free import Fair4Free, Student, dcor2, sliced_wasserstein, v2_analytic
 from fairdistill.methods.fair4free.estimator import LG_BETA_DCOR
+from fairdistill.methods.fair4free.parity import parity_offsets
+from fairdistill.methods.fair4free.penalty import independence_penalty, kernel_v2
 from fairdistill.methods.fair4free.student import student_epoch
+from fairdistill.nn.mmd import median_bandwidths, mmd2
 
 FAST = dict(teacher_epochs=4, student_epochs=2, batch_size=128, student_batch_size=128)
 ELBO = dict(teacher_kl_weight=1.0, y_mode="latent")  # the paper's teacher (KL weight 1, teacher never sees y)
@@ -304,7 +307,8 @@ def test_registry_and_defaults():
     assert (p.setting("teacher_epochs"), p.setting("student_epochs"), p.setting("lr_student"),
             p.setting("student_loss")) == (1000, 5000, 1e-5, "paper")
     assert Fair4Free(preset="paper", student_loss="mmd").setting("student_loss") == "mmd"
-    assert (m.setting("teacher_kl_weight"), m.setting("y_mode"), m.setting("decode")) == (0.1, "head", "sample")
+    assert (m.setting("teacher_kl_weight"), m.setting("y_mode"), m.setting("decode")) == (0.1, "decoder", "sample")
+    assert (m.setting("y_parity"), p.setting("y_parity")) == ("balanced", "none")
     assert (p.setting("teacher_kl_weight"), p.setting("y_mode"), p.setting("decode")) == (1.0, "latent", "argmax")
     assert (p.setting("penalty"), p.setting("lg_beta")) == ("analytic", 7.0)
 
@@ -366,3 +370,82 @@ def test_checkpoint_resume(toy, tmp_path):
     assert again.history_["teacher"] == [] and again.history_["student"] == []
     assert np.array_equal(first.synthetic_.X, again.synthetic_.X)
     assert np.array_equal(first.synthetic_.y, again.synthetic_.y)
+
+
+# ------------------------------------------------------------- kernel V^2, label parity, s from the latent
+def test_kernel_v2_is_the_weighted_group_mmd_and_scale_free():
+    """kernel_v2 = sum_s (n_s/n)^2 MMD_b^2(group s, batch) with median-heuristic bandwidths (nn.mmd's estimator)."""
+    gen = torch.Generator().manual_seed(3)
+    g = torch.randint(0, 3, (240,), generator=gen)
+    mu = torch.randn((240, 4), generator=gen, dtype=torch.float64) + 0.8 * g[:, None]
+    sig = median_bandwidths(mu, mu[:0], max_rows=240)
+    want = sum(((g == s).double().mean()) ** 2 * mmd2(mu[g == s], mu, sig) for s in range(3))
+    assert kernel_v2(mu, g, 3).item() == pytest.approx(want.item(), rel=1e-9)
+    assert kernel_v2(5.0 * mu - 2.0, g, 3).item() == pytest.approx(want.item(), rel=1e-9)
+    shuffled = g[torch.randperm(240, generator=gen)]
+    assert kernel_v2(mu, shuffled, 3).item() < want.item() / 5
+    assert independence_penalty("mmd", mu=mu, logvar=mu, z=mu, groups=g, n_groups=3,
+                                batch_size=240).item() == pytest.approx(want.item(), rel=1e-9)
+
+
+@pytest.mark.parametrize("k, target", [(2, [0.7, 0.3]), (3, [0.2, 0.3, 0.5])])
+def test_parity_offsets_hit_the_target_and_keep_the_ranking(k, target):
+    gen = torch.Generator().manual_seed(k)
+    g = torch.randint(0, 3, (3000,), generator=gen)
+    logits = 2.0 * torch.randn((3000, k), generator=gen, dtype=torch.float64) + 1.5 * g[:, None] * torch.arange(k)
+    b = parity_offsets(logits, g, 4, torch.tensor(target))  # group 3 is empty
+    p = torch.softmax(logits + b[g], 1)
+    for s in range(3):
+        assert p[g == s].mean(0).numpy() == pytest.approx(target, abs=1e-6)
+        # one offset per group: every row's log-odds against class 0 move by the same group constant
+        moved = (p[g == s].log() - p[g == s][:, :1].log()) - (logits[g == s] - logits[g == s][:, :1])
+        assert (moved - moved[0]).abs().max().item() < 1e-9
+    assert torch.all(b[3] == 0) and torch.all(b[:, 0] == 0)
+    if k == 2:  # independent 1-D root: mean sigmoid(l1 - l0 + c) = 0.3 per group
+        from scipy.optimize import brentq
+        d = (logits[:, 1] - logits[:, 0]).numpy()
+        for s in range(3):
+            c = brentq(lambda c: (1 / (1 + np.exp(-(d[g.numpy() == s] + c)))).mean() - 0.3, -30, 30, xtol=1e-12)
+            assert b[s, 1].item() == pytest.approx(c, abs=1e-5)
+    with pytest.raises(ConfigError):
+        parity_offsets(logits, g, 3, torch.tensor([0.5, 0.6] + [0.0] * (k - 2)))
+
+
+@pytest.mark.parametrize("y_mode, s_mode", [("head", "posterior"), ("decoder", "sample")])
+def test_y_parity_equalises_the_groups_label_rates(toy, y_mode, s_mode):
+    """toy's y depends on s; without a penalty the labels of rows whose s follows z (s_mode='posterior') or that are
+    decoded with s (y_mode='decoder') keep that dependence; y_parity makes every group's synthetic positive rate the
+    training rate ('data') or 1/2 ('balanced'), up to sampling noise."""
+    kw = dict(FAST, teacher_epochs=30, y_mode=y_mode, s_mode=s_mode, lg_beta=0)
+    base = toy.y.mean()
+    rates = {}
+    m = Fair4Free(**kw).fit(toy)
+    for parity in ("none", "data", "balanced"):  # y_parity acts at sampling time only
+        m.y_parity = parity
+        syn = m.sample(6000)
+        rates[parity] = [syn.y[syn.s[:, 0] == s].mean() for s in (0, 1)]
+        assert syn.provenance["y_parity"] == parity
+    assert abs(rates["none"][0] - rates["none"][1]) > 0.1  # the unrepaired labels still carry s (no penalty)
+    assert np.abs(np.array(rates["data"]) - base).max() < 0.03
+    assert np.abs(np.array(rates["balanced"]) - 0.5).max() < 0.03
+
+
+def test_s_mode_posterior_decodes_each_latent_with_its_own_group():
+    """Without a penalty the latent carries s: decoding it with an independent s gives rows whose x hardly tells s,
+    while s ~ q(s | z) keeps x and s consistent (as in the real data) and the group shares near the training ones."""
+    data = latent_toy(n=600)
+    kw = dict(lg_beta=0, **ELBO, teacher_epochs=100, student_epochs=30, batch_size=200, lr_teacher=3e-3,
+              n_samples=3000)
+
+    def x_auc(m):
+        syn = m.synthetic_
+        pred = cross_val_predict(LogisticRegression(max_iter=1000), syn.X, syn.s[:, 0], cv=3,
+                                 method="predict_proba")[:, 1]
+        return roc_auc_score(syn.s[:, 0], pred)
+    post = Fair4Free(s_mode="posterior", **kw).fit(data)
+    indep = Fair4Free(s_mode="sample", **kw).fit(data)
+    assert x_auc(post) > 0.9 and x_auc(post) > x_auc(indep) + 0.08  # measured 0.97 vs 0.84
+    assert abs(post.synthetic_.s.mean() - data.s.mean()) < 0.1
+    indep.s_mode = "posterior"  # its q(s | z) was never fitted
+    with pytest.raises(ConfigError, match="refit with s_mode='posterior'"):
+        indep.sample(10)
