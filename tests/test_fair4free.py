@@ -449,3 +449,16 @@ def test_s_mode_posterior_decodes_each_latent_with_its_own_group():
     indep.s_mode = "posterior"  # its q(s | z) was never fitted
     with pytest.raises(ConfigError, match="refit with s_mode='posterior'"):
         indep.sample(10)
+
+
+def test_y_parity_offsets_belong_to_the_fitted_generator(toy):
+    """The label repair is fixed once per fitted generator (and source, and target), not per sample() batch: a
+    one-row sample gets the same offsets as a large one, and the large sample's group rates meet the target."""
+    m = Fair4Free(**dict(FAST, teacher_epochs=30, y_mode="decoder", lg_beta=0, y_parity="balanced")).fit(toy)
+    first = m._label_offsets("student")
+    assert len(m.sample(1).y) == 1
+    syn = m.sample(8000, seed=123)
+    assert m._label_offsets("student") is first  # reused, whatever n
+    assert np.abs(np.array([syn.y[syn.s[:, 0] == s].mean() for s in (0, 1)]) - 0.5).max() < 0.03
+    m.y_parity = "data"
+    assert not torch.equal(m._label_offsets("student"), first)  # another target, other offsets

@@ -78,6 +78,7 @@ PRESETS = {
 }
 LG_BETA_DCOR = 1.5  # default log10 weight of the dcor penalty (COMPAS/Adult sweep, benchmarks/fair4free-paper.md)
 S_MODES = ("sample", "fixed", "counterfactual", "balanced", "posterior")
+PARITY_REFERENCE = 20_000  # generated rows that fix the y_parity offsets of a fitted generator (per source)
 Y_PARITY = ("none", "data", "balanced")
 
 
@@ -345,6 +346,37 @@ class Fair4Free(Method):
             return g[torch.randperm(n, generator=gen)]
         return torch.arange(n) % k  # counterfactual: latent j decoded for groups 0..k-1 in turn
 
+    def _draw(self, n: int, source: str, gen: torch.Generator):
+        """Latents z, groups g, decoder output and label logits of n generated rows (before any label repair)."""
+        k = len(self.groups_)
+        n_codes = -(-n // k) if self.s_mode == "counterfactual" else n
+        if source == "student":
+            z = self.student_.sample(n_codes, gen)
+        else:
+            z = torch.randn((n_codes, self.z_dim), generator=gen).to(self.device_)
+        if self.s_mode == "counterfactual":
+            z = z.repeat_interleave(k, 0)[:n]
+        g = self._groups_for(n, gen, z).to(self.device_)
+        out = self.teacher_.decode(z, torch.nn.functional.one_hot(g, k).float())
+        logits = out[:, self.x_dim_:] if self.setting("y_mode") == "decoder" else self.y_model_(z)
+        return z, g, out, logits
+
+    @torch.no_grad()
+    def _label_offsets(self, source: str) -> torch.Tensor:
+        """``y_parity``'s per-group logit offsets for ``source``, fixed once per fitted generator on
+        ``PARITY_REFERENCE`` reference rows (seeded), so that sample(n) does not depend on n."""
+        cache = self.__dict__.setdefault("_offsets", {})
+        y_parity = self.setting("y_parity")
+        if (source, y_parity) not in cache:
+            target = (self.label_freq_ if y_parity == "data" else np.full(self.n_classes_, 1.0 / self.n_classes_))
+            if np.any(target == 0):
+                raise ConfigError(f"y_parity={y_parity!r} needs every class in the training labels; class(es) "
+                                  f"{np.flatnonzero(target == 0).tolist()} never occur — use y_parity='none'")
+            gen = torch.Generator(device="cpu").manual_seed(self.seed + 5)
+            _, g, _, logits = self._draw(PARITY_REFERENCE, source, gen)
+            cache[source, y_parity] = parity_offsets(logits, g, len(self.groups_), torch.as_tensor(target))
+        return cache[source, y_parity]
+
     @torch.no_grad()
     def sample(self, n: int, *, source: str = "student", seed: int | None = None) -> SyntheticSet:
         """``n`` synthetic rows in the dataset's encoded X space, with s and y.
@@ -363,28 +395,14 @@ class Fair4Free(Method):
                               "'posterior'; refit with s_mode='posterior'")
         n, dev, k = int(n), self.device_, len(self.groups_)
         gen = torch.Generator(device="cpu").manual_seed(self.seed + 3 if seed is None else seed)
-        n_codes = -(-n // k) if self.s_mode == "counterfactual" else n
-        if source == "student":
-            z = self.student_.sample(n_codes, gen)
-        else:
-            z = torch.randn((n_codes, self.z_dim), generator=gen).to(dev)
-        if self.s_mode == "counterfactual":
-            z = z.repeat_interleave(k, 0)[:n]
-        g = self._groups_for(n, gen, z).to(dev)
-        out = self.teacher_.decode(z, torch.nn.functional.one_hot(g, k).float())
+        z, g, out, logits = self._draw(n, source, gen)
         y_mode, decode = self.setting("y_mode"), self.setting("decode")
         rows = self.teacher_.to_rows(out, decode, gen if dev.type == "cpu" else None,
                                      self.numeric_sd_).cpu().numpy()
         X = rows[:, :self.x_dim_]
-        logits = out[:, self.x_dim_:] if y_mode == "decoder" else self.y_model_(z)
         y_parity = self.setting("y_parity")
         if y_parity != "none":  # one logit offset per group: every group's mean p(y) = the target frequencies
-            target = (self.label_freq_ if y_parity == "data"
-                      else np.full(self.n_classes_, 1.0 / self.n_classes_))
-            if np.any(target == 0):
-                raise ConfigError(f"y_parity={y_parity!r} needs every class in the training labels; class(es) "
-                                  f"{np.flatnonzero(target == 0).tolist()} never occur — use y_parity='none'")
-            logits = logits + parity_offsets(logits, g, k, torch.as_tensor(target))[g]
+            logits = logits + self._label_offsets(source)[g]
         if y_mode == "decoder" and (y_parity == "none" or decode == "argmax"):
             y = (rows[:, self.x_dim_:] if y_parity == "none" else logits.cpu().numpy()).argmax(1)
         else:
