@@ -25,9 +25,10 @@ the label information in z (BAcc 0.54), since y and s are dependent in the data.
 ``y_mode="decoder", y_parity="balanced"`` (labels decoded with s, then shifted per group to equal 1/2 shares) trains
 a downstream model at a high, group-equal positive rate, the operating point where DPR and EOR can both be high despite
 the base rates (5 seeds, RF, real test split, DPR / EOR / BAcc): Adult-sex 0.62 / 0.74 / 0.720 (previous default,
-y head without repair) -> 0.80 / 0.93 / 0.746; Adult-race 0.61 / 0.69 / 0.734 -> 0.81 / 0.90 / 0.756; COMPAS-sex
-0.81 / 0.68 / 0.602 -> 0.89 / 0.81 / 0.611; COMPAS-race 0.93 / 0.83 / 0.574 -> 0.91 / 0.84 / 0.613 (11 of 12 numbers
-better, the twelfth within its seed std 0.07), so it is the default preset's choice.
+y head without repair) -> 0.81 / 0.94 / 0.746; Adult-race 0.61 / 0.69 / 0.734 -> 0.79 / 0.88 / 0.758; COMPAS-sex
+0.81 / 0.68 / 0.602 -> 0.90 / 0.81 / 0.610; COMPAS-race 0.93 / 0.83 / 0.574 -> 0.92 / 0.84 / 0.614
+(benchmarks/fair4free-paper.json; 11 of 12 numbers better, the twelfth within its seed std 0.07), so it is the
+default preset's choice.
 
 Defaults vs the paper (``preset="paper"``: ELBO teacher (w_KL = 1) with FairDisCo's V^2 at lg_beta 7 on the whole
 batch for 1000 epochs, y from a latent classifier, argmax decoding, student 5000 epochs at lr 1e-5 with the L1 loss).
