@@ -29,14 +29,13 @@ import numpy as np
 from ..dataset import FairDataset
 from ..errors import ConfigError
 from . import DatasetSpec, register
-from .images import COLOUR_NAMES, _check_ratio, _read_idx_split, build_coloured, idx_files
+from .images import COLOUR_NAMES, _check_ratio, build_coloured, idx_files
 from .tabular import _random_split, _stratified_holdout
 
 NAME = "cmnist-pca"
 MNIST_TRAIN_ROWS = 60000
 DEFAULTS = {"protocol": "intersectional", "bias_ratio": 0.9, "max_rows": 30000, "n_components": 64,
             "colour_groups": 2}
-INK_LEVEL = 128  # grey level from which cmnist-fg draws a pixel in the colour
 _CHUNK = 8192  # rows per PCA transform (bounds the float32 copy of the pixels)
 
 
@@ -68,9 +67,10 @@ def _parse(options: dict) -> dict:
     return opts
 
 
-def ink_mass(grey: np.ndarray) -> np.ndarray:
-    """Number of pixels >= 128 of each N x H x W grey image (the pixels cmnist-fg draws in colour)."""
-    return (grey >= INK_LEVEL).reshape(len(grey), -1).sum(1).astype(np.int64)
+def ink_mass(coloured: np.ndarray) -> np.ndarray:
+    """Number of coloured pixels of each N x 3 x H x W cmnist-fg image: exactly its grey pixels >= 128 (cmnist-fg
+    draws those in a palette colour, none of which is black, and leaves every other pixel 0)."""
+    return (coloured.max(1) > 0).reshape(len(coloured), -1).sum(1).astype(np.int64)
 
 
 def thickness(ink: np.ndarray, digit: np.ndarray, fit_rows: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
@@ -103,12 +103,11 @@ def load_cmnist_pca(data_dir=None, seed: int = 0, sensitive=("colour", "thicknes
     """cmnist-pca train/valid/test (options protocol, bias_ratio, max_rows, n_components, colour_groups)."""
     opts = _parse(options)
     part = build_coloured("cmnist-fg", "train", data_dir, seed, opts["bias_ratio"])
-    grey, _ = _read_idx_split("mnist", "train", data_dir)
     rows = np.sort(np.random.default_rng([seed, 60013]).choice(len(part.y), opts["max_rows"], replace=False))
+    ink = ink_mass(part.images[rows])
     pixels = part.images[rows].reshape(len(rows), -1)
     digit, colour_id, source = part.y[rows], part.s[rows], part.source_index[rows]
     del part
-    ink = ink_mass(grey[source])
     y = (digit >= 5).astype(np.int64)
     colour = (colour_id >= 5).astype(np.int64) if opts["colour_groups"] == 2 else colour_id
     pool, test = _random_split(len(rows), 0.20, seed)
