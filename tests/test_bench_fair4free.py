@@ -26,7 +26,7 @@ def test_quick_suite_writes_results(tmp_path, data_dir):
                     assert 0 <= cell["coverage"][0] <= 1 and cell["density"][0] >= 0
     run = doc["results"]["runs"][0]
     for r in doc["results"]["runs"]:  # quick sets are < 10,000 rows: no subsample, so the bound is exact
-        for name in GENERATED:
+        for name in ("original", *GENERATED):  # original: the real test rows, bounded the same way
             assert r["rows"][name]["coverage"] <= r["coverage_bound"] + 1e-12
             assert 0 <= r["rows"][name]["coverage_dedup"] <= 1
     syn = run["rows"]["fair4free-mmd"]
@@ -69,9 +69,13 @@ def test_resume_reuses_cached_runs_and_summarises_every_case(tmp_path, data_dir)
     cache = tmp_path / "fair4free-paper.runs.jsonl"
     rec = json.loads(cache.read_text())
     rec["marker"] = "kept"  # a recomputed run would not carry it
-    cache.write_text(json.dumps(rec) + "\n")
+    fidelity = {k: rec["rows"]["original"].pop(k) for k in ("density", "coverage", "coverage_dedup")}
+    cache.write_text(json.dumps(rec) + "\n")  # as cached before the original row had its fidelity
     out = paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/race", resume=True)
     assert [(r["sensitive"], r.get("marker")) for r in out["runs"]] == [("sex", "kept"), ("race", None)]
+    assert {k: out["runs"][0]["rows"]["original"][k] for k in fidelity} == fidelity  # filled in, same values
+    assert [json.loads(line)["rows"]["original"].get("coverage") for line in cache.read_text().splitlines()] == [
+        fidelity["coverage"], out["runs"][1]["rows"]["original"]["coverage"]]  # and written back once
     assert set(out["summary"]) == {"compas/sex", "compas/race"}
     with pytest.raises(ConfigError, match="unknown case"):
         paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/age")
