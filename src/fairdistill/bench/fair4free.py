@@ -354,7 +354,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     from .record import write_results
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    n_seeds = seeds if seeds is not None else (1 if quick else 5)
+    n_seeds = seeds if seeds is not None else (1 if quick else 10)
     chosen = [tuple(c.split("/")) for c in cases.split(",")] if isinstance(cases, str) else list(cases or CASES)
     bad = [c for c in chosen if c not in CASES]
     if bad:

@@ -3,8 +3,9 @@
 fit(data):
 1. teacher: conditional VAE on (x, onehot(group)) with loss RE + w_KL * KL + beta * P(z, s), beta = 10^lg_beta
    (``teacher.py``, ``penalty.py``); the group is the joint tuple of every sensitive axis (several axes work).
-2. y model: ``y_mode="head"`` (default) — the teacher reads y and decodes it from z alone (a head z -> y trained
-   jointly); ``"latent"`` — a small MLP z -> p(y | z) trained afterwards on teacher posterior samples of the real rows.
+2. y model: ``y_mode="decoder"`` (default) — y is one more categorical block of the row, decoded with s;
+   ``"head"`` — the teacher reads y and decodes it from z alone (a head z -> y trained jointly); ``"latent"`` (paper
+   preset) — a small MLP z -> p(y | z) trained afterwards on teacher posterior samples of the real rows.
 3. student: noise -> z' trained with Dist(z, z') + kl_weight * KL, never seeing x (``student.py``).
 sample(n): z' = student(noise); s per ``s_mode``; x = decoder(z', onehot(s)) decoded per block (``decode``);
 y ~ p(y | z') (``head`` / ``latent``: y depends on s only through z', which the teacher made independent of s) or
@@ -24,10 +25,10 @@ positive rate. Penalising that non-linear dependence (``penalty="mmd"``, lg_beta
 the label information in z (BAcc 0.54), since y and s are dependent in the data. What works is the label side:
 ``y_mode="decoder", y_parity="balanced"`` (labels decoded with s, then shifted per group to equal 1/2 shares) trains
 a downstream model at a high, group-equal positive rate, the operating point where DPR and EOR can both be high despite
-the base rates (5 seeds, RF, real test split, DPR / EOR / BAcc): Adult-sex 0.62 / 0.74 / 0.720 (previous default,
-y head without repair) -> 0.81 / 0.94 / 0.746; Adult-race 0.61 / 0.69 / 0.734 -> 0.79 / 0.88 / 0.758; COMPAS-sex
-0.81 / 0.68 / 0.602 -> 0.90 / 0.81 / 0.610; COMPAS-race 0.93 / 0.83 / 0.574 -> 0.92 / 0.84 / 0.614
-(benchmarks/fair4free-paper.json; 11 of 12 numbers better, the twelfth within its seed std 0.07), so it is the
+the base rates (RF, real test split, DPR / EOR / BAcc, previous default (y head without repair, 5 seeds) -> this one
+(10 seeds)): Adult-sex 0.62 / 0.74 / 0.720 -> 0.81 / 0.94 / 0.745; Adult-race 0.61 / 0.69 / 0.734 -> 0.80 / 0.89 /
+0.758; COMPAS-sex 0.81 / 0.68 / 0.602 -> 0.90 / 0.83 / 0.614; COMPAS-race 0.93 / 0.83 / 0.574 -> 0.91 / 0.86 / 0.613
+(benchmarks/fair4free-paper.json; 11 of 12 numbers better, the twelfth within its seed std 0.06), so it is the
 default preset's choice.
 
 Defaults vs the paper (``preset="paper"``: ELBO teacher (w_KL = 1) with FairDisCo's V^2 at lg_beta 7 on the whole
