@@ -27,10 +27,11 @@ def test_quick_suite_writes_consistent_results(tmp_path, data_dir):
         assert np.isclose(r["df"], np.log(r["best_tpr"] / r["worst_tpr"]))
         hw, hb = 1 - r["worst_tpr"], 1 - r["best_tpr"]
         assert np.isclose(r["if_0.5"], 0.5 * hw + 0.5 * hw / hb)
+        assert np.isclose(r["if_0.5_reference"], 0.5 * hw + 0.5 * hb / hw)
         assert r["df_boot_lo"] <= r["df_boot_hi"]
     assert 0.0 <= runs["aug-reference"][0]["real_vs_generated_bacc"] <= 1.0
     assert set(res["compas"]["checks"]["erm"]["aug-reference"]) == {"df_lower", "if_lower", "worst_tpr_not_lower",
-                                                               "bacc_within_1pt"}
+                                                               "bacc_within_1pt", "if_reference_lower"}
 
 
 def test_selection_keeps_accuracy_within_slack_and_minimises_valid_df():
@@ -64,9 +65,11 @@ def test_resume_reuses_finished_runs_and_adds_new_methods(tmp_path, data_dir):
     path = tmp_path / "intersectional.json"
     doc = json.loads(path.read_text())
     doc["results"]["compas"]["runs"]["erm"][0]["marker"] = "kept"  # a recomputed run would not carry it
+    ref = doc["results"]["compas"]["runs"]["erm"][0].pop("if_0.5_reference")  # as kept before that column existed
     path.write_text(json.dumps(doc))
     again = run(tmp_path, data_dir=data_dir, quick=True, device="cpu", methods="erm,erm-balanced", resume=True)
     assert again["compas"]["runs"]["erm"][0]["marker"] == "kept"
+    assert again["compas"]["runs"]["erm"][0]["if_0.5_reference"] == pytest.approx(ref)  # filled in from the rates
     assert again["compas"]["runs"]["erm"][0]["df"] == first["compas"]["runs"]["erm"][0]["df"]
     bal = again["compas"]["runs"]["erm-balanced"][0]
     with pytest.raises(ConfigError, match="differs"):

@@ -60,6 +60,20 @@ def test_if_alpha_project_and_reference_formulas():
         assert M.if_alpha([1, 1, 1, 1], [1, 1, 0, 1], sensitive_features=[0, 0, 1, 1], smoothing="none") == np.inf
 
 
+def test_if_alpha_from_rates_matches_both_readings_on_random_predictions():
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        y, p, g = rng.integers(0, 2, 300), rng.integers(0, 2, 300), rng.integers(0, 5, 300)
+        kw = dict(sensitive_features=g)
+        w, b = M.worst_group_tpr(y, p, **kw), M.best_group_tpr(y, p, **kw)
+        for alpha in (0.0, 0.3, 1.0):
+            assert M.if_alpha_from_rates(w, b, alpha=alpha) == pytest.approx(M.if_alpha(y, p, alpha=alpha, **kw))
+            assert M.if_alpha_from_rates(w, b, alpha=alpha, reference=True) == pytest.approx(
+                M.if_alpha_reference(y, p, alpha=alpha, **kw))
+    with pytest.raises(ConfigError):
+        M.if_alpha_from_rates(0.4, 0.6, alpha=-0.1)
+
+
 def test_if_alpha_grows_with_disparity_and_reference_does_not():
     y = np.ones(200, dtype=int)
     g = np.repeat([0, 1], 100)

@@ -15,8 +15,9 @@ statistics) on
                    intermediate), simple, intermediate or complex for both labels.
 Model selection (METHODS.md section 8) within each run [project: per seed, since a run = one seed here]: the epochs
 whose validation balanced accuracy is within 0.03 of the run's best are kept, and the one with the lowest validation
-DF is reported on the test split: balanced accuracy, DF (reference smoothing, with a bootstrap 5-95% interval), IF_0.5,
-worst/best smoothed group TPR (raw too) and the per-group TPR. For augmentation, the real-vs-generated score is the
+DF is reported on the test split: balanced accuracy, DF (reference smoothing, with a bootstrap 5-95% interval), IF_0.5
+(and, beside it, the authors' code's formula ``if_alpha_reference``), worst/best smoothed group TPR (raw too) and the
+per-group TPR. For augmentation, the real-vs-generated score is the
 mean balanced accuracy of an MLP separating real from generated training rows per (group, label) cell.
 Generator rounds are selected by MMD (``SELECTION``) rather than the estimator's default discriminator, for CPU time.
 Results are rewritten after every seed, so an interrupted run keeps the seeds it finished; ``resume=True`` reuses
@@ -65,6 +66,7 @@ def _scores(y, pred, s) -> dict:
     return {"balanced_accuracy": metrics.balanced_accuracy(y, pred),
             "df": metrics.differential_fairness(y, pred, **kw),
             "if_0.5": metrics.if_alpha(y, pred, alpha=0.5, **kw),
+            "if_0.5_reference": metrics.if_alpha_reference(y, pred, alpha=0.5, **kw),
             "worst_tpr": metrics.worst_group_tpr(y, pred, **kw), "best_tpr": metrics.best_group_tpr(y, pred, **kw),
             "worst_tpr_raw": float(np.nanmin(tab["raw"])), "best_tpr_raw": float(np.nanmax(tab["raw"])),
             "group_tpr": {str(tuple(int(v) for v in g)) if isinstance(g, tuple) else str(g): float(r)
@@ -112,7 +114,7 @@ def _method_set(name: str, train, seed: int, quick: bool, device: str):
 
 
 def _summary(rows: list[dict]) -> dict:
-    keys = ["balanced_accuracy", "df", "if_0.5", "worst_tpr", "best_tpr", "worst_tpr_raw", "best_tpr_raw",
+    keys = ["balanced_accuracy", "df", "if_0.5", "if_0.5_reference", "worst_tpr", "best_tpr", "worst_tpr_raw", "best_tpr_raw",
             "real_vs_generated_bacc", "df_boot_lo", "df_boot_hi"]
     out = {}
     for k in keys:
@@ -136,6 +138,7 @@ def _checks(summ: dict) -> dict:
         out[base] = {name: {
             "df_lower": s["df"]["mean"] < ref["df"]["mean"],
             "if_lower": s["if_0.5"]["mean"] < ref["if_0.5"]["mean"],
+            "if_reference_lower": s["if_0.5_reference"]["mean"] < ref["if_0.5_reference"]["mean"],
             "worst_tpr_not_lower": s["worst_tpr"]["mean"] >= ref["worst_tpr"]["mean"],
             "bacc_within_1pt": s["balanced_accuracy"]["mean"] >= ref["balanced_accuracy"]["mean"] - 0.01,
         } for name, s in summ.items() if name.startswith("aug-") or name == "equal-sampling"}
@@ -148,7 +151,8 @@ def _markdown(results: dict, config: dict) -> str:
              f"Seeds {config['seeds']}; MLP {config['mlp']}; n_per_cell {config['n_per_cell']}; metrics on test, "
              "mean +- std over seeds; DF/IF/worst/best use reference smoothing (TP+2)/(P+4); real-vs-gen = "
              "balanced accuracy of an MLP separating real and generated rows (0.5 = indistinguishable).", ""]
-    cols = [("balanced_accuracy", "bal. acc"), ("df", "DF"), ("if_0.5", "IF_0.5"), ("worst_tpr", "worst TPR"),
+    cols = [("balanced_accuracy", "bal. acc"), ("df", "DF"), ("if_0.5", "IF_0.5"),
+            ("if_0.5_reference", "IF_0.5 (authors' code)"), ("worst_tpr", "worst TPR"),
             ("best_tpr", "best TPR"), ("worst_tpr_raw", "worst TPR raw"), ("real_vs_generated_bacc", "real-vs-gen")]
     for ds, res in results.items():
         head = "| method | " + " | ".join(c for _, c in cols) + " |"
@@ -161,7 +165,8 @@ def _markdown(results: dict, config: dict) -> str:
             cells = [f"{s[k]['mean']:.3f} ± {s[k]['std']:.3f}" if k in s else "–" for k, _ in cols]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         for base, checks in _checks(res["summary"]).items():
-            lines += ["", f"Targets vs {base} (DF lower, IF lower, worst TPR not lower, bal. acc within 1 point):", ""]
+            lines += ["", f"Targets vs {base} (DF lower, IF lower, worst TPR not lower, bal. acc within 1 point; "
+                      "for information, IF lower under the authors' code's formula):", ""]
             for name, c in checks.items():
                 lines.append(f"- {name}: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in c.items()))
         lines.append("")
@@ -212,10 +217,13 @@ def _previous(out_dir: Path, config: dict) -> dict:
         raise ConfigError(f"cannot resume from {path}: its configuration differs in {diff}; "
                           "use another --out or drop resume")
     axes, opts = old["config"]["sensitive"], old["config"].get("data_options", {})
-    return {(ds, r["seed"], m): r for ds, res in old["results"].items()
-            if (axes.get(ds) if isinstance(axes, dict) else axes) == config["sensitive"].get(ds)
-            and opts.get(ds, {}) == config["data_options"].get(ds, {})
-            for m, rows in res["runs"].items() for r in rows}
+    out = {(ds, r["seed"], m): r for ds, res in old["results"].items()
+           if (axes.get(ds) if isinstance(axes, dict) else axes) == config["sensitive"].get(ds)
+           and opts.get(ds, {}) == config["data_options"].get(ds, {})
+           for m, rows in res["runs"].items() for r in rows}
+    for r in out.values():  # runs kept before the authors'-code IF column existed: it needs only the two rates
+        r.setdefault("if_0.5_reference", metrics.if_alpha_from_rates(r["worst_tpr"], r["best_tpr"], reference=True))
+    return out
 
 
 def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",

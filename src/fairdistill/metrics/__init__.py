@@ -11,7 +11,8 @@ from .groups import (demographic_disparity, demographic_parity_difference, demog
                      equal_opportunity_difference, equal_opportunity_ratio, equalized_odds_difference,
                      equalized_odds_ratio, group_rates, parity_violation, selection_rates, tradeoff)
 from .intersectional import (best_group_tpr, bootstrap, differential_fairness, differential_fairness_outcomes,
-                             group_tpr, if_alpha, if_alpha_reference, worst_group_tpr)
+                             group_tpr, if_alpha, if_alpha_from_rates, if_alpha_reference,
+                             worst_group_tpr)
 from .utility import accuracy, auc, balanced_accuracy, f1, recall
 
 __all__ = [
@@ -22,6 +23,6 @@ __all__ = [
     "group_rates", "parity_violation", "tradeoff",
     "deo_max", "deo_avg", "deo_table",
     "group_tpr", "differential_fairness", "differential_fairness_outcomes", "worst_group_tpr", "best_group_tpr",
-    "if_alpha", "if_alpha_reference", "bootstrap",
+    "if_alpha", "if_alpha_reference", "if_alpha_from_rates", "bootstrap",
     "wasserstein_distance", "clustering_cost", "density_coverage", "mmd", "median_bandwidths",
 ]

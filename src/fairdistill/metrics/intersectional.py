@@ -184,6 +184,15 @@ def if_alpha_reference(y_true, y_pred, *, sensitive_features, alpha=0.5, smoothi
                      smoothing, sample_weight, return_table)
 
 
+def if_alpha_from_rates(worst: float, best: float, *, alpha: float = 0.5, reference: bool = False) -> float:
+    """IF_alpha from the worst and best group's (smoothed) TPR alone, which is all either reading depends on:
+    harm_worst = 1 - worst, harm_best = 1 - best; :func:`if_alpha` (``reference=False``) or
+    :func:`if_alpha_reference` (``True``). For summaries that kept the two rates but not the predictions."""
+    _check_alpha(alpha)
+    harm = 1.0 - np.array([worst, best], dtype=float)
+    return (_if_reference if reference else _if_project)(harm, alpha)
+
+
 def bootstrap(metric_fn: Callable, y_true, y_pred, sensitive_features, n: int = 1000, seed: int = 0,
               **kwargs) -> tuple[float, float, float]:
     """Resample the rows ``n`` times with replacement (``numpy.random.default_rng(seed)``), evaluate
