@@ -144,3 +144,25 @@ def test_demo_timing_suite_records_the_demo(capsys, tmp_path, data_dir):
     assert run(capsys, "bench", "demo-timing", "--quick", "--out", tmp_path)[0] == 0
     rec = json.loads((tmp_path / "demo-timing.json").read_text())
     assert rec["results"]["demo_seconds"] > 0 and {"command", "commit", "machine"} <= set(rec)
+
+
+def test_git_commit_marks_code_changes_dirty_but_not_benchmark_results(tmp_path):
+    import subprocess
+
+    from fairdistill.bench.record import git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "benchmarks" / "suite.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "init")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert git_commit(tmp_path) == head
+    (tmp_path / "benchmarks" / "suite.json").write_text('{"rewritten": true}\n')
+    assert git_commit(tmp_path / "benchmarks") == head  # a suite rewriting its own results stays clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == head + "-dirty"
