@@ -267,9 +267,9 @@ def _markdown(summary, targets, config, bounds=None) -> str:
     lines = ["# Fair4Free vs the paper (TARGETS.md §3)", "",
              f"Seeds: {config['seeds']}; downstream models: {', '.join(config['models'])}; tested on the real test "
              "split, except rows marked '@own-split' (the paper's FairX protocol: trained on 70% of that set, tested "
-             "on its own other 30%). Mean ± std over seeds. Density/coverage (k=5): synthetic x vs real training x; on the "
-             "'original' rows, the real test rows vs the training rows: what a fresh sample of real people scores, "
-             "the scale a perfect generator reaches (the test split is smaller than the synthetic sets). "
+             "on its own other 30%). Mean ± std over seeds. Density/coverage (k=5): synthetic x vs real training x; "
+             "on the 'original' rows, the real test rows vs the training rows: what a fresh sample of real people "
+             "scores, the scale a perfect generator reaches (the test split is smaller than the synthetic sets). "
              "'paper' rows: Table 3 (COMPAS; every entry ± .01) and the known Adult values. fair4free-mmd is the "
              "default configuration (fair4free-swd / -paper: other students on the same teacher). "
              "Coverage_dedup (not the paper's metric): coverage against the distinct real rows. "

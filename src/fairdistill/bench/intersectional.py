@@ -114,8 +114,8 @@ def _method_set(name: str, train, seed: int, quick: bool, device: str):
 
 
 def _summary(rows: list[dict]) -> dict:
-    keys = ["balanced_accuracy", "df", "if_0.5", "if_0.5_reference", "worst_tpr", "best_tpr", "worst_tpr_raw", "best_tpr_raw",
-            "real_vs_generated_bacc", "df_boot_lo", "df_boot_hi"]
+    keys = ["balanced_accuracy", "df", "if_0.5", "if_0.5_reference", "worst_tpr", "best_tpr", "worst_tpr_raw",
+            "best_tpr_raw", "real_vs_generated_bacc", "df_boot_lo", "df_boot_hi"]
     out = {}
     for k in keys:
         vals = [r[k] for r in rows if r.get(k) is not None]
