@@ -62,7 +62,9 @@ def test_image_grid(tmp_path):
 
 @pytest.mark.slow
 def test_paper_quick_smoke(tmp_path, data_dir):
+    (tmp_path / "fairdd-paper.notes.md").write_text("How the protocol was chosen: a note kept beside the results.\n")
     res = fairdd.paper(tmp_path, data_dir=data_dir, quick=True, device="cpu")
+    assert "a note kept beside the results." in (tmp_path / "fairdd-paper.md").read_text()
     saved = json.loads((tmp_path / "fairdd-paper.json").read_text())
     assert saved["suite"] == "fairdd-paper" and saved["results"]["rows"] == json.loads(json.dumps(res["rows"]))
     methods = {r["method"] for r in res["rows"]}

@@ -7,9 +7,10 @@ repeats) beside the published numbers (TARGETS.md §1.1). Protocols:
 - ``full`` (default when CUDA is present): the paper's settings (METHODS.md §2-§4): DM 20,000 iterations, DC 1,000,
   batch_real 256, ConvNet width 128; evaluation 1,000 epochs with DSA (DM sets, random) or 300 without (DC sets),
   5 repeats.
-- ``reduced`` (default on CPU) [project]: a miniature of ``full`` that two shared CPU cores run in about half an
-  hour with ``jobs=4``: the same method code and loss, fewer iterations and smaller nets. Distillation with a
-  width-32 ConvNet, batch_real 64, DM / DM+FairDD 200 iterations at lr_img 3 (group_reduction sum, uniform sampler,
+- ``reduced`` (default on CPU) [project]: a miniature of ``full`` that two shared CPU cores run in under an hour
+  with ``jobs=2``: the same method code and loss, fewer iterations and smaller nets. Distillation with a
+  width-32 ConvNet, batch_real 256 (the paper's), DM / DM+FairDD 400 iterations at lr_img 3 (group_reduction sum,
+  uniform sampler,
   as the paper), DC 10 iterations with outer/inner loops 5/10 (C-MNIST (FG) only); every distillation starts from
   a group-balanced real initialisation (``init_balanced=True``; the Random baseline keeps the paper's proportional
   draw; on C-MNIST (FG) DM, DM+FairDD and Random also run with the other initialisation); evaluation with a
@@ -17,8 +18,10 @@ repeats) beside the published numbers (TARGETS.md §1.1). Protocols:
   skipped; IPC 10 only unless ``ipcs`` says otherwise. Measured on C-MNIST (FG) (1 repeat): lr_img 10 leaves
   FairDD's images speckled (its loss sums ~10 group terms, ~10x DM's gradient; 100 iterations: DEO_M 85.7),
   lr_img 3 with balanced init gives DM 27.0 / 100 / 99.2 and DM+FairDD 84.0 / 26.7 / 16.5 (Acc / DEO_M / DEO_A)
-  after 200 iterations; with balanced init vanilla DM still drifts to DEO_M 100 within 100 iterations, as the
-  paper's Table 6 reports for its full runs.
+  after 200 iterations at batch_real 64; with balanced init vanilla DM still drifts to DEO_M 100 within 100
+  iterations, as the paper's Table 6 reports for its full runs. batch_real 64 left FairDD's per-group means noisy
+  (about 6 real images per colour group and class): C-FMNIST DEO_M 66 / 62 after 200 iterations, 38 / 42 at
+  batch_real 256 and 400 iterations (benchmarks/fairdd-paper.notes.md).
 - C-FMNIST (BG) is loaded with ``faithful=True`` in every protocol (``Protocol.faithful``): with the fixed colouring
   the white group's images are constant (the object vanishes on a white background), which caps every method at
   DEO_M ~100; the faithful images are those behind the published numbers.
@@ -44,7 +47,8 @@ from .record import write_results
 
 DATASETS = ("cmnist-fg", "cmnist-bg", "cfmnist-fg", "cfmnist-bg")
 # the reduced CPU protocol (measured choices: see the module docstring and benchmarks/fairdd-paper.md)
-REDUCED_DM_ITERATIONS = 200
+REDUCED_DM_ITERATIONS = 400
+REDUCED_BATCH_REAL = 256
 REDUCED_LR_IMG = 3.0
 REDUCED_EVAL_EPOCHS = 200
 REDUCED_INIT_BALANCED = True
@@ -114,7 +118,8 @@ class Protocol:
 PROTOCOLS = {
     "full": Protocol("full", (10, 50, 100), METHODS, 20000, 1000, 256, 128, None, None, None, 1000, 300, 128, 5, 300),
     "reduced": Protocol("reduced", (10,), ("dm", "fairdd-dm", "random", "dc", "fairdd-dc"), REDUCED_DM_ITERATIONS,
-                        10, 64, 32, REDUCED_LR_IMG, 5, 10, REDUCED_EVAL_EPOCHS, REDUCED_EVAL_EPOCHS, 32, 2, 0,
+                        10, REDUCED_BATCH_REAL, 32, REDUCED_LR_IMG, 5, 10, REDUCED_EVAL_EPOCHS,
+                        REDUCED_EVAL_EPOCHS, 32, 2, 0,
                         init_balanced=REDUCED_INIT_BALANCED, compare_init=("cmnist-fg",),
                         dc_datasets=("cmnist-fg",)),
     "quick": Protocol("quick", (2,), ("random", "dm", "fairdd-dm", "dc", "fairdd-dc", "whole"), 3, 1, 16, 8, None,
@@ -311,7 +316,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     ``seeds``: evaluation repeats (default: the protocol's). ``protocol``: full | reduced | quick (default: full
     with CUDA, reduced on CPU, quick when ``quick``). ``datasets``, ``ipcs``, ``methods`` restrict the grid.
     ``jobs`` > 1 runs that many cells at once in worker processes (one torch thread each; CPU only). ``notes``: a
-    paragraph for the Markdown file.
+    paragraph for the Markdown file (default: the text of ``out_dir/fairdd-paper.notes.md`` when it exists).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -321,6 +326,9 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     if jobs < 1:
         raise ConfigError(f"jobs={jobs} must be >= 1")
     p = PROTOCOLS[name]
+    notes_file = out_dir / "fairdd-paper.notes.md"
+    if not notes and notes_file.exists():
+        notes = notes_file.read_text().strip()
     if ipcs:
         p = replace(p, ipcs=tuple(int(i) for i in ipcs))
     datasets = tuple(datasets or (DATASETS[:1] if name == "quick" else DATASETS))
