@@ -146,7 +146,7 @@ def test_demo_timing_suite_records_the_demo(capsys, tmp_path, data_dir):
     assert rec["results"]["demo_seconds"] > 0 and {"command", "commit", "machine"} <= set(rec)
 
 
-def test_git_commit_marks_code_changes_dirty_but_not_benchmark_results(tmp_path):
+def test_git_commit_marks_code_changes_dirty_but_not_results_or_prose(tmp_path):
     import subprocess
 
     from fairdistill.bench.record import git_commit
@@ -156,6 +156,7 @@ def test_git_commit_marks_code_changes_dirty_but_not_benchmark_results(tmp_path)
                        capture_output=True)
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("# readme\n")
     (tmp_path / "benchmarks" / "suite.json").write_text("{}\n")
     git("init", "-q")
     git("add", ".")
@@ -164,5 +165,7 @@ def test_git_commit_marks_code_changes_dirty_but_not_benchmark_results(tmp_path)
     assert git_commit(tmp_path) == head
     (tmp_path / "benchmarks" / "suite.json").write_text('{"rewritten": true}\n')
     assert git_commit(tmp_path / "benchmarks") == head  # a suite rewriting its own results stays clean
+    (tmp_path / "README.md").write_text("# readme, edited while a suite runs\n")
+    assert git_commit(tmp_path) == head
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == head + "-dirty"

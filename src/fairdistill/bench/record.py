@@ -14,13 +14,14 @@ from ..fileio import write_json
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str:
-    """HEAD of the checkout holding ``cwd`` (default: this package), with "-dirty" when tracked files outside
-    ``benchmarks/`` differ from it (a suite that rewrites its own results as it goes does not mark itself dirty)."""
+    """HEAD of the checkout holding ``cwd`` (default: this package), with "-dirty" when a tracked file that can change
+    a result differs from it: anything but ``benchmarks/`` (a suite rewrites its own results as it goes) and
+    Markdown prose."""
     cwd = cwd or Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=cwd)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
-                                ":(top,exclude)benchmarks"], capture_output=True, text=True, timeout=5,
+                                ":(top,exclude)benchmarks", ":(top,exclude)*.md"], capture_output=True, text=True, timeout=5,
                                cwd=cwd).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
