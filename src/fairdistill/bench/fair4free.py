@@ -151,12 +151,12 @@ def _split(dataset, axis, seed, *, data_dir, quick):
     return train, test
 
 
-def _fidelity(train, X, seed) -> dict:
+def _fidelity(real, real_unique, X, seed) -> dict:
     """Density / coverage (k = 5) of rows X against the real training rows, and coverage against the distinct ones."""
     from ..metrics import density_coverage
-    dc = density_coverage(train.X, X, k=5, seed=seed)
+    dc = density_coverage(real, X, k=5, seed=seed)
     return {"density": dc["density"], "coverage": dc["coverage"],
-            "coverage_dedup": density_coverage(np.unique(train.X, axis=0), X, k=5, seed=seed)["coverage"]}
+            "coverage_dedup": density_coverage(real_unique, X, k=5, seed=seed)["coverage"]}
 
 
 def _one(dataset, axis, seed, *, data_dir, quick, device, models):
@@ -178,14 +178,15 @@ def _one(dataset, axis, seed, *, data_dir, quick, device, models):
         sets[f"fair4free-{loss}"] = v.synthetic_
         log(f"[fair4free-paper] {dataset}/{axis}/seed {seed}: student {loss} {time.perf_counter() - t:.0f}s")
     # the original row's density / coverage: real test rows against the training rows (what real people score)
+    real_unique = np.unique(train.X, axis=0)
     rows = {"original": {"downstream": _downstream("orig", np.c_[train.X, train.s], train.y,
                                                    np.c_[test.X, test.s], test.y, test.s[:, 0], models),
-                         **_fidelity(train, test.X, seed)},
+                         **_fidelity(train.X, real_unique, test.X, seed)},
             "original @own-split": {"downstream": _own_split(np.c_[train.X, train.s], train.y, train.s[:, 0],
                                                              models, seed)}}
     for name, syn in sets.items():
         rows[name] = {"downstream": _downstream(name, np.c_[syn.X, syn.s], syn.y, np.c_[test.X, test.s], test.y,
-                                                test.s[:, 0], models), **_fidelity(train, syn.X, seed),
+                                                test.s[:, 0], models), **_fidelity(train.X, real_unique, syn.X, seed),
                       "synthetic_positive_rate": float(syn.y.mean()),
                       "synthetic_group_positive_rate": {str(g): float(syn.y[syn.s[:, 0] == g].mean())
                                                         for g in np.unique(syn.s[:, 0])}}
@@ -202,7 +203,7 @@ def _one(dataset, axis, seed, *, data_dir, quick, device, models):
     return {"dataset": dataset, "sensitive": axis, "seed": seed, "n_train": len(train), "n_test": len(test),
             "fit_seconds": round(fit_s, 1), "teacher_final": hist,
             "effective_params": model.effective_params(len(train)),
-            "n_distinct_train_rows": int(len(np.unique(train.X, axis=0))),
+            "n_distinct_train_rows": int(len(real_unique)),
             "coverage_bound": _coverage_bound(train.X, k=5), "rows": rows}, latents
 
 
@@ -382,7 +383,8 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     stale = [key for key, (rec, _) in done.items() if "coverage" not in rec["rows"]["original"]]
     for dataset, axis, seed in stale:  # runs cached before the original row had its real-test fidelity
         train, test = _split(dataset, axis, seed, data_dir=data_dir, quick=quick)
-        done[(dataset, axis, seed)][0]["rows"]["original"].update(_fidelity(train, test.X, seed))
+        done[(dataset, axis, seed)][0]["rows"]["original"].update(
+            _fidelity(train.X, np.unique(train.X, axis=0), test.X, seed))
     if stale:
         tmp = runs_path.with_suffix(".tmp")
         tmp.write_text("".join(_line(*done[key]) for key in done))
