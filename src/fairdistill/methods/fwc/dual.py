@@ -587,13 +587,14 @@ class InnerSolver:
         parallel_map(work, row_ranges(self.n, 1 << 15))
         return best, g, sec, g2
 
-    def oracle(self, lam: np.ndarray):
-        """φ(λ), supergradient −Ã T(λ), greedy cells g*."""
+    def oracle(self, lam: np.ndarray, reduced=None):
+        """φ(λ), supergradient −Ã T(λ), greedy cells g* and the cell masses T(λ) (from ``reduced``, a
+        ``_reduced(λ)`` already computed, when given)."""
         self.calls += 1
-        best, g, _, _ = self._reduced(lam)
+        best, g = (reduced or self._reduced(lam))[:2]
         phi = float(best.sum() / self.n)
         T = np.bincount(g, minlength=self.G) / self.n
-        return phi, -(self.A @ T), g
+        return phi, -(self.A @ T), g, T
 
     def _tolerance(self, value: float, lam: np.ndarray) -> float:
         return self.tol * max(1.0, abs(value)) + 2.0 * self.used_margin * float(np.sum(lam)) / self.n
@@ -663,15 +664,15 @@ class InnerSolver:
         t0 = time.perf_counter()
         n, h = self.n, self.h
         if h == 0:
-            phi, _, g = self.oracle(np.zeros(0))
+            phi, _, g, _ = self.oracle(np.zeros(0))
             plan = Plan(cell=g, q=np.ones(n))
             return InnerResult(plan, plan.value(self.c), phi, np.zeros(0), True, self.calls, 0, 0,
                                time.perf_counter() - t0, 0.0)
         S, off = [], []  # cuts: φ(λ) <= off_k + S_k·λ
         st = {"best": -np.inf, "lam": np.zeros(h), "plan": None, "value": np.inf, "plam": None}
 
-        def evaluate(lam, passed=None):
-            phi, s, g = self.oracle(lam) if passed is None else passed
+        def evaluate(lam, reduced=None):
+            phi, s, g, T = self.oracle(lam, reduced)
             S.append(s)
             off.append(phi - s @ lam)
             if phi > st["best"]:
@@ -682,7 +683,7 @@ class InnerSolver:
                 val = plan.value(self.c)
                 if val < st["value"]:
                     st.update(value=val, plan=plan, plam=lam.copy())
-            return phi
+            return phi, T
 
         def certified():
             return st["plan"] is not None and st["value"] - st["best"] <= self._tolerance(st["value"], st["plam"])
@@ -718,11 +719,9 @@ class InnerSolver:
             for _ in range(self.newton_steps):  # polish λ₀ before the repair (the cuts stay valid)
                 best, g, sec, g2 = self._reduced(lam, second=True)
                 self._pass = (lam, (best, g, sec, g2))
-                self.calls += 1
-                T = np.bincount(g, minlength=self.G) / n
-                phi = float(best.sum() / n)
-                downhill = phi < st["best"]  # then leave it to the repair and the cutting planes
-                evaluate(lam, (phi, -(self.A @ T), g))
+                prev = st["best"]
+                phi, T = evaluate(lam, self._pass[1])
+                downhill = phi < prev  # then leave it to the repair and the cutting planes
                 lam = None if downhill else self._newton_step(lam, T, sec - best, g, g2)
                 if lam is None:
                     break
