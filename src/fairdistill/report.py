@@ -1,11 +1,13 @@
 """What a person reads first: Markdown reports with figures (matplotlib, Agg backend; PNG only).
 
-- ``write_run_report(dir, synthetic, config, report=None)``: one run (sizes, groups, weights, metrics, image grid).
+- ``write_run_report(run_dir, synthetic, config, metrics=None, groups=None)``: one run (sizes, groups, weights,
+  metrics, image grid).
 - ``compare(run_dirs, out_dir)``: a table across runs, a fairness-vs-accuracy scatter, per-group accuracy bars and
   image grids.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -14,12 +16,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from .dataset import FairDataset, group_ids
+from .fileio import save_figure, write_text
 
 HEADLINE = ("accuracy", "balanced_accuracy", "auc", "deo_max", "deo_avg", "dp_difference", "dp_ratio",
             "eo_ratio", "demographic_disparity", "tradeoff", "df", "if_alpha", "worst_group_tpr")
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display needed)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -27,30 +31,40 @@ def _plt():
 
 
 def to_display(X: np.ndarray, meta: dict) -> np.ndarray:
-    """Normalised N x C x H x W images back to [0, 1] N x H x W x C (per-channel mean / std from ``meta``)."""
+    """Normalised N x C x H x W images back to [0, 1] N x H x W x C: x * std + mean per channel (``meta``'s
+    ``mean`` / ``std``, default 0.5 / 0.5), clipped."""
+    X = np.asarray(X, dtype=np.float32)
     mean = np.asarray(meta.get("mean", [0.5] * X.shape[1]), dtype=np.float32).reshape(1, -1, 1, 1)
     std = np.asarray(meta.get("std", [0.5] * X.shape[1]), dtype=np.float32).reshape(1, -1, 1, 1)
-    img = np.clip(X * std + mean, 0, 1).transpose(0, 2, 3, 1)
-    return img[..., 0] if img.shape[-1] == 1 else img
+    return np.clip(X * std + mean, 0, 1).transpose(0, 2, 3, 1)
 
 
-def image_grid(data: FairDataset, path: Path, per_class: int = 10, seed: int = 0) -> Path:
-    """A grid with one row per class and up to ``per_class`` images per row."""
-    rng = np.random.default_rng(seed)
+def class_grid(data: FairDataset, per_class: int = 10, seed: int | None = 0) -> np.ndarray:
+    """An RGB array in [0, 1] with one row per class and up to ``per_class`` images in it (a random choice drawn
+    with ``seed``, or the first ones when ``seed`` is None), on a white 1-pixel border."""
     classes = np.unique(data.y)
+    rng = None if seed is None else np.random.default_rng(seed)
     rows = []
     for c in classes:
         idx = np.flatnonzero(data.y == c)
-        rows.append(np.sort(rng.choice(idx, min(per_class, len(idx)), replace=False)))
+        k = min(per_class, len(idx))
+        rows.append(idx[:k] if rng is None else np.sort(rng.choice(idx, k, replace=False)))
     imgs = to_display(data.X, data.meta)
+    if imgs.shape[-1] == 1:
+        imgs = np.repeat(imgs, 3, axis=3)
     h, w = imgs.shape[1:3]
     grid = np.ones((len(classes) * (h + 2), per_class * (w + 2), 3), dtype=np.float32)
     for r, idx in enumerate(rows):
         for c, i in enumerate(idx):
-            im = imgs[i] if imgs.ndim == 4 else np.repeat(imgs[i][..., None], 3, axis=2)
-            grid[r * (h + 2) + 1:r * (h + 2) + 1 + h, c * (w + 2) + 1:c * (w + 2) + 1 + w] = im
-    plt = _plt()
-    plt.imsave(path, grid)
+            grid[r * (h + 2) + 1:r * (h + 2) + 1 + h, c * (w + 2) + 1:c * (w + 2) + 1 + w] = imgs[i]
+    return grid
+
+
+def image_grid(data: FairDataset, path: Path, per_class: int = 10, seed: int = 0) -> Path:
+    """Save ``class_grid(data, per_class, seed)`` as a PNG (atomically)."""
+    buf = io.BytesIO()
+    pyplot().imsave(buf, class_grid(data, per_class, seed), format="png")
+    write_text(path, buf.getvalue())
     return path
 
 
@@ -104,12 +118,12 @@ def write_run_report(run_dir: Path, synthetic: FairDataset, config: dict, metric
                          + " | ".join(_fmt(v) for k, v in row.items() if k not in ("group", "n")) + " |")
         _group_bars({config.get("method", "run"): groups}, synthetic.sensitive_values, run_dir / "groups.png")
         lines += ["", "![per-group test accuracy](groups.png)"]
-    (run_dir / "report.md").write_text("\n".join(lines) + "\n")
+    write_text(run_dir / "report.md", "\n".join(lines) + "\n")
     return run_dir / "report.md"
 
 
 def _group_bars(by_run: dict[str, list[dict]], values, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     labels = [_group_label(r["group"], values) for r in next(iter(by_run.values()))]
     width = 0.8 / max(1, len(by_run))
     fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(labels) * max(1, len(by_run)) ** 0.5 + 2), 3.5))
@@ -121,8 +135,7 @@ def _group_bars(by_run: dict[str, list[dict]], values, path: Path) -> None:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
@@ -130,9 +143,8 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
     from .errors import ConfigError
     from .runs import load_run
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows, groups, values = [], {}, None
-    for d in map(Path, run_dirs):
+    rows, groups, values, images = [], {}, None, {}
+    for d in map(Path, run_dirs):  # every folder is read and checked before anything is written
         syn, cfg = load_run(d)
         mpath = d / "metrics.json"
         metrics = json.loads(mpath.read_text()) if mpath.exists() else {}
@@ -143,9 +155,12 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
             groups[label] = json.loads(gpath.read_text())
         values = values or syn.sensitive_values
         if syn.modality == "image":
-            image_grid(syn, out_dir / f"grid_{d.name}.png")
+            images[label] = (syn, out_dir / f"grid_{d.name}.png")
     if not rows:
         raise ConfigError("report needs at least one run folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for syn, path in images.values():
+        image_grid(syn, path)
     keys = [k for k in HEADLINE if any(k in m for _, _, m in rows)]
     lines = ["# Comparison", "", "| run | dataset | rows | " + " | ".join(keys) + " |", "|---" * (3 + len(keys)) + "|"]
     for label, cfg, m in rows:
@@ -156,7 +171,7 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
     fair_key = next((k for k in ("deo_max", "demographic_disparity", "dp_difference") if any(k in m for _, _, m in rows)),
                     None)
     if fair_key:
-        plt = _plt()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(5, 4))
         for label, _, m in rows:
             if fair_key in m and "accuracy" in m:
@@ -166,15 +181,12 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
         ax.set_ylabel("accuracy")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out_dir / "tradeoff.png", dpi=120)
-        plt.close(fig)
+        save_figure(fig, out_dir / "tradeoff.png")
         lines += ["", "![fairness vs accuracy](tradeoff.png)"]
     if groups:
         _group_bars(groups, values, out_dir / "groups.png")
         lines += ["", "![per-group test accuracy](groups.png)"]
-    for label, cfg, _ in rows:
-        grid = out_dir / f"grid_{Path(label.split(':', 1)[1]).name}.png"
-        if grid.exists():
-            lines += ["", f"{label}: ![]({grid.name})"]
-    (out_dir / "comparison.md").write_text("\n".join(lines) + "\n")
+    for label, (_, grid) in images.items():
+        lines += ["", f"{label}: ![]({grid.name})"]
+    write_text(out_dir / "comparison.md", "\n".join(lines) + "\n")
     return out_dir / "comparison.md"

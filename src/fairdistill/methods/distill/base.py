@@ -306,11 +306,6 @@ class Distiller(Method, metaclass=ABCMeta):
 
 
 def preview_uint8(synthetic: FairDataset) -> np.ndarray:
-    """Images as N x H x W x C uint8, undoing the dataset's normalisation (``meta['mean']``/``meta['std']``,
-    default 0.5/0.5) and clipping to 0..255."""
-    X = np.asarray(synthetic.X, dtype=np.float32)
-    c = X.shape[1]
-    mean = np.asarray(synthetic.meta.get("mean", [0.5] * c), dtype=np.float32).reshape(1, -1, 1, 1)
-    std = np.asarray(synthetic.meta.get("std", [0.5] * c), dtype=np.float32).reshape(1, -1, 1, 1)
-    img = (X * std + mean) * 255.0
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    """Images as N x H x W x C uint8: ``report.to_display`` (the dataset's normalisation undone) scaled to 0..255."""
+    from ...report import to_display
+    return np.rint(to_display(synthetic.X, synthetic.meta) * 255.0).astype(np.uint8)
