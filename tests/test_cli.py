@@ -43,6 +43,9 @@ def test_tabular_run_evaluate_report(capsys, tmp_path, data_dir):
         assert metric in out
     metrics = json.loads((out_dir / "metrics.json").read_text())
     assert 0.6 < metrics["auc"] <= 1 and 0 <= metrics["dp_difference"] <= 1
+    assert all(isinstance(v, (int, float)) or v is None for v in metrics.values())  # the flat name -> number contract
+    protocol = json.loads((out_dir / "evaluation.json").read_text())
+    assert protocol["model"] == "mlp" and protocol["repeats"] == 1 and protocol["options"]["epochs"] == 5
     second = tmp_path / "adult_full"
     assert run(capsys, "run", "full", "--dataset", "adult", "--out", second)[0] == 0
     code, out, _ = run(capsys, "report", out_dir, second, "--out", tmp_path / "cmp")
@@ -67,7 +70,7 @@ def test_image_run_evaluate_prints_deo(capsys, tmp_path, data_dir):
     (["run", "random", "--dataset", "nope"], "unknown dataset 'nope'"),
     (["run", "nope", "--dataset", "adult"], "unknown method 'nope'"),
     (["run", "random", "--dataset", "cmnist-fg", "--ipc", "100000"], "ipc=100000 exceeds"),
-    (["run", "random", "--dataset", "adult", "--size", "0"], "size=0"),
+    (["run", "random", "--dataset", "adult", "--size", "0"], "size='0' is not valid; give a fraction in (0, 1)"),
     (["run", "random", "--dataset", "adult", "--size", "1e9"], "has only"),
     (["run", "random", "--dataset", "adult", "--sensitive", "height"], "no sensitive attribute ['height']"),
     (["run", "random", "--dataset", "adult", "--data-option", "protocol=magic"], "protocol"),
@@ -95,6 +98,18 @@ def test_existing_run_folder_is_not_overwritten(capsys, tmp_path, data_dir):
     out_dir.mkdir()
     code, _, err = run(capsys, "run", "random", "--dataset", "german", "--out", out_dir)
     assert code == 2 and "--overwrite" in err
+
+
+def test_demo_never_deletes_a_folder_it_did_not_write(capsys, tmp_path):
+    (tmp_path / "mine.txt").write_text("keep")
+    code, _, err = run(capsys, "demo", "--out", tmp_path)
+    assert code == 2 and "not written by the demo" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "mine.txt").read_text() == "keep"
+
+
+def test_report_with_a_bad_folder_writes_nothing(capsys, tmp_path):
+    code, _, err = run(capsys, "report", tmp_path / "missing", "--out", tmp_path / "cmp")
+    assert code == 2 and not (tmp_path / "cmp").exists()
 
 
 def test_evaluate_on_a_non_run_folder(capsys, tmp_path):

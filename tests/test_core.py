@@ -71,11 +71,22 @@ def test_allocate_rejects_impossible_sizes():
         allocate(3, {"a": 1, "b": 40, "c": 9, "d": 50})
 
 
+def test_evaluation_protocol_is_a_copy():
+    m = make("dm")
+    m.evaluation_protocol()["options"]["epochs"] = 1
+    assert make("dm").evaluation_protocol()["options"]["epochs"] != 1
+
+
 def test_param_coercion_and_errors():
     p = base.Param("size", "size", 0.1, "h")
-    assert p.coerce("0.25") == 0.25 and p.coerce("12") == 12
-    with pytest.raises(ConfigError, match="size='x'"):
-        p.coerce("x")
+    assert p.coerce("0.25") == 0.25 and p.coerce("12") == 12 and p.coerce(12.0) == 12
+    assert isinstance(p.coerce("12.0"), int)
+    for bad in ("x", 2.5, "0", -3, 0.0):  # neither a fraction in (0, 1) nor a whole count: never truncated
+        with pytest.raises(ConfigError, match="fraction in \\(0, 1\\) or a whole count"):
+            p.coerce(bad)
+    for method in ("random", "uniform", "fwc"):
+        with pytest.raises(ConfigError, match="size=2.5"):
+            make(method, size=2.5)
     with pytest.raises(ConfigError, match="unknown parameter"):
         make("random", ipcs=3)
     with pytest.raises(ConfigError, match="must be > 0"):

@@ -353,11 +353,18 @@ def test_student_variant_shares_the_teacher(toy):
 
 
 def test_seed_determinism(toy):
-    a = Fair4Free(seed=3, **FAST).fit(toy).synthetic_
-    b = Fair4Free(seed=3, **FAST).fit(toy).synthetic_
+    torch.manual_seed(999)
+    before = torch.random.get_rng_state()
+    m = Fair4Free(seed=3, **FAST).fit(toy)
+    assert torch.equal(torch.random.get_rng_state(), before)  # a fit leaves the caller's generator where it was
+    torch.manual_seed(12345)  # ... and does not depend on it
+    a, b = m.synthetic_, Fair4Free(seed=3, **FAST).fit(toy).synthetic_
     c = Fair4Free(seed=4, **FAST).fit(toy).synthetic_
     assert np.array_equal(a.X, b.X) and np.array_equal(a.y, b.y) and np.array_equal(a.s, b.s)
     assert not np.array_equal(a.X, c.X)
+    r1, r2, r3 = m.sample(300, seed=1), m.sample(300, seed=1), m.sample(300, seed=2)
+    assert np.array_equal(r1.X, r2.X) and np.array_equal(r1.y, r2.y) and np.array_equal(r1.s, r2.s)
+    assert not np.array_equal(r1.X, r3.X)
 
 
 def test_checkpoint_resume(toy, tmp_path):

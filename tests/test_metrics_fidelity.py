@@ -90,6 +90,19 @@ def test_density_coverage_edge_cases():
     # duplicated real rows: NND_k = 0, the open ball is empty
     out = M.density_coverage(np.zeros((10, 2)), np.zeros((4, 2)))
     assert out["density"] == 0 and out["coverage"] == 0
+    # ... also in many standardised dimensions, where rounding differs between k-NN routines: 20 distinct rows with
+    # 5 duplicates each have empty balls, so copies of them are inside none
+    rng = np.random.default_rng(0)
+    base = np.c_[rng.integers(18, 70, (20, 3)), np.eye(3)[rng.integers(0, 3, (20, 7))].reshape(20, -1)]
+    base = (base - base.mean(0)) / base.std(0)
+    out = M.density_coverage(np.repeat(base, 6, axis=0), base, k=5)
+    assert out["density"] == 0 and out["coverage"] == 0
+    # copies of distinct real rows: the counts equal the brute-force ones exactly (no tie counted inside)
+    real = np.c_[rng.normal(size=(400, 3)), np.eye(4)[rng.integers(0, 4, (400, 6))].reshape(400, -1)]
+    real = (real - real.mean(0)) / real.std(0)
+    fake = real[rng.choice(400, 300)]
+    got, expect = M.density_coverage(real, fake, k=5), _prdc_brute(real, fake, 5)
+    assert got["density"] == expect["density"] and got["coverage"] == expect["coverage"]
 
 
 torch = pytest.importorskip("torch")

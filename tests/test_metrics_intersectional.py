@@ -121,3 +121,23 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate():
     assert (hi - lo) / (2 * 1.645) == pytest.approx(se, rel=0.2)  # normal 90 % interval width
     m, lo, hi = M.bootstrap(M.differential_fairness, y, p, g, n=100, seed=0)
     assert lo <= m <= hi and lo > 0
+
+
+def test_zero_weight_groups_do_not_exist():
+    # rows of weight 0 are as if absent: a group made only of them does not enter DF, IF or the worst/best TPR
+    y, p = np.ones(6, int), np.array([1, 1, 1, 1, 0, 1])
+    s = np.array([[0, 0], [0, 0], [1, 1], [1, 1], [0, 1], [0, 1]])
+    w = np.array([1, 1, 1, 1, 0, 0])
+    for fn in (M.differential_fairness, M.if_alpha, M.worst_group_tpr, M.best_group_tpr,
+               M.differential_fairness_outcomes):
+        assert fn(y, p, sensitive_features=s, sample_weight=w) == pytest.approx(
+            fn(y[:4], p[:4], sensitive_features=s[:4])), fn.__name__
+    assert M.differential_fairness(y[:4], p[:4], sensitive_features=s[:4]) == 0.0
+
+
+def test_if_alpha_one_is_the_worst_harm_even_with_a_perfect_group():
+    y, p, s = np.ones(6, int), np.array([1, 1, 1, 0, 1, 1]), np.array([0, 0, 0, 1, 1, 1])
+    # harms without smoothing: group 0 0, group 1 1/3; alpha = 1 -> 1/3, alpha < 1 -> +inf (warned)
+    assert M.if_alpha(y, p, sensitive_features=s, alpha=1.0, smoothing="none") == pytest.approx(1 / 3)
+    with pytest.warns(MetricWarning):
+        assert M.if_alpha(y, p, sensitive_features=s, alpha=0.9, smoothing="none") == np.inf

@@ -61,3 +61,13 @@ def test_edge_cases():
     # a class only in y_pred is ignored by balanced accuracy: recalls 1 (class 0) and 0.5 (class 1)
     assert balanced_accuracy([0, 0, 1, 1], [0, 0, 1, 2]) == pytest.approx(0.75)
     assert accuracy([1, 0, 1, 1], [1, 1, 1, 0], sample_weight=[1, 1, 2, 0]) == pytest.approx(3 / 4)
+
+
+def test_f1_average_follows_the_task_not_the_labels_present():
+    # a 3-class task whose subset holds only labels 0 and 1: macro F1 over the present labels (sklearn's), not the
+    # binary F1 of label 1
+    y, p = [0, 0, 1], [0, 0, 0]
+    assert f1(y, p, average="macro") == pytest.approx(skm.f1_score(y, p, average="macro"))  # 0.4
+    assert f1(y, p, average="binary") == 0.0
+    assert f1([2, 2, 1], [1, 2, 2], average="macro") == pytest.approx(
+        skm.f1_score([2, 2, 1], [1, 2, 2], average="macro"))

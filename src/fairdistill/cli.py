@@ -138,7 +138,7 @@ def _evaluate_dir(run_dir: Path, model: str | None, repeats: int | None, seed: i
                                  data_dir=data_dir)
     print(f"{cfg['method']} on {cfg['dataset']} ({len(syn)} rows) -> real test split ({rep.config['n_test']} rows)")
     print(rep.text(percent=syn.modality == "image"))
-    print(f"wrote {run_dir / 'metrics.json'} and {run_dir / 'report.md'}")
+    print(f"wrote {run_dir / 'metrics.json'}, evaluation.json, groups.json and report.md")
     return 0
 
 
@@ -174,12 +174,11 @@ def cmd_bench(args) -> int:
     if unknown:
         raise ConfigError(f"bench {args.suite} has no option(s) {unknown}; accepted with --set: "
                           f"{sorted(accepted) or 'none'}")
-    result = fn(Path(args.out), data_dir=args.data_dir, seeds=args.seeds, quick=args.quick, device=args.device,
-                **extra)
+    fn(Path(args.out), data_dir=args.data_dir, seeds=args.seeds, quick=args.quick, device=args.device, **extra)
     md = Path(args.out) / f"{args.suite}.md"
     if md.exists():
         print(md.read_text())
-    print(f"results in {args.out}/{args.suite}.json" + ("" if result is None else ""))
+    print(f"results in {args.out}/{args.suite}.json")
     return 0
 
 
@@ -224,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="train a model on a run's set, score it on the real test split",
                        formatter_class=_Formatter, epilog=EPILOG,
-                       description="Writes DIR/metrics.json, DIR/groups.json and DIR/report.md.")
+                       description="Writes DIR/metrics.json (name -> number), DIR/evaluation.json (the protocol used), "
+                                   "DIR/groups.json (per test group) and DIR/report.md.")
     e.add_argument("run_dir", help="a run folder written by `fairdistill run`")
     e.add_argument("--model", choices=list(MODELS), default=None,
                    help="downstream model (default: the method's recommendation, else convnet for images, "
@@ -280,6 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _set_threads(value: str | None) -> None:
+    """``FAIRDISTILL_THREADS=N``: torch's intra-op threads."""
+    if not value:
+        return
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"FAIRDISTILL_THREADS={value!r} must be a positive integer (or unset it)")
+    import torch
+    torch.set_num_threads(int(value))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -290,10 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
-    if os.environ.get("FAIRDISTILL_THREADS"):
-        import torch
-        torch.set_num_threads(int(os.environ["FAIRDISTILL_THREADS"]))
     try:
+        _set_threads(os.environ.get("FAIRDISTILL_THREADS"))
         return args.fn(args)
     except FairDistillError as err:
         print(f"fairdistill: error: {err}", file=sys.stderr)

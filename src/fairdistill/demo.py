@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets, methods
-from .dataset import group_ids
+from .errors import ConfigError
 from .metrics import parity_violation
 from .progress import log
 from .report import compare
@@ -26,10 +26,18 @@ PLAN = (  # (label, method, params)
 )
 
 
+MARKER = ".fairdistill-demo"  # written into the demo's folder: only such a folder is ever replaced
+
+
 def run_demo(data_dir=None, out="runs/demo", seed: int = 0) -> int:
     out = Path(out)
     if out.exists():
+        if not (out / MARKER).is_file():
+            raise ConfigError(f"--out {out} exists and was not written by the demo; give a new folder (the demo "
+                              f"replaces only its own earlier output)")
         shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("written by `fairdistill demo`; the next demo run with this --out replaces the folder\n")
     have = set(methods.available())
     train = datasets.load("adult", "train", data_dir=data_dir, sensitive=["sex"], seed=seed)
     p_target = np.bincount(train.y) / len(train)
@@ -43,8 +51,7 @@ def run_demo(data_dir=None, out="runs/demo", seed: int = 0) -> int:
         _, syn = execute(method, "adult", params={**params, "seed": seed}, sensitive=["sex"], data_dir=data_dir,
                          data_seed=seed, out=run_dir)
         rep, _, _ = evaluate_run(run_dir, model="mlp", repeats=1, seed=seed, options={"batch_size": 256})
-        gid, _ = group_ids(syn.s)
-        j = parity_violation(syn.y, gid, syn.w, p_target)
+        j = parity_violation(syn.y, syn.s, syn.w, p_target)
         summ = rep.summary()
         rows.append((label, len(syn), summ["auc"][0], summ["accuracy"][0], summ["demographic_disparity"][0],
                      summ["tradeoff"][0], j))

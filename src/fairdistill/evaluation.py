@@ -45,7 +45,8 @@ def score(y: np.ndarray, proba: np.ndarray, s: np.ndarray, modality: str) -> tup
     sf = s if s.shape[1] > 1 else s[:, 0]
     out: dict[str, float] = {
         "accuracy": M.accuracy(y, pred), "balanced_accuracy": M.balanced_accuracy(y, pred),
-        "f1": M.f1(y, pred), "auc": M.auc(y, proba[:, 1] if binary else proba),
+        "f1": M.f1(y, pred, average="binary" if binary else "macro"),
+        "auc": M.auc(y, proba[:, 1] if binary else proba),
     }
     if modality == "image" or not binary:
         out["deo_max"] = M.deo_max(y, pred, sensitive_features=sf)
@@ -59,7 +60,7 @@ def score(y: np.ndarray, proba: np.ndarray, s: np.ndarray, modality: str) -> tup
             "eo_ratio": M.equalized_odds_ratio(y, pred, sensitive_features=sf),
             "demographic_disparity": M.demographic_disparity(y, pred, sensitive_features=sf),
         })
-        out["tradeoff"] = float(np.hypot(1 - out["auc"], out["demographic_disparity"]))
+        out["tradeoff"] = float(M.tradeoff(out["auc"], out["demographic_disparity"])[0])
         if s.shape[1] >= 2:
             out.update({
                 "df": M.differential_fairness(y, pred, sensitive_features=s),
@@ -88,7 +89,6 @@ class Report:
     runs: list[dict[str, float]]
     groups: list[list[dict]]
     config: dict[str, Any] = field(default_factory=dict)
-    group_names: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, tuple[float, float]]:
         keys = self.runs[0].keys() if self.runs else []
@@ -171,4 +171,4 @@ def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None
         log(f"[evaluate] {model} repeat {r + 1}/{repeats}: accuracy={values['accuracy']:.4f}")
     cfg = {"model": model, "repeats": repeats, "seed": seed, "use_sensitive": use_sensitive,
            "model_options": clf.opts, "n_train": len(synthetic), "n_test": len(test)}
-    return Report(model=model, runs=runs, groups=groups, config=cfg, group_names=list(test.sensitive_names))
+    return Report(model=model, runs=runs, groups=groups, config=cfg)

@@ -81,8 +81,9 @@ def _group_label(t: Sequence[int], values: list[list[str]] | None) -> str:
 
 
 def write_run_report(run_dir: Path, synthetic: FairDataset, config: dict, metrics: dict | None = None,
-                     groups: list[dict] | None = None) -> Path:
-    """``run_dir/report.md`` (and ``grid.png`` for images, ``groups.png`` when per-group results exist)."""
+                     groups: list[dict] | None = None, protocol: dict | None = None) -> Path:
+    """``run_dir/report.md`` (and ``grid.png`` for images, ``groups.png`` when per-group results exist);
+    ``protocol`` names the downstream evaluation behind ``metrics`` (model, repeats, seed, options)."""
     run_dir = Path(run_dir)
     lines = [f"# {config.get('method', 'run')} on {config.get('dataset', synthetic.name)}", ""]
     params = config.get("params", {})
@@ -106,9 +107,14 @@ def write_run_report(run_dir: Path, synthetic: FairDataset, config: dict, metric
         image_grid(synthetic, run_dir / "grid.png")
         lines += ["", "![synthetic images, one row per class](grid.png)"]
     if metrics:
-        lines += ["", "## Downstream evaluation on the real test split", "", "| metric | mean | std |", "|---|---|---|"]
+        lines += ["", "## Downstream evaluation on the real test split", ""]
+        if protocol:
+            opts = ", ".join(f"{k}={v}" for k, v in protocol.get("options", {}).items())
+            lines += [f"Model `{protocol['model']}` trained on the synthetic set, {protocol['repeats']} repeat(s) from "
+                      f"seed {protocol['seed']}" + (f" ({opts})" if opts else "") + "; mean and std over repeats.", ""]
+        lines += ["| metric | mean | std |", "|---|---|---|"]
         for k, v in metrics.items():
-            if not k.endswith("_std") and k != "model":
+            if not k.endswith("_std"):
                 lines.append(f"| {k} | {_fmt(v)} | {_fmt(metrics.get(k + '_std', float('nan')))} |")
     if groups:
         lines += ["", "| test group | n | " + " | ".join(k for k in groups[0] if k not in ("group", "n")) + " |",

@@ -68,7 +68,7 @@ def write_run(out: str | Path, synthetic: SyntheticSet, config: dict[str, Any], 
     """Write a complete run folder atomically and return its path."""
     from .report import write_run_report
     out = Path(out)
-    with atomic_dir(out, overwrite=True if overwrite else False) as tmp:
+    with atomic_dir(out, overwrite=overwrite) as tmp:
         cfg = {**config, "fairdistill_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                "n_synthetic": len(synthetic), "meta": _meta_json(synthetic),
                "class_names": synthetic.class_names, "sensitive_values": synthetic.sensitive_values,
@@ -153,7 +153,8 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
 
 def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | None = None, seed: int = 0,
                  device: str = "auto", options: dict[str, Any] | None = None, data_dir=None):
-    """Evaluate a run folder on its dataset's real test split; write metrics.json, groups.json, report.md.
+    """Evaluate a run folder on its dataset's real test split; write metrics.json (flat name -> number),
+    evaluation.json (the protocol used: model, repeats, seed, options), groups.json and report.md.
 
     A method may recommend a protocol in ``provenance["eval"]`` (model, repeats, options such as DSA for DM
     sets); explicit arguments win. Returns (Report, SyntheticSet, config).
@@ -170,10 +171,14 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
     model = model or hint.get("model")
     follow = model is not None and model == hint.get("model")  # the hint's options belong to its model only
     opts = {**(hint.get("options", {}) if follow else {}), **(options or {})}
-    rep = evaluate(syn, splits["test"], model=model, repeats=repeats or hint.get("repeats") or 5,
-                   seed=seed, valid=splits.get("valid"), device=device, **opts)
-    metrics = {"model": rep.model, **rep.flat()}
+    repeats = repeats or hint.get("repeats") or 5
+    rep = evaluate(syn, splits["test"], model=model, repeats=repeats, seed=seed, valid=splits.get("valid"),
+                   device=device, **opts)
+    protocol = {"model": rep.model, "repeats": repeats, "seed": seed, "options": opts}
+    metrics, groups = rep.flat(), rep.group_table()
+    # the report first: if drawing it fails, the folder keeps its earlier, consistent metrics
+    write_run_report(run_dir, syn, cfg, metrics=metrics, groups=groups, protocol=protocol)
+    write_json(run_dir / "evaluation.json", protocol)
+    write_json(run_dir / "groups.json", groups)
     write_json(run_dir / "metrics.json", metrics)
-    write_json(run_dir / "groups.json", rep.group_table())
-    write_run_report(run_dir, syn, cfg, metrics=metrics, groups=rep.group_table())
     return rep, syn, cfg

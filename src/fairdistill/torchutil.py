@@ -1,7 +1,8 @@
 """Device choice, seeding and small tensor helpers shared by the torch-based methods."""
 from __future__ import annotations
 
-import random
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -22,12 +23,14 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch; return a torch generator for explicit use."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+@contextmanager
+def torch_seed(seed: int) -> Iterator[None]:
+    """Inside the block torch's global generators (CPU and every CUDA device) start from ``seed`` — what layer
+    initialisation draws from; on exit the caller's generator states are restored, so a fit never moves them."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def to_tensor(a, device, dtype=torch.float32) -> torch.Tensor:

@@ -5,6 +5,7 @@ A method subclasses ``Method``, lists its hyper-parameters as ``Param`` objects 
 """
 from __future__ import annotations
 
+import copy
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ class Param:
     """One hyper-parameter: name (snake_case), type, default, help text, optional choices and a check.
 
     ``check`` returns an error fragment (e.g. "must be > 0") or None. ``type`` is one of int, float, str, bool,
-    or ``"size"`` (a float < 1 is a fraction, >= 1 a count).
+    or ``"size"`` (a fraction in (0, 1) of the rows, or a whole count >= 1; anything else is an error).
     """
 
     name: str
@@ -36,9 +37,11 @@ class Param:
         if value is None:
             return None
         try:
-            if self.type == "size":
+            if self.type == "size":  # one rule for every size: a fraction in (0, 1) or a whole count >= 1
                 v = float(value)
-                value = int(v) if v >= 1 and float(v).is_integer() else v
+                if not (0 < v < 1 or (v >= 1 and v.is_integer())):
+                    raise ValueError(value)
+                value = int(v) if v >= 1 else v
             elif self.type is bool and isinstance(value, str):
                 if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
                     raise ValueError(value)
@@ -48,7 +51,7 @@ class Param:
                     raise ValueError(value)
                 value = self.type(value)
         except (TypeError, ValueError):
-            kind = "a fraction in (0, 1) or a count >= 1" if self.type == "size" else getattr(
+            kind = "a fraction in (0, 1) or a whole count >= 1" if self.type == "size" else getattr(
                 self.type, "__name__", str(self.type))
             raise ConfigError(f"{self.name}={value!r} is not valid; give {kind}") from None
         if self.choices is not None and value not in self.choices:
@@ -134,7 +137,7 @@ class Method(ABC):
 
     def evaluation_protocol(self) -> dict[str, Any]:
         """The recommended downstream protocol for this fitted configuration (default: the class's)."""
-        return dict(self.evaluation)
+        return copy.deepcopy(self.evaluation)  # callers may edit it; the class default must not change
 
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)

@@ -18,17 +18,8 @@ from .fwc.encoding import encode
 from .subsample import allocate
 
 
-def _size_check(v) -> str | None:
-    if v <= 0:
-        return "must be > 0: a fraction in (0, 1) or a whole count >= 1"
-    if v >= 1 and not float(v).is_integer():
-        return "is neither a fraction in (0, 1) nor a whole count >= 1"
-    return None
-
-
 COMMON = (
-    Param("size", "size", 0.05, "coreset size m: a fraction of the training rows (< 1) or a count (default 5%)",
-          check=_size_check),
+    Param("size", "size", 0.05, "coreset size m: a fraction of the training rows (< 1) or a count (default 5%)"),
     Param("reweigh", bool, False, "apply Kamiran–Calders reweighing to the output weights (D and Y independent)"),
     Param("groups", str, "joint", "sensitive grouping D: 'joint' (all axes, intersectional) or 'single:<axis>'"),
 )

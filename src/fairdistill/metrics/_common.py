@@ -46,6 +46,28 @@ def as_weights(sample_weight, n: int) -> np.ndarray:
     return w
 
 
+def weighted_groups(sensitive_features, sample_weight, **arrays: np.ndarray):
+    """Group codes, group index, weights and the named ``arrays`` (length-checked against the groups, at least one
+    row) restricted to the rows of positive weight: a group whose rows all weigh 0 does not exist (fairlearn's
+    MetricFrame drops it too). Returns (codes, index, w, *arrays in the order given)."""
+    codes, index = encode_groups(sensitive_features)
+    n = check_lengths(**arrays, sensitive_features=codes)
+    if n == 0:
+        raise DataError("no rows to evaluate; give at least one row")
+    w = as_weights(sample_weight, n)
+    keep = w > 0
+    if keep.all():
+        return (codes, index, w, *arrays.values())
+    if not keep.any():
+        raise DataError("every sample_weight is 0; give at least one row a positive weight")
+    if isinstance(sensitive_features, (pd.DataFrame, pd.Series)):
+        kept = sensitive_features[keep]
+    else:
+        kept = np.asarray(sensitive_features)[keep]
+    codes, index = encode_groups(kept)
+    return (codes, index, w[keep], *(a[keep] for a in arrays.values()))
+
+
 def encode_groups(sensitive_features) -> tuple[np.ndarray, pd.Index]:
     """Map rows of ``sensitive_features`` (1-D, or N x k for intersectional groups) to group codes.
 

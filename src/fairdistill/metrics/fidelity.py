@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 from scipy.spatial.distance import cdist, pdist
-from sklearn.neighbors import NearestNeighbors
 
 from ..errors import ConfigError, DataError, FairDistillError
 from ._common import as_weights, check_choice, warn
@@ -84,10 +83,17 @@ def _subsample(x: np.ndarray, max_rows: int | None, rng: np.random.Generator) ->
     return x[np.sort(rng.choice(len(x), size=max_rows, replace=False))]
 
 
-def _knn_radii(x: np.ndarray, k: int) -> np.ndarray:
-    """Distance from each row to its k-th nearest *other* row (the query itself comes back at distance 0)."""
-    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
-    return dist[:, k]
+def _knn_radii(x: np.ndarray, k: int, chunk: int) -> np.ndarray:
+    """Distance from each row to its k-th nearest *other* row (the row itself is the 0-th, at distance 0).
+
+    Computed with the same ``cdist`` as the distances it is compared with, ``chunk`` rows at a time: two routines
+    differ by rounding, and a point exactly on the sphere, or inside the empty ball of a duplicated row (radius 0),
+    would then count as inside the open ball."""
+    radii = np.empty(len(x))
+    for start in range(0, len(x), chunk):
+        d = cdist(x[start:start + chunk], x)
+        radii[start:start + chunk] = np.partition(d, k, axis=1)[:, k]
+    return radii
 
 
 def density_coverage(real, fake, k: int = 5, max_rows: int | None = 10_000, seed: int = 0,
@@ -111,8 +117,8 @@ def density_coverage(real, fake, k: int = 5, max_rows: int | None = 10_000, seed
     x, y = _subsample(x, max_rows, rng), _subsample(y, max_rows, rng)
     if len(x) <= k:
         raise DataError(f"density/coverage needs more than k={k} real rows; got {len(x)}")
-    r_real = _knn_radii(x, k)
-    r_fake = _knn_radii(y, k) if len(y) > k else None
+    r_real = _knn_radii(x, k, chunk)
+    r_fake = _knn_radii(y, k, chunk) if len(y) > k else None
     inside_total = 0
     precise = 0
     covered = np.zeros(len(x), dtype=bool)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from ._common import (as_1d, as_weights, check_choice, check_lengths, encode_groups, safe_div, warn, wcount,
-                      with_table)
+                      weighted_groups, with_table)
 
 METHODS = ("between_groups", "to_overall")
 AGGS = ("worst_case", "mean")
@@ -35,17 +35,8 @@ def group_rates(y_true, y_pred, *, sensitive_features, sample_weight=None, pos_l
     """
     y_pred = as_1d(y_pred, "y_pred")
     y_true = np.zeros(len(y_pred), dtype=bool) if y_true is None and not need_labels else as_1d(y_true, "y_true")
-    codes, index = encode_groups(sensitive_features)
-    n = check_lengths(y_true=y_true, y_pred=y_pred, sensitive_features=codes)
-    if n == 0:
-        raise DataError("no rows to evaluate; give at least one row")
-    w = as_weights(sample_weight, n)
-    keep = w > 0
-    if not keep.all():  # zero-weight rows do not make a group exist
-        if not keep.any():
-            raise DataError("every sample_weight is 0; give at least one row a positive weight")
-        codes, index = encode_groups(_subset(sensitive_features, keep))
-        y_true, y_pred, w = y_true[keep], y_pred[keep], w[keep]
+    codes, index, w, y_true, y_pred = weighted_groups(sensitive_features, sample_weight, y_true=y_true,
+                                                      y_pred=y_pred)
     g = len(index)
     sel, pos = y_pred == pos_label, y_true == pos_label
     cnt, npos = wcount(codes, w, None, g), wcount(codes, w, pos, g)
@@ -60,12 +51,6 @@ def group_rates(y_true, y_pred, *, sensitive_features, sample_weight=None, pos_l
                               "tpr": float(safe_div(tp.sum(), npos.sum(), 0.0)),
                               "fpr": float(safe_div(fp.sum(), nneg.sum(), 0.0))}
     return table
-
-
-def _subset(sensitive_features, keep):
-    if isinstance(sensitive_features, (pd.DataFrame, pd.Series)):
-        return sensitive_features[keep]
-    return np.asarray(sensitive_features)[keep]
 
 
 def _check_binary(table_source, name="y_true", pos_label=1):

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from ._common import (MetricWarning, as_1d, as_weights, check_choice, check_lengths, encode_groups, safe_div, warn,
-                      wcount, with_table)
+from ._common import (MetricWarning, as_1d, check_choice, check_lengths, safe_div, warn, wcount, weighted_groups,
+                      with_table)
 
 SMOOTHING = {"reference": (2.0, 4.0), "foulds": (0.5, 1.0), "none": (0.0, 0.0)}
 RATES = ("tpr", "fpr")
@@ -31,11 +31,8 @@ def group_tpr(y_true, y_pred, *, sensitive_features, smoothing="reference", rate
     check_choice(smoothing, "smoothing", tuple(SMOOTHING))
     check_choice(rate, "rate", RATES)
     y_true, y_pred = as_1d(y_true, "y_true"), as_1d(y_pred, "y_pred")
-    codes, index = encode_groups(sensitive_features)
-    n = check_lengths(y_true=y_true, y_pred=y_pred, sensitive_features=codes)
-    if n == 0:
-        raise DataError("no rows to evaluate; give at least one row")
-    w = as_weights(sample_weight, n)
+    codes, index, w, y_true, y_pred = weighted_groups(sensitive_features, sample_weight, y_true=y_true,
+                                                      y_pred=y_pred)
     cond = (y_true == pos_label) if rate == "tpr" else (y_true != pos_label)
     cnt = wcount(codes, w, cond, len(index))
     hits = wcount(codes, w, cond & (y_pred == pos_label), len(index))
@@ -95,9 +92,7 @@ def differential_fairness_outcomes(y_true, y_pred, *, sensitive_features, concen
     P(y | g) = (N_{y,g} + concentration/|Y|) / (N_g + concentration) over the outcomes Y = {0, 1} united with the
     predicted labels; eps = max over y and group pairs of |log P(y | g) - log P(y | g')|."""
     y_pred = as_1d(y_pred, "y_pred")
-    codes, index = encode_groups(sensitive_features)
-    n = check_lengths(y_pred=y_pred, sensitive_features=codes)
-    w = as_weights(sample_weight, n)
+    codes, index, w, y_pred = weighted_groups(sensitive_features, sample_weight, y_pred=y_pred)
     outcomes = np.union1d(np.unique(y_pred), [0, 1])
     alpha = concentration / len(outcomes)
     tot = wcount(codes, w, None, len(index))
@@ -140,6 +135,8 @@ def _if_project(harm: np.ndarray, alpha: float) -> float:
         warn("IF_alpha is undefined: no group has a defined rate; returning NaN")
         return float("nan")
     worst, best = harm.max(), harm.min()
+    if alpha == 1.0:  # no relative term: the worst group's harm, defined even when a harm is 0
+        return float(worst)
     if worst == 0:
         warn("IF_alpha is 0/0: every group has harm 0; returning NaN")
         return float("nan")
@@ -156,7 +153,7 @@ def if_alpha(y_true, y_pred, *, sensitive_features, alpha=0.5, smoothing="refere
     harm(g) = 1 - m(g); IF_alpha = alpha * harm_worst + (1 - alpha) * harm_worst / harm_best, with
     harm_worst = max_g harm(g), harm_best = min_g harm(g). Lower is fairer; alpha = 1 is the worst group's harm,
     alpha = 0 a purely relative (DF-like) measure. ``mode="eo"``: the larger of the values on TPR harms (FNR) and on
-    FPR harms (1 - TNR). With smoothing="none" a group with harm 0 gives +inf (warned).
+    FPR harms (1 - TNR). With smoothing="none" and alpha < 1 a group with harm 0 gives +inf (warned).
     """
     _check_alpha(alpha)
     return _per_mode(lambda m, r: _if_project(_harms(m, r), alpha), mode, y_true, y_pred, sensitive_features,

@@ -5,7 +5,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..errors import DataError
-from ._common import as_1d, as_weights, check_lengths, safe_div, warn
+from ._common import as_1d, as_weights, check_choice, check_lengths, safe_div, warn
 
 
 def _prepare(y_true, y_pred, sample_weight):
@@ -47,12 +47,16 @@ def recall(y_true, y_pred, *, pos_label=1, sample_weight=None) -> float:
     return float(safe_div(tp, tp + fn, 0.0))
 
 
-def f1(y_true, y_pred, *, pos_label=1, sample_weight=None) -> float:
-    """Binary (labels within {0, 1} or {pos_label, other}): 2TP / (2TP + FP + FN), 0/0 -> 0.0.
-    Multiclass: the macro average over the labels present in y_true or y_pred, each one-vs-rest."""
+def f1(y_true, y_pred, *, pos_label=1, sample_weight=None, average: str | None = None) -> float:
+    """``average="binary"``: 2TP / (2TP + FP + FN) for ``pos_label``, 0/0 -> 0.0. ``"macro"``: the mean of that over
+    the labels present in y_true or y_pred, each one-vs-rest. None guesses from the labels present (binary when
+    they are within {0, 1} or {pos_label, other}); a caller that knows the task should say, since a multiclass
+    subset may hold only two labels."""
+    check_choice(average, "average", ("binary", "macro", None))
     y_true, y_pred, w = _prepare(y_true, y_pred, sample_weight)
     labels = np.union1d(y_true, y_pred)
-    binary = len(labels) <= 2 and (pos_label in labels or len(labels) < 2)
+    binary = average == "binary" or (average is None and len(labels) <= 2
+                                      and (pos_label in labels or len(labels) < 2))
     targets = [pos_label] if binary else list(labels)
     scores = []
     for c in targets:

@@ -14,7 +14,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..methods.base import Param, non_negative, positive
-from ..torchutil import resolve_device, single_thread
+from ..torchutil import resolve_device, single_thread, torch_seed
 from .torch_train import TrainConfig, predict_logits, softmax_np, train_classifier
 
 
@@ -44,7 +44,7 @@ class Classifier(ABC):
 
     @abstractmethod
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Implemented by every concrete classifier."""
+        """N x n_classes class probabilities (rows sum to 1)."""
 
 
 class _TorchClassifier(Classifier):
@@ -52,24 +52,24 @@ class _TorchClassifier(Classifier):
 
     @abstractmethod
     def _net(self, X: np.ndarray) -> torch.nn.Module:
-        """Implemented by every concrete classifier."""
+        """A freshly initialised network for inputs shaped like ``X`` (logits out)."""
 
     @abstractmethod
     def _config(self) -> tuple[TrainConfig, Any]:
-        """Implemented by every concrete classifier."""
+        """The training schedule and the batch augmentation (a callable on image batches, or None)."""
 
     def fit(self, X, y, w=None, valid=None, on_epoch=None):
         """Train; ``on_epoch(epoch, self)`` is called after every epoch (``predict_proba`` works inside it)."""
         dev = resolve_device(self.device)
         gen = torch.Generator().manual_seed(self.seed)
-        torch.manual_seed(self.seed)
-        self.net_, self._dev = self._net(X).to(dev), dev
         cfg, augment = self._config()
         t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt, device=dev)  # noqa: E731
         v = None if valid is None else (t(valid[0]), t(valid[1], torch.long))
         hook = None if on_epoch is None else (lambda epoch, _net: on_epoch(epoch, self))
-        self.info = train_classifier(self.net_, t(X), t(y, torch.long), None if w is None else t(w), cfg, gen,
-                                     augment=augment, valid=v, on_epoch=hook)
+        with torch_seed(self.seed):  # initialisation and dropout draw from the global generator
+            self.net_, self._dev = self._net(X).to(dev), dev
+            self.info = train_classifier(self.net_, t(X), t(y, torch.long), None if w is None else t(w), cfg, gen,
+                                         augment=augment, valid=v, on_epoch=hook)
         return self
 
     def predict_proba(self, X):

@@ -55,7 +55,7 @@ import torch
 from ...dataset import FairDataset, SyntheticSet
 from ...errors import ConfigError, DataError
 from ...progress import Progress, log
-from ...torchutil import resolve_device, seed_everything, to_tensor
+from ...torchutil import resolve_device, to_tensor, torch_seed
 from ..base import Method, Param, non_negative, positive
 from .parity import parity_offsets
 from .penalty import PENALTIES
@@ -202,9 +202,12 @@ class Fair4Free(Method):
 
     # --------------------------------------------------------------------- fit
     def _fit(self, data: FairDataset) -> SyntheticSet:
+        with torch_seed(self.seed):  # layer initialisation draws from the global generator
+            return self._fit_seeded(data)
+
+    def _fit_seeded(self, data: FairDataset) -> SyntheticSet:
         layout = self._check_data(data)
         dev = resolve_device(self.device)
-        seed_everything(self.seed)
         gid, tuples = data.groups()
         n_groups, n_classes, x_dim = len(tuples), int(data.n_classes), data.X.shape[1]
         y_mode = self.setting("y_mode")
@@ -397,12 +400,12 @@ class Fair4Free(Method):
         if self.s_mode == "posterior" and getattr(self, "s_model_", None) is None:
             raise ConfigError("s_mode='posterior' needs the q(s | z) classifier that fit() trains only when s_mode is "
                               "'posterior'; refit with s_mode='posterior'")
-        n, dev, k = int(n), self.device_, len(self.groups_)
+        n = int(n)
         gen = torch.Generator(device="cpu").manual_seed(self.seed + 3 if seed is None else seed)
         z, g, out, logits = self._draw(n, source, gen)
         y_mode, decode = self.setting("y_mode"), self.setting("decode")
-        rows = self.teacher_.to_rows(out, decode, gen if dev.type == "cpu" else None,
-                                     self.numeric_sd_).cpu().numpy()
+        # decoded on the CPU with the seeded CPU generator, so sample(n, seed=s) repeats on every device
+        rows = self.teacher_.to_rows(out.cpu(), decode, gen, self.numeric_sd_.cpu()).numpy()
         X = rows[:, :self.x_dim_]
         y_parity = self.setting("y_parity")
         if y_parity != "none":  # one logit offset per group: every group's mean p(y) = the target frequencies
