@@ -32,6 +32,10 @@ def loops_for(ipc: int) -> tuple[int, int]:
 
 
 class DC(Distiller):
+    """Gradient matching (Zhao, Mopuri & Bilen): a fresh ConvNet theta is trained on the synthetic set for
+    ``outer_loop`` rounds; in each round the images minimise sum_c D(grad CE(B_c; theta), grad CE(S_c; theta))
+    (D: layer-wise distance), then theta takes ``inner_loop`` epochs of SGD on the synthetic set."""
+
     name = "dc"
     summary = "gradient matching: synthetic images whose training gradients match those of real data"
     #: METHODS.md §1: DC sets are scored by ConvNets trained 300 epochs without augmentation, 5 repeats
@@ -113,6 +117,10 @@ class DC(Distiller):
 
 
 class FairDDDC(DC):
+    """FairDD on DC: every protected group a present in the real class batch gets its own term,
+    sum_c sum_a D(grad mean_{i in B_c^a} CE_i, grad CE(S_c; theta)); the per-group gradients share one forward
+    pass."""
+
     name = "fairdd-dc"
     summary = "FairDD on DC: match the synthetic gradient to every protected group's gradient with equal weight"
     fair = True

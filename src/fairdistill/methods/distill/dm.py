@@ -21,6 +21,10 @@ from .matching import embedding_loss
 
 
 class DM(Distiller):
+    """Distribution matching (Zhao & Bilen): per iteration a fresh random ConvNet psi embeds a real batch B_c and
+    the synthetic images S_c of every class under one shared DSA draw, and the images minimise
+    sum_c ||mean psi(B_c) - mean psi(S_c)||^2."""
+
     name = "dm"
     summary = "distribution matching: synthetic class means equal real ones under random ConvNet embeddings"
     modalities = ("image", "tabular")
@@ -68,6 +72,10 @@ class DM(Distiller):
 
 
 class FairDDDM(DM):
+    """FairDD on DM: every protected group a present in the real class batch gets its own term,
+    sum_c sum_a ||mean psi(B_c^a) - mean psi(S_c)||^2, so the synthetic class mean is pulled towards each group's
+    mean with equal weight instead of towards the majority-dominated class mean."""
+
     name = "fairdd-dm"
     summary = "FairDD on DM: match the synthetic class mean to every protected group's mean with equal weight"
     fair = True

@@ -14,33 +14,18 @@ y = the decoder's extra y block (``y_mode="decoder"``; may carry s -> y dependen
 p(y) equals the training label frequencies / equal shares: demographic parity of the synthetic labels by construction,
 whatever the y model; ``s_mode="posterior"`` draws s ~ q(s | z') instead of independently of z'.
 
-Why real-test fairness lags the own-split one [project, measured on Adult-sex, seed 0]: the RF trained on synthetic
-rows is fair on synthetic rows (DPR 0.93) but not on real ones (0.70) because (1) the dcor-penalised latent still
-carries s non-linearly (a random forest predicts s from the posterior means with AUC 0.76-0.81 in two one-off
-measurements, logistic regression 0.51-0.52; with the current default 0.87 / 0.85 on seeds 0 / 1, logistic
-regression 0.49 / 0.51, 3-fold cross-validation),
-so decoding a latent with an independently drawn s makes synthetic women richer-looking and men poorer-looking than
-real ones (a real-data RF scores 0.134 / 0.283 on synthetic women / men, 0.117 / 0.304 on real ones); the RF's
-per-group compensation learned on synthetic rows then falls short on real rows; (2) with equal TPR and FPR per group
-(0.62 / 0.52 and 0.10 / 0.10 here) DPR is bounded by the base rates (0.11 vs 0.30 on the real test split) at a low
-positive rate. Penalising that non-linear dependence (``penalty="mmd"``, lg_beta 2.5) removes it (AUC 0.60) but also
-the label information in z (BAcc 0.54), since y and s are dependent in the data. What works is the label side:
-``y_mode="decoder", y_parity="balanced"`` (labels decoded with s, then shifted per group to equal 1/2 shares) trains
-a downstream model at a high, group-equal positive rate, the operating point where DPR and EOR can both be high despite
-the base rates (RF, real test split, DPR / EOR / BAcc, previous default (y head without repair, 5 seeds) -> this one
-(10 seeds)): Adult-sex 0.62 / 0.74 / 0.720 -> 0.81 / 0.94 / 0.745; Adult-race 0.61 / 0.69 / 0.734 -> 0.80 / 0.89 /
-0.758; COMPAS-sex 0.81 / 0.68 / 0.602 -> 0.90 / 0.83 / 0.614; COMPAS-race 0.93 / 0.83 / 0.574 -> 0.91 / 0.86 / 0.613
-(benchmarks/fair4free-paper.json; 11 of 12 numbers better, the twelfth within its seed std 0.06), so it is the
-default preset's choice.
+Why real-test fairness lags the own-split one, and why labels are decoded with s and repaired per group: README
+"Fair4Free" (measured there, with the numbers behind each choice; ``benchmarks/fair4free-paper.md``). In short, the
+dcor-penalised latent still carries s non-linearly, so decoding it with an independently drawn s shifts synthetic
+groups away from real ones, and at a low positive rate equal error rates cap DPR by the base rates; balanced
+per-group labels move the downstream model to an operating point where DPR and EOR can both be high.
 
 Defaults vs the paper (``preset="paper"``: ELBO teacher (w_KL = 1) with FairDisCo's V^2 at lg_beta 7 on the whole
 batch for 1000 epochs, y from a latent classifier, argmax decoding, student 5000 epochs at lr 1e-5 with the L1 loss).
 The default preset [project, chosen by measurement on Adult and COMPAS, benchmarks/fair4free-paper.md]:
-- teacher w_KL = 0.1: with w_KL = 1 the posterior collapses (KL 0.7 nats on COMPAS, 1.7 on Adult; even with no
-  penalty) and generated rows barely depend on z; at 0.1 the KL is 7-15 nats and RE drops 2-20x;
+- teacher w_KL = 0.1: with w_KL = 1 the posterior collapses and generated rows barely depend on z;
 - penalty ``dcor`` at lg_beta 1.5 (squared distance correlation of the posterior means and onehot(s)): V^2 stops
-  working once the posteriors are narrow (its Gaussian kernels no longer overlap; COMPAS-race DPR 0.50 with V^2 at
-  w_KL 0.1), dcor is scale-free;
+  working once the posteriors are narrow (its Gaussian kernels no longer overlap); dcor is scale-free;
 - ``y_mode="decoder"`` with ``y_parity="balanced"`` (above), and ``decode="sample"`` (argmax makes every row the
   per-block mode);
 - about 1000 teacher steps (Adult: 67 epochs of 15 batches of 2048; COMPAS: 334 epochs), the penalty on 512 random
@@ -234,22 +219,22 @@ class Fair4Free(Method):
         ckpt = self.checkpointer(self.checkpoint_every, data)
         done = 0
         history: dict[str, list] = {"teacher": [], "student": []}
+        # everything a checkpoint holds, saved and restored through the same keys
+        modules = {"teacher": teacher, "opt_teacher": opt_t, "student": student, "opt_student": opt_s}
+        generators = {"gen_teacher": gen_t, "gen_student": gen_s}
         state = ckpt.load()
         if state is not None:
             done = int(state["step"])
-            teacher.load_state_dict(state["teacher"])
-            opt_t.load_state_dict(state["opt_teacher"])
-            student.load_state_dict(state["student"])
-            opt_s.load_state_dict(state["opt_student"])
-            gen_t.set_state(state["gen_teacher"])
-            gen_s.set_state(state["gen_student"])
+            for key, part in modules.items():
+                part.load_state_dict(state[key])
+            for key, gen in generators.items():
+                gen.set_state(state[key])
             log(f"[fair4free] resumed at epoch {done} of {te} teacher + {se} student")
 
         def save(step: int):
             if ckpt.due(step) or step == te + se:
-                ckpt.save(step, {"teacher": teacher.state_dict(), "opt_teacher": opt_t.state_dict(),
-                                 "student": student.state_dict(), "opt_student": opt_s.state_dict(),
-                                 "gen_teacher": gen_t.get_state(), "gen_student": gen_s.get_state()})
+                ckpt.save(step, {**{k: part.state_dict() for k, part in modules.items()},
+                                 **{k: gen.get_state() for k, gen in generators.items()}})
 
         bar = Progress(range(done + 1, te + 1), "fair4free teacher")
         for epoch in bar:
@@ -263,16 +248,7 @@ class Fair4Free(Method):
         mu_t, logvar_t = encode_all(teacher, X, S1h)
         self.teacher_latents_ = mu_t.cpu().numpy()
         self.numeric_sd_ = numeric_residual_sd(teacher, X, S1h, mu_t)
-        gen_y = torch.Generator(device=dev).manual_seed(self.seed + 2)
-        self.y_model_ = teacher.y_head
-        latent_epochs = max(3, min(30, 200000 // max(1, len(data))))
-        if y_mode == "latent":
-            self.y_model_ = fit_latent_classifier(mu_t, logvar_t, Y, n_classes, epochs=latent_epochs,
-                                                  generator=gen_y)
-        self.s_model_ = None  # q(s | z) for s_mode="posterior"
-        if self.s_mode == "posterior":
-            self.s_model_ = fit_latent_classifier(mu_t, logvar_t, G, n_groups, epochs=latent_epochs,
-                                                  generator=torch.Generator(device=dev).manual_seed(self.seed + 4))
+        self._fit_latent_models(teacher, mu_t, logvar_t, Y, G, n_classes, n_groups)
 
         self._train_student(student, opt_s, gen_s, mu_t, logvar_t, range(max(done, te) + 1, te + se + 1), save,
                             history["student"])
@@ -285,6 +261,20 @@ class Fair4Free(Method):
         self.x_dim_, self.n_classes_, self.device_ = x_dim, n_classes, dev
         self._template, self._posteriors = data.subset(np.arange(0)), (mu_t, logvar_t)
         return self._synthesise(len(data))
+
+    def _fit_latent_models(self, teacher, mu_t, logvar_t, Y, G, n_classes: int, n_groups: int) -> None:
+        """``y_model_``: p(y | z) (the teacher's head, or for ``y_mode="latent"`` a small MLP fitted on posterior
+        samples); ``s_model_``: q(s | z) when ``s_mode="posterior"``, else None."""
+        dev = mu_t.device
+        gen_y = torch.Generator(device=dev).manual_seed(self.seed + 2)
+        epochs = max(3, min(30, 200000 // max(1, len(mu_t))))
+        self.y_model_ = teacher.y_head
+        if self.setting("y_mode") == "latent":
+            self.y_model_ = fit_latent_classifier(mu_t, logvar_t, Y, n_classes, epochs=epochs, generator=gen_y)
+        self.s_model_ = None
+        if self.s_mode == "posterior":
+            self.s_model_ = fit_latent_classifier(mu_t, logvar_t, G, n_groups, epochs=epochs,
+                                                  generator=torch.Generator(device=dev).manual_seed(self.seed + 4))
 
     def _train_student(self, student, opt, gen, mu_t, logvar_t, steps, save, history) -> None:
         bar = Progress(steps, "fair4free student")
