@@ -5,7 +5,7 @@ import pytest
 
 from fairdistill.bench.fwc import synthetic
 from fairdistill.dataset import FairDataset
-from fairdistill.errors import ConfigError, DataError
+from fairdistill.errors import ConfigError, DataError, SolverError
 from fairdistill.methods import make
 from fairdistill.methods.fwc.encoding import encode, pairwise_cost
 
@@ -155,3 +155,13 @@ def test_scale_benchmark_quick(tmp_path):
         assert q["loose_iterations"] <= q["strict_iterations"] and q["prefix_match"]
         assert q["rel_objective_gap"] >= -1e-12
     assert res["targets"]["objective_rel_gap"]["met"]
+
+
+def test_too_tight_epsilon_is_a_solver_error_naming_epsilon():
+    """An ε below what the exact repair can reach on the data is the user's to fix: a SolverError (a
+    FairDistillError: one line and status 2 in the CLI) naming the method and its epsilon, for fwc and fairwasp."""
+    data = synthetic(300, p=2, seed=6)
+    for name, kw in (("fwc", dict(size=20, max_iter=3)), ("fairwasp", {})):
+        with pytest.raises(SolverError, match=rf"^{name} epsilon=1e-13: the parity constraints are too tight.*"
+                                              "use a larger epsilon$"):
+            make(name, epsilon=1e-13, **kw).fit(data)

@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from fairdistill.methods.fwc.dual import fairness_matrix, parity_violation
+from fairdistill.methods.fwc.dual import fairness_matrix
 from fairdistill.methods.fwc.encoding import pairwise_cost
 from fairdistill.methods.fwc.mm import (MedianUpdater, init_centers, medoid_update, run_mm, weighted_mean_update,
                                         weighted_median)
+from fairdistill.metrics import parity_violation
 
 
 def _brute_median(v, w):
@@ -128,11 +129,11 @@ def test_objective_monotone_and_final_parity(cost, update):
     assert len(F) >= 3
     assert np.all(np.diff(F) <= 1e-12 * F[:-1])
     assert F[-1] < F[0]
-    J = parity_violation(res.theta, pc // 2, pc % 2, pt, 2)
+    J = parity_violation(pc % 2, pc // 2, res.theta, pt)
     assert J <= eps + 1e-9
     assert res.theta.sum() == pytest.approx(len(pc), rel=1e-12)
     # the data itself violates parity by much more than ε, so the constraint is active
-    assert parity_violation(np.ones(len(X)), d, y, pt, 2) > 5 * eps
+    assert parity_violation(y, d, None, pt) > 5 * eps
 
 
 @pytest.mark.parametrize("n", [300, 20_000])
@@ -173,7 +174,7 @@ def test_tol_stops_earlier_on_the_same_monotone_path():
     assert np.all(np.diff(F) <= 1e-12 * F[:-1])
     assert F[-2] - F[-1] <= tol * F[-2] and np.all(-np.diff(F[:-1]) > tol * F[:-2])
     pc = np.repeat(np.arange(4), alloc)
-    assert parity_violation(loose.theta, pc // 2, pc % 2, pt, 2) <= 0.02 + 1e-9
+    assert parity_violation(pc % 2, pc // 2, loose.theta, pt) <= 0.02 + 1e-9
 
 
 def test_float32_search_and_blocks_leave_the_mm_path_unchanged():

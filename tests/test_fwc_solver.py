@@ -5,9 +5,11 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from fairdistill.dataset import FairDataset
-from fairdistill.methods.fwc.dual import (InnerSolver, aggregate, fairness_matrix, parity_violation, solve_highs,
-                                          solve_inner)
+from fairdistill.errors import ConfigError, FairDistillError, SolverError
+from fairdistill.methods.fwc.dual import InnerSolver, fairness_matrix, solve_highs, solve_inner
 from fairdistill.methods.fwc.encoding import code_block, encode, pairwise_cost
+from fairdistill.methods.fwc.nearest import CellNearest, aggregate
+from fairdistill.metrics import parity_violation
 
 
 def _random_problem(rng, n, n_groups, n_labels, bias=1.0):
@@ -52,7 +54,7 @@ def test_dual_equals_primal_equals_highs(n_groups, n_labels, eps):
         _check_plan(res, c, A, n)
         T = res.plan.cell_mass(c.shape[1])
         cells = np.arange(len(T))
-        assert parity_violation(T, cells // n_labels, cells % n_labels, p, n_groups) <= eps + 1e-9
+        assert parity_violation(cells % n_labels, cells // n_labels, T, p) <= eps + 1e-9
         hi = solve_highs(c, A)
         assert abs(hi.value - ref.fun) <= 1e-6 * abs(ref.fun)
         _check_plan(hi, c, A, n)
@@ -66,10 +68,10 @@ def test_biased_problem_is_constrained_and_tight():
     free = solve_inner(c, fairness_matrix(2, p, np.inf))
     Tf = free.plan.cell_mass(4)
     cells = np.arange(4)
-    assert parity_violation(Tf, cells // 2, cells % 2, p, 2) > 0.2
+    assert parity_violation(cells % 2, cells // 2, Tf, p) > 0.2
     A = fairness_matrix(2, p, 0.05)
     res = solve_inner(c, A)
-    J = parity_violation(res.plan.cell_mass(4), cells // 2, cells % 2, p, 2)
+    J = parity_violation(cells % 2, cells // 2, res.plan.cell_mass(4), p)
     assert 0.05 - 1e-6 <= J <= 0.05 + 1e-9
     assert res.value > free.value
     ref = solve_highs(c, A, method="highs-ipm")
@@ -172,8 +174,6 @@ def test_solver_without_warm_start_never_calls_a_big_lp():
 
 @pytest.mark.parametrize("cost,block", [("l1", None), ("sqeuclidean", None), ("l1", 3), ("sqeuclidean", 3)])
 def test_pruned_search_equals_fresh_search_as_points_move(cost, block):
-    from fairdistill.methods.fwc.dual import CellNearest
-
     rng = np.random.default_rng(9)
     n, p = 2000, 5
     X = rng.standard_normal((n, p))
@@ -223,8 +223,6 @@ def _brute(X, C, cell_start, d, y):
 def test_float32_search_equals_exact_search_with_ties(float32_rows):
     """The float32 kernel's result equals the exact float64 one: same c, j* a minimiser; near-ties go to the
     exact fallback."""
-    from fairdistill.methods.fwc.dual import CellNearest
-
     rng = np.random.default_rng(10)
     X, C, cs, d, y = _tie_problem(rng, float32_rows=float32_rows)
     D, c_ref, mis = _brute(X, C, cs, d, y)
@@ -246,8 +244,6 @@ def test_float32_bounds_stay_valid_over_moves(block):
     """Over MM-like moves (all points, some points, sub-rounding moves, points landing on rows) the pruned float32
     search (whole cells or blocks of 2 points) equals a fresh float64 search, and every stored lower bound is below
     the exact cost of every point of its block other than the row's j*."""
-    from fairdistill.methods.fwc.dual import CellNearest
-
     rng = np.random.default_rng(11)
     X, C, cs, d, y = _tie_problem(rng, n=1200, float32_rows=False)
     near = CellNearest(X, cs, d, y, 2, "l1", chunk_rows=101, block=block)
@@ -277,8 +273,6 @@ def test_float32_bounds_stay_valid_over_moves(block):
 
 def test_reduced_costs_parallel_equal_serial_with_ties():
     import torch
-
-    from fairdistill.methods.fwc.dual import InnerSolver
 
     rng = np.random.default_rng(12)
     n = 200_003
@@ -328,3 +322,29 @@ def test_newton_polish_converges_fast_from_a_nearby_start():
     warm = InnerSolver(c, A).solve(ref.lam * np.where(ref.lam > 0, 1.02, 1.0))
     assert warm.certified and warm.oracle_calls <= 6 and warm.lp_calls == 1
     assert abs(warm.value - ref.value) <= 1e-9 * ref.value
+
+
+@pytest.mark.parametrize("solver", ["accpm", "highs"])
+def test_too_tight_parity_raises_solver_error(solver):
+    """ε = 1e-13 on 300 rows: no plan meets the parity rows with the exact-feasibility margin (the LP needs
+    ε·p_T(y)·n_d >= 1e-9 row counts), a user error (SolverError, shown by the CLI in one line), not a crash."""
+    rng = np.random.default_rng(13)
+    c, d, y, p = _random_problem(rng, 300, 2, 2)
+    with pytest.raises(SolverError, match="too tight.*300 rows.*larger epsilon") as err:
+        solve_inner(c, fairness_matrix(2, p, 1e-13), solver)
+    assert isinstance(err.value, FairDistillError) and isinstance(err.value, RuntimeError)
+    assert solve_inner(c, fairness_matrix(2, p, 1e-6), solver).certified  # a feasible ε still solves
+
+
+def test_highs_solver_takes_margin_and_tol_and_rejects_the_rest():
+    rng = np.random.default_rng(14)
+    c, d, y, p = _random_problem(rng, 400, 2, 2, bias=0.2)
+    A = fairness_matrix(2, p, 0.05)
+    slack = [(A @ solve_inner(c, A, "highs", margin=mg).plan.cell_mass(4)).min() * len(c) for mg in (1e-9, 1e-6)]
+    assert slack[0] < 1e-8 and slack[1] > 0.99e-6  # the margin (row counts) reaches HiGHS
+    assert solve_inner(c, A, "highs").certified
+    assert not solve_inner(c, A, "highs", tol=-1.0).certified  # so does tol: a negative one certifies nothing
+    with pytest.raises(ConfigError, match=r"solver='highs' accepts only.*\['k0'\]"):
+        solve_inner(c, A, "highs", k0=8)
+    with pytest.raises(ConfigError, match="unknown"):
+        solve_inner(c, A, "simplex")

@@ -19,3 +19,8 @@ class MissingDataError(FairDistillError, FileNotFoundError):
 
 class ResumeError(FairDistillError):
     """A checkpoint cannot be resumed (different configuration or corrupt file)."""
+
+
+class SolverError(FairDistillError, RuntimeError):
+    """An optimisation problem set up from the user's parameters cannot be solved (for example parity constraints
+    too tight to meet exactly); the message names the parameter to change."""

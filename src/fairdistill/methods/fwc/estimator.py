@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
 from ...dataset import FairDataset, SyntheticSet
-from ...errors import DataError
+from ...errors import DataError, SolverError
 from ..base import Method, Param, resolve_size
 from .allocation import allocate_cells, cell_counts
-from .dual import SOLVERS, aggregate, fairness_matrix, solve_inner
+from .dual import SOLVERS, fairness_matrix, solve_inner
 from .encoding import COSTS, Encoded, encode
 from .equalized import EqualizedOdds
 from .mm import UPDATES, init_centers, j_max, run_mm, snap_to_rows
+from .nearest import aggregate
 
 
 def _epsilon_check(v) -> str | None:
     return None if v > 0 else "must be > 0 (the parity-ratio tolerance; use inf for no fairness constraint)"
-
-
-def _size_check(v) -> str | None:
-    return None if v > 0 else "must be > 0: a fraction of the training rows (< 1) or a count"
 
 
 def _chunk_check(v) -> str | None:
@@ -49,6 +47,19 @@ _COMMON = (
 )
 
 
+@contextmanager
+def _naming_epsilon(method: Method):
+    """Re-raise a ``SolverError`` of the inner LP (parity constraints too tight) with the method's name and the
+    tolerance(s) the user set, which are the values to change."""
+    try:
+        yield
+    except SolverError as err:
+        eps = f"epsilon={method.epsilon:g}"
+        if getattr(method, "constraint", "dp") == "eo" and method.eo_epsilon is not None:
+            eps += f", eo_epsilon={method.eo_epsilon:g}"
+        raise SolverError(f"{method.name} {eps}: {err}") from err
+
+
 def _check_cells(enc: Encoded) -> np.ndarray:
     counts = cell_counts(enc)
     return np.flatnonzero(counts == 0)
@@ -63,7 +74,7 @@ class FWC(Method):
     modalities = ("tabular",)
     params = (
         Param("size", "size", 0.05, "coreset size m: a fraction of the training rows (< 1) or a count "
-              "(default 0.05)", check=_size_check),
+              "(default 0.05)"),
         *_COMMON,
         Param("update", str, "auto", "feature update: 'median' (optimal for L1), 'mean' (optimal for sqeuclidean), "
               "'medoid' (real rows only) or 'auto' (median for l1, mean for sqeuclidean; default)", choices=UPDATES),
@@ -113,11 +124,12 @@ class FWC(Method):
         if self.constraint == "eo":
             odds = EqualizedOdds(enc.X, enc.d, enc.y, point_cell, enc.n_groups, enc.p_target, self.epsilon,
                                  self.epsilon if self.eo_epsilon is None else self.eo_epsilon, self.seed)
-        res = run_mm(enc.X, enc.d, enc.y, K, A, centers, cell_start, cost=self.cost, update=update,
-                     max_iter=self.max_iter, tol=self.tol, solver=self.solver, chunk_rows=self.chunk_rows,
-                     device=device, seed=self.seed, refine=odds)
+        with _naming_epsilon(self):
+            res = run_mm(enc.X, enc.d, enc.y, K, A, centers, cell_start, cost=self.cost, update=update,
+                         max_iter=self.max_iter, tol=self.tol, solver=self.solver, chunk_rows=self.chunk_rows,
+                         device=device, seed=self.seed, refine=odds)
         theta = res.theta
-        viol = j_max(theta, point_cell, K, enc.p_target, enc.n_groups)
+        viol = j_max(theta, point_cell, K, enc.p_target)
         keep = theta > 0 if self.drop_empty else np.ones(m, bool)
         pts = point_cell[keep]
         s = enc.sensitive_codes(pts // K, data.s.shape[1])
@@ -176,12 +188,13 @@ class FairWASP(Method):
         A = fairness_matrix(enc.n_groups, enc.p_target, self.epsilon)
         c, jstar = aggregate(enc.X, enc.X[perm], cell_start, enc.d, enc.y, K, self.cost, self.chunk_rows,
                              str(resolve_device(self.device)))
-        res = solve_inner(c, A, self.solver)
+        with _naming_epsilon(self):
+            res = solve_inner(c, A, self.solver)
         rows, pts, w = res.plan.triplets(jstar)
         theta_sorted = np.bincount(pts, weights=w, minlength=enc.n)  # n·Σ_i P_ij with m = n
         theta = np.empty(enc.n)
         theta[perm] = theta_sorted
-        viol = j_max(theta, cell, K, enc.p_target, enc.n_groups)
+        viol = j_max(theta, cell, K, enc.p_target)
         prov = {"objective": res.value, "dual": res.dual, "j_max": viol, "epsilon": self.epsilon,
                 "solver_seconds": round(res.seconds, 4), "oracle_calls": res.oracle_calls, "lp_calls": res.lp_calls}
         return SyntheticSet.from_dataset(data, weights=theta, origin=np.zeros(enc.n, np.int8), provenance=prov,

@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...metrics.groups import parity_violation
 from ...progress import Progress
-from .dual import CellNearest, InnerResult, parallel_map, parity_violation, solve_inner
+from .dual import InnerResult, solve_inner
 from .encoding import pairwise_cost
+from .nearest import CellNearest
+from .parallel import parallel_map
 
 MEDOID_CANDIDATES = 1024
 # Pruning blocks of at most this many points per cell (CellNearest's Yinyang bounds). By measurement (synthetic
@@ -294,6 +297,7 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
                     stop=stop, inner=inner, result=res, jstar=jstar, cells=cells)
 
 
-def j_max(theta: np.ndarray, point_cell: np.ndarray, n_labels: int, p_target: np.ndarray, n_groups: int) -> float:
-    """Parity violation of the weighted coreset (METRICS.md §4)."""
-    return parity_violation(theta, point_cell // n_labels, point_cell % n_labels, p_target, n_groups)
+def j_max(theta: np.ndarray, point_cell: np.ndarray, n_labels: int, p_target: np.ndarray) -> float:
+    """Parity violation J_max of the weighted coreset (METRICS.md §4; ``metrics.parity_violation``): point j has
+    weight θ_j, group ``point_cell // n_labels`` and label index ``point_cell % n_labels``."""
+    return parity_violation(point_cell % n_labels, point_cell // n_labels, theta, p_target)

@@ -1,0 +1,34 @@
+"""Process-wide thread pools for FWC's numpy work (nearest-point search, reduced costs, median updates).
+
+numpy releases the GIL in the ufuncs, gathers and sorts used there, so Python threads give real parallelism. The
+pool size follows torch's intra-op thread count, the run's thread budget (``FAIRDISTILL_THREADS`` for the CLI).
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def worker_threads() -> int:
+    """Threads for the numpy work split by ``parallel_map``: torch's intra-op thread count (the run's budget)."""
+    import torch
+
+    return max(1, int(torch.get_num_threads()))
+
+
+def parallel_map(fn, items) -> list:
+    """``[fn(x) for x in items]`` on ``worker_threads()`` Python threads (numpy releases the GIL in the ufuncs,
+    gathers and sorts used here, so this is real parallelism); serial with one thread or one item."""
+    items = list(items)
+    k = worker_threads()
+    if k == 1 or len(items) < 2:
+        return [fn(x) for x in items]
+    if k not in _POOLS:
+        _POOLS[k] = ThreadPoolExecutor(k, thread_name_prefix="fairdistill-fwc")
+    return list(_POOLS[k].map(fn, items))
+
+
+def row_ranges(n: int, step: int) -> list[tuple[int, int]]:
+    """Consecutive (start, stop) ranges of at most ``step`` rows covering range(n)."""
+    return [(a, min(n, a + step)) for a in range(0, n, max(1, step))]
