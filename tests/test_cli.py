@@ -26,6 +26,13 @@ def test_datasets_lists_every_name_and_presence(capsys, data_dir):
     assert "celeba" in [ln.split()[0] for ln in out.splitlines() if "missing" in ln]
 
 
+def test_datasets_name_shows_the_options(capsys, data_dir):
+    code, out, _ = run(capsys, "datasets", "cmnist-fg", "--data-dir", data_dir)
+    assert code == 0 and "faithful (bool, default False)" in out and "--data-option" in out
+    code, _, err = run(capsys, "datasets", "nope")
+    assert code == 2 and "unknown dataset 'nope'" in err
+
+
 def test_tabular_run_evaluate_report(capsys, tmp_path, data_dir):
     out_dir = tmp_path / "adult_random"
     code, out, _ = run(capsys, "run", "random", "--dataset", "adult", "--size", "0.02", "--seed", 3, "--out", out_dir)

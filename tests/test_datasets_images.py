@@ -186,11 +186,11 @@ def test_bad_options_and_missing_folders(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="colour_mode"):
         datasets.load("cmnist-fg", colour_mode=1)
     with pytest.raises(ConfigError, match="colour_mode"):
-        I.load_cmnist_bg(colour_mode=1)
+        datasets.build_splits("cmnist-bg", colour_mode=1)
     with pytest.raises(ConfigError, match="other_colours"):
-        I.load_cfmnist_fg(other_colours="random")
+        datasets.build_splits("cfmnist-fg", other_colours="random")
     with pytest.raises(ConfigError, match="bias_ratio"):
-        I.load_cfmnist_fg(bias_ratio=1.5)
+        datasets.build_splits("cfmnist-fg", bias_ratio=1.5)
     monkeypatch.setenv("FAIRDISTILL_DATA", str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     for name, folder in (("cifar10s", "cifar-10-batches-py"), ("celeba", "celeba"), ("utkface", "utkface"),
@@ -198,7 +198,7 @@ def test_bad_options_and_missing_folders(tmp_path, monkeypatch):
         with pytest.raises(MissingDataError, match=folder):
             datasets.load(name, data_dir=tmp_path)
     with pytest.raises(MissingDataError, match="train-images-idx3-ubyte"):
-        I.load_cmnist_fg(data_dir=tmp_path)
+        datasets.build_splits("cmnist-fg", data_dir=tmp_path)
 
 
 # ------------------------------------------------------------------------------------- tiny standard-format files

@@ -122,7 +122,7 @@ def test_splits_disjoint_and_cover(data_dir, name, kw):
 
 def test_seed_controls_split(data_dir):
     a = D.load_splits("compas", data_dir=data_dir, seed=1)
-    b = tabular.load_compas(data_dir=data_dir, seed=1, sensitive=["race"])  # bypasses the cache
+    b = D.build_splits("compas", data_dir=data_dir, seed=1, sensitive=["race"])  # bypasses the cache
     c = D.load_splits("compas", data_dir=data_dir, seed=2)
     for k in ("train", "valid", "test"):
         assert np.array_equal(a[k].meta["rows"], b[k].meta["rows"])
@@ -215,9 +215,9 @@ def test_bad_options_raise(data_dir):
     with pytest.raises(ConfigError, match="gender"):
         D.load("adult", data_dir=data_dir, sensitive=["gender"])
     with pytest.raises(ConfigError, match="bogus"):
-        tabular.load_compas(data_dir=data_dir, sensitive=["race"], bogus=1)
+        D.build_splits("compas", data_dir=data_dir, sensitive=["race"], bogus=1)
     with pytest.raises(ConfigError, match="nope"):
-        tabular.load_german(data_dir=data_dir, sensitive=["nope"])
+        D.build_splits("german", data_dir=data_dir, sensitive=["nope"])
     with pytest.raises(ConfigError, match="fair4free"):
         D.load("german", data_dir=data_dir, protocol="fair4free")
     with pytest.raises(ConfigError, match="variant"):
@@ -231,7 +231,7 @@ def test_missing_file_message(tmp_path, monkeypatch):
     monkeypatch.setenv("FAIRDISTILL_DATA", str(env))
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     with pytest.raises(MissingDataError) as err:
-        tabular.load_german(data_dir=tmp_path / "d", sensitive=["sex"])
+        D.build_splits("german", data_dir=tmp_path / "d", sensitive=["sex"])
     msg = str(err.value)
     assert "german/german.data" in msg and str(tmp_path / "d") in msg and str(env) in msg
     assert str(cache / "fairdistill") in msg and "\n" not in msg
@@ -242,7 +242,7 @@ def test_checksum_mismatch(tmp_path, data_dir):
     src = (data_dir / "drug_consumption" / "drug_consumption.data").read_bytes()
     (tmp_path / "drug_consumption" / "drug_consumption.data").write_bytes(src.replace(b"CL6", b"CL5", 1))
     with pytest.raises(MissingDataError, match="drug_consumption.data.*checksum"):
-        tabular.load_drug(data_dir=tmp_path, sensitive=["gender"])
+        D.build_splits("drug", data_dir=tmp_path, sensitive=["gender"])
 
 
 def test_registry_entries():
@@ -250,7 +250,7 @@ def test_registry_entries():
         sp = D.spec(name)
         assert sp.modality == "tabular" and sp.default_sensitive[0] in sp.sensitive
         assert all(f.sha256 and f.url for f in sp.files)
-        assert "protocol" in sp.options
+        assert "protocol" in [p.name for p in sp.options]
 
 
 def test_boolean_options(data_dir):

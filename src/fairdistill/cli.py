@@ -56,6 +56,8 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------------------------------- commands
 def cmd_datasets(args) -> int:
     from . import datasets
+    if args.name:
+        return _describe_dataset(datasets, args.name, args.data_dir)
     print(f"{'name':<12}{'kind':<9}{'files':<9}{'target':<22}{'sensitive (default first)':<40}sizes")
     for name in datasets.names():
         sp = datasets.spec(name)
@@ -71,7 +73,23 @@ def cmd_datasets(args) -> int:
         print(f"{name:<12}{sp.modality:<9}{'present' if present else 'missing':<9}{sp.target[:21]:<22}"
               f"{sens[:39]:<40}{sizes}")
     if not args.sizes:
-        print("\n(--sizes loads each present dataset and prints its split sizes)")
+        print("\n(--sizes loads each present dataset and prints its split sizes; `fairdistill datasets NAME` shows "
+              "one dataset's options)")
+    return 0
+
+
+def _describe_dataset(datasets, name: str, data_dir) -> int:
+    """One dataset in full: what it is, its files, its sensitive axes and every ``--data-option``."""
+    sp = datasets.spec(name)
+    present = datasets.files_present(name, data_dir)
+    print(f"{sp.name} ({sp.modality}): {sp.description}")
+    print(f"target: {sp.target}")
+    print(f"sensitive axes: {', '.join(sp.sensitive)} (default: {', '.join(sp.default_sensitive)})")
+    print(f"files: {'present' if present else 'missing'}")
+    lines = sp.options_help()
+    print("options (--data-option KEY=VALUE):" if lines else "options: none")
+    for line in lines:
+        print(f"  {line}")
     return 0
 
 
@@ -210,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("datasets", help="list datasets, their sensitive attributes and whether files are present",
                        formatter_class=_Formatter, epilog=EPILOG)
     _data_args(d)
+    d.add_argument("name", nargs="?", default=None, help="show one dataset in full, with its --data-option options")
     d.add_argument("--sizes", action="store_true", help="load each present dataset and print its split sizes")
     d.set_defaults(fn=cmd_datasets)
 

@@ -101,7 +101,7 @@ class FairDataset:
                        weights=None if self.weights is None else self.weights[idx])
 
     def select_sensitive(self, names: Sequence[str] | None) -> "FairDataset":
-        """Keep only the named sensitive axes (in the given order)."""
+        """Keep only the named sensitive axes (in the given order); X, y, weights and the meta values are shared."""
         if names is None:
             return self
         missing = [n for n in names if n not in self.sensitive_names]
@@ -110,7 +110,8 @@ class FairDataset:
                             f"{self.sensitive_names}")
         cols = [self.sensitive_names.index(n) for n in names]
         vals = None if self.sensitive_values is None else [self.sensitive_values[c] for c in cols]
-        return replace(self, s=self.s[:, cols], sensitive_names=list(names), sensitive_values=vals)
+        return replace(self, s=self.s[:, cols], sensitive_names=list(names), sensitive_values=vals,
+                       meta=dict(self.meta))
 
     def groups(self, axes: str | Sequence[str] = "joint") -> tuple[np.ndarray, list[tuple[int, ...]]]:
         """Group id per row and the sorted list of group tuples present.
@@ -119,16 +120,6 @@ class FairDataset:
         names uses those axes only.
         """
         return group_ids(self.s, select_axes(self.sensitive_names, axes))
-
-    def describe(self) -> dict[str, Any]:
-        """Sizes, class balance and group sizes: what a person checks first."""
-        gid, tuples = self.groups()
-        return {
-            "name": self.name, "modality": self.modality, "n": len(self), "shape": list(self.X.shape[1:]),
-            "n_classes": self.n_classes, "class_counts": np.bincount(self.y, minlength=self.n_classes).tolist(),
-            "sensitive": self.sensitive_names,
-            "group_counts": {str(t): int(c) for t, c in zip(tuples, np.bincount(gid, minlength=len(tuples)))},
-        }
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Device choice, seeding and small tensor helpers shared by the torch-based methods."""
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -34,7 +35,11 @@ def torch_seed(seed: int) -> Iterator[None]:
 
 
 def to_tensor(a, device, dtype=torch.float32) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+    """``a`` as a tensor, sharing memory where torch can (same dtype, CPU). Loaded datasets are read-only arrays;
+    torch warns that a tensor on them could write into them, which no caller here does, so that warning is muted."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
 
 
 class single_thread:

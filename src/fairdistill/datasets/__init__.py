@@ -2,18 +2,24 @@
 
 ``load(name, split="train", data_dir=None, sensitive=None, seed=0, **options)`` returns a ``FairDataset``. Every
 loader builds all splits at once (encoders are fitted on the training split), so ``load_splits`` is cached: asking
-for "train" then "test" parses the files once.
+for "train" then "test" parses the files once. The cached arrays are shared by every caller and therefore read-only;
+``build_splits`` builds a fresh, writable copy without the cache.
+
+A dataset declares its options once, as ``Param`` objects on its ``DatasetSpec`` (name, type, default, help, choices,
+check). The entry points coerce and check the given options against that declaration once, fill in the defaults, and
+call the loader with every declared option as a typed keyword argument.
 """
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
-from ..dataset import FairDataset
 import numpy as np
 
+from ..dataset import FairDataset
 from ..errors import ConfigError, DataError, MissingDataError
+from ..methods.base import Param
 from .files import RemoteFile, find_file, search_roots
 
 
@@ -21,14 +27,41 @@ from .files import RemoteFile, find_file, search_roots
 class DatasetSpec:
     name: str
     modality: str
-    loader: str  # "module:function"; function(data_dir, seed, sensitive, **options) -> dict[split, FairDataset]
+    #: "module:function"; function(data_dir=, seed=, sensitive=, **typed options) -> dict[split, FairDataset]
+    loader: str
     description: str
     target: str
     sensitive: tuple[str, ...]  # axes available
     default_sensitive: tuple[str, ...]
     files: tuple[RemoteFile, ...] = ()
     folder: str | None = None  # user-supplied folder (datasets that cannot be bundled)
-    options: dict[str, str] = field(default_factory=dict)  # option -> help
+    options: tuple[Param, ...] = ()  # the loader's options; ``None`` given for one means its default
+
+    def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Every declared option by name: the given value coerced and checked, else (or when None) the default."""
+        declared = {p.name: p for p in self.options}
+        unknown = sorted(set(options) - set(declared))
+        if unknown:
+            raise ConfigError(f"dataset {self.name!r} has no option(s) {unknown}; accepted: "
+                              f"{sorted(declared) or 'none'}")
+        out = {}
+        for p in self.options:
+            value = options.get(p.name)
+            try:
+                out[p.name] = p.default if value is None else p.coerce(value)
+            except ConfigError as err:
+                hint = " (true/false, yes/no or 1/0)" if p.type is bool else ""
+                raise ConfigError(f"dataset {self.name!r}: {err}{hint}") from None
+        return out
+
+    def options_help(self) -> list[str]:
+        """One line per option: name, type, default, accepted values and help (for listings and --help)."""
+        lines = []
+        for p in self.options:
+            kind = getattr(p.type, "__name__", str(p.type))
+            accepted = f"; one of {', '.join(map(str, p.choices))}" if p.choices is not None else ""
+            lines.append(f"{p.name} ({kind}, default {p.default}{accepted}): {p.help}")
+        return lines
 
 
 REGISTRY: dict[str, DatasetSpec] = {}
@@ -81,34 +114,62 @@ def _nbytes(splits: dict[str, FairDataset]) -> int:
     return sum(d.X.nbytes for d in splits.values())
 
 
-def load_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **options) -> dict[str, FairDataset]:
-    """All splits of ``name`` ({"train", "test"} and "valid" where the protocol has one)."""
+def _read_only(d: FairDataset) -> FairDataset:
+    """Mark the arrays of ``d`` (X, y, s, weights and the arrays in meta) read-only, so that an in-place write into
+    data shared through the cache fails instead of changing what every later ``load`` returns."""
+    for a in (d.X, d.y, d.s, d.weights, *d.meta.values()):
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
+    return d
+
+
+def _resolve(name: str, sensitive, options: Mapping[str, Any]) -> tuple[DatasetSpec, list[str], dict[str, Any]]:
+    """The spec, the chosen sensitive axes and the typed options of one request (checked against the spec)."""
     sp = spec(name)
-    unknown = sorted(set(options) - set(sp.options))
-    if unknown:
-        raise ConfigError(f"dataset {name!r} has no option(s) {unknown}; accepted: {sorted(sp.options) or 'none'}")
+    typed = sp.resolve_options(options)
     if isinstance(sensitive, str):
         sensitive = [sensitive]
     chosen = list(sensitive) if sensitive else list(sp.default_sensitive)
     bad = [a for a in chosen if a not in sp.sensitive]
     if bad:
         raise ConfigError(f"dataset {name!r} has no sensitive attribute {bad}; available: {list(sp.sensitive)}")
-    key = (name, str(data_dir), int(seed), tuple(chosen), tuple(sorted((k, repr(v)) for k, v in options.items())))
-    if key not in _CACHE:
-        module, fn = sp.loader.split(":")
-        splits = getattr(importlib.import_module(module), fn)(data_dir=data_dir, seed=int(seed),
-                                                               sensitive=chosen, **options)
-        while _CACHE and sum(map(_nbytes, _CACHE.values())) + _nbytes(splits) > _CACHE_MAX_BYTES:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = splits
-    out = {k: v.select_sensitive(chosen) for k, v in _CACHE[key].items()}
+    if len(set(chosen)) != len(chosen):
+        raise ConfigError(f"dataset {name!r}: sensitive {chosen} names an attribute twice; give distinct names")
+    return sp, chosen, typed
+
+
+def _call_loader(sp: DatasetSpec, data_dir, seed: int, chosen: list[str], typed: dict[str, Any]):
+    module, fn = sp.loader.split(":")
+    return getattr(importlib.import_module(module), fn)(data_dir=data_dir, seed=int(seed), sensitive=chosen, **typed)
+
+
+def _select(sp: DatasetSpec, splits: dict[str, FairDataset], chosen: list[str]) -> dict[str, FairDataset]:
+    out = {k: v.select_sensitive(chosen) for k, v in splits.items()}
     train = out.get("train")
     if train is not None:
         for k, axis in enumerate(chosen):
             if np.unique(train.s[:, k]).size < 2:
-                raise DataError(f"sensitive attribute {axis!r} of {name!r} has a single value in the training split "
-                                f"(every other group is empty); choose another of {list(sp.sensitive)}")
+                raise DataError(f"sensitive attribute {axis!r} of {sp.name!r} has a single value in the training "
+                                f"split (every other group is empty); choose another of {list(sp.sensitive)}")
     return out
+
+
+def load_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **options) -> dict[str, FairDataset]:
+    """All splits of ``name`` ({"train", "test"} and "valid" where the protocol has one), cached and read-only."""
+    sp, chosen, typed = _resolve(name, sensitive, options)
+    key = (name, str(data_dir), int(seed), tuple(chosen), tuple(sorted((k, repr(v)) for k, v in typed.items())))
+    if key not in _CACHE:
+        splits = {k: _read_only(v) for k, v in _call_loader(sp, data_dir, seed, chosen, typed).items()}
+        while _CACHE and sum(map(_nbytes, _CACHE.values())) + _nbytes(splits) > _CACHE_MAX_BYTES:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = splits
+    return {k: _read_only(v) for k, v in _select(sp, _CACHE[key], chosen).items()}
+
+
+def build_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **options) -> dict[str, FairDataset]:
+    """As ``load_splits``, but built afresh (the files are read again) and writable: no cache."""
+    sp, chosen, typed = _resolve(name, sensitive, options)
+    return _select(sp, _call_loader(sp, data_dir, seed, chosen, typed), chosen)
 
 
 def load(name: str, split: str = "train", data_dir=None, sensitive=None, seed: int = 0, **options) -> FairDataset:
@@ -119,5 +180,5 @@ def load(name: str, split: str = "train", data_dir=None, sensitive=None, seed: i
     return splits[split]
 
 
-__all__ = ["DatasetSpec", "REGISTRY", "RemoteFile", "files_present", "load", "load_splits", "names", "register",
-           "spec"]
+__all__ = ["DatasetSpec", "Param", "REGISTRY", "RemoteFile", "build_splits", "files_present", "load", "load_splits",
+           "names", "register", "spec"]

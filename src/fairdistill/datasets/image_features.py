@@ -28,43 +28,19 @@ import numpy as np
 
 from ..dataset import FairDataset
 from ..errors import ConfigError
-from . import DatasetSpec, register
-from .images import COLOUR_NAMES, _check_ratio, build_coloured, idx_files
-from .tabular import _random_split, _stratified_holdout
+from ..methods.base import Param
+from . import DatasetSpec, build_splits, register
+from .images import COLOUR_NAMES, build_coloured, idx_files
+from .splits import check_ratio, random_split, stratified_holdout
 
 NAME = "cmnist-pca"
 MNIST_TRAIN_ROWS = 60000
-DEFAULTS = {"protocol": "intersectional", "bias_ratio": 0.9, "max_rows": 30000, "n_components": 64,
-            "colour_groups": 2}
 _CHUNK = 8192  # rows per PCA transform (bounds the float32 copy of the pixels)
 
 
-def _int_option(opts: dict, key: str, low: int, high: int) -> int:
-    value = opts[key]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, str)):
-        raise ConfigError(f"{NAME}: {key}={value!r} must be an integer in [{low}, {high}]")
-    try:
-        out = int(value)
-    except ValueError:
-        raise ConfigError(f"{NAME}: {key}={value!r} must be an integer in [{low}, {high}]") from None
-    if out != float(value) or not low <= out <= high:
-        raise ConfigError(f"{NAME}: {key}={value!r} must be an integer in [{low}, {high}] "
-                          f"(default {DEFAULTS[key]})")
-    return out
-
-
-def _parse(options: dict) -> dict:
-    opts = {**DEFAULTS, **options}
-    if opts["protocol"] != "intersectional":
-        raise ConfigError(f"{NAME}: protocol={opts['protocol']!r} is not available; this dataset has only "
-                          "protocol='intersectional' (random 60/20/20 per seed)")
-    opts["bias_ratio"] = _check_ratio(NAME, opts["bias_ratio"])
-    opts["max_rows"] = _int_option(opts, "max_rows", 1000, MNIST_TRAIN_ROWS)
-    opts["n_components"] = _int_option(opts, "n_components", 2, 512)
-    if opts["colour_groups"] not in (2, 10) or isinstance(opts["colour_groups"], bool):
-        raise ConfigError(f"{NAME}: colour_groups={opts['colour_groups']!r}; use 2 (colour ids 0-4 vs 5-9, "
-                          "default) or 10 (every colour id)")
-    return opts
+def _between(low: int, high: int):
+    """A ``Param`` check: the value lies in [low, high]."""
+    return lambda v: None if low <= v <= high else f"must be an integer in [{low}, {high}]"
 
 
 def ink_mass(coloured: np.ndarray) -> np.ndarray:
@@ -99,29 +75,34 @@ def project(pixels: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.
     return out
 
 
-def load_cmnist_pca(data_dir=None, seed: int = 0, sensitive=("colour", "thickness"), **options):
+def load_cmnist_pca(data_dir=None, seed: int = 0, sensitive=None, **options) -> dict[str, FairDataset]:
+    """cmnist-pca train/valid/test built afresh, uncached: ``datasets.build_splits("cmnist-pca", ...)``."""
+    return build_splits(NAME, data_dir=data_dir, sensitive=sensitive, seed=seed, **options)
+
+
+def _load_cmnist_pca(data_dir, seed: int, sensitive, *, protocol: str, bias_ratio: float, max_rows: int,
+                     n_components: int, colour_groups: int) -> dict[str, FairDataset]:
     """cmnist-pca train/valid/test (options protocol, bias_ratio, max_rows, n_components, colour_groups)."""
-    opts = _parse(options)
-    part = build_coloured("cmnist-fg", "train", data_dir, seed, opts["bias_ratio"])
-    rows = np.sort(np.random.default_rng([seed, 60013]).choice(len(part.y), opts["max_rows"], replace=False))
+    part = build_coloured("cmnist-fg", "train", data_dir, seed, bias_ratio)
+    rows = np.sort(np.random.default_rng([seed, 60013]).choice(len(part.y), max_rows, replace=False))
     ink = ink_mass(part.images[rows])
     pixels = part.images[rows].reshape(len(rows), -1)
     digit, colour_id, source = part.y[rows], part.s[rows], part.source_index[rows]
     del part
     y = (digit >= 5).astype(np.int64)
-    colour = (colour_id >= 5).astype(np.int64) if opts["colour_groups"] == 2 else colour_id
-    pool, test = _random_split(len(rows), 0.20, seed)
+    colour = (colour_id >= 5).astype(np.int64) if colour_groups == 2 else colour_id
+    pool, test = random_split(len(rows), 0.20, seed)
     thick, medians = thickness(ink, digit, pool)
     s = np.column_stack([colour, thick])
-    train, valid = _stratified_holdout(pool, np.column_stack([y, s])[pool], 0.25, seed)
-    mean, comps, ratio = fit_pca(pixels[train], opts["n_components"], seed)
+    train, valid = stratified_holdout(pool, np.column_stack([y, s])[pool], 0.25, seed)
+    mean, comps, ratio = fit_pca(pixels[train], n_components, seed)
     X = project(pixels, mean, comps)
     colour_values = (["colours 0-4 (" + ", ".join(COLOUR_NAMES[:5]) + ")",
                       "colours 5-9 (" + ", ".join(COLOUR_NAMES[5:]) + ")"]
-                     if opts["colour_groups"] == 2 else list(COLOUR_NAMES))
-    meta = {"dataset": NAME, "protocol": "intersectional", "seed": int(seed), "target_name": "digit>=5",
-            "bias_ratio": opts["bias_ratio"], "max_rows": opts["max_rows"], "colour_groups": opts["colour_groups"],
-            "n_components": opts["n_components"], "thickness_medians": medians, "pca_mean": mean,
+                     if colour_groups == 2 else list(COLOUR_NAMES))
+    meta = {"dataset": NAME, "protocol": protocol, "seed": int(seed), "target_name": "digit>=5",
+            "bias_ratio": bias_ratio, "max_rows": max_rows, "colour_groups": colour_groups,
+            "n_components": n_components, "thickness_medians": medians, "pca_mean": mean,
             "pca_components": comps, "pca_explained_variance_ratio": ratio.tolist(),
             "positive_class": "digit 5-9"}
     out = {}
@@ -130,22 +111,24 @@ def load_cmnist_pca(data_dir=None, seed: int = 0, sensitive=("colour", "thicknes
             X=X[idx], y=y[idx], s=s[idx], sensitive_names=["colour", "thickness"], name=f"{NAME}/{split}",
             modality="tabular", n_classes=2, class_names=["digit 0-4", "digit 5-9"],
             sensitive_values=[colour_values, ["thin (ink < class median)", "thick (ink >= class median)"]],
-            feature_names=[f"pc{i + 1}" for i in range(opts["n_components"])],
+            feature_names=[f"pc{i + 1}" for i in range(n_components)],
             meta=dict(meta, split=split, rows=idx, digit=digit[idx], colour_id=colour_id[idx], ink=ink[idx],
                       source_index=source[idx]))
     return out
 
 
 register(DatasetSpec(
-    name=NAME, modality="tabular", loader=f"{__name__}:load_cmnist_pca",
+    name=NAME, modality="tabular", loader=f"{__name__}:_load_cmnist_pca",
     description="Colored-MNIST (cmnist-fg colouring) as PCA features of the coloured pixels; y = digit >= 5; "
                 "colour (shortcut for y) x thickness (ink mass vs class median)",
     target="digit >= 5", sensitive=("colour", "thickness"), default_sensitive=("colour", "thickness"),
     files=tuple(f for f in idx_files("mnist") if "/train-" in f.path),
-    options={"protocol": "split protocol: only 'intersectional' (random 60/20/20 per seed; the default)",
-             "bias_ratio": "share of each digit class drawn in its own colour (default 0.9)",
-             "max_rows": "rows drawn at random from the 60,000 training images before splitting (default 30000)",
-             "n_components": "principal components of the coloured pixels, fitted on the training split "
-                             "(default 64)",
-             "colour_groups": "2 (default): colour ids 0-4 vs 5-9, the label the colour stands for; 10: every "
-                              "colour id"}))
+    options=(Param("protocol", str, "intersectional", "split protocol: only 'intersectional' (random 60/20/20 per "
+                   "seed)", choices=("intersectional",)),
+             Param("bias_ratio", float, 0.9, "share of each digit class drawn in its own colour", check=check_ratio),
+             Param("max_rows", int, 30000, "rows drawn at random from the 60,000 training images before splitting",
+                   check=_between(1000, MNIST_TRAIN_ROWS)),
+             Param("n_components", int, 64, "principal components of the coloured pixels, fitted on the training "
+                   "split", check=_between(2, 512)),
+             Param("colour_groups", int, 2, "2: colour ids 0-4 vs 5-9, the label the colour stands for; 10: every "
+                   "colour id", choices=(2, 10)))))

@@ -15,15 +15,17 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..dataset import FairDataset
 from ..errors import ConfigError, DataError, MissingDataError
+from ..methods.base import Param, positive
 from . import DatasetSpec, register
 from .files import RemoteFile, find_dir, find_file
 from .imageops import grey_to_rgb, luma, normalise, read_images
+from .splits import check_ratio
 
 # ----------------------------------------------------------------------------------------------------- IDX files
 _MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"  # mirror of yann.lecun.com/exdb/mnist (same files)
@@ -193,61 +195,43 @@ def build_coloured(variant: str, split: str, data_dir=None, seed: int = 0, bias_
     return ColouredSplit(images, labels[order].astype(np.int64), s, order)
 
 
-def _options(name: str, options: dict[str, Any], allowed: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ConfigError(f"dataset {name!r} has no option(s) {unknown}; accepted: {sorted(allowed)}")
-    return {**allowed, **options}
-
-
-def _check_ratio(name: str, br: float) -> float:
-    br = float(br)
-    if not 0.0 <= br <= 1.0:
-        raise ConfigError(f"{name}: bias_ratio={br} must lie in [0, 1] (e.g. 0.9)")
-    return br
-
-
-def _load_coloured(variant: str, data_dir, seed: int, options: dict[str, Any]) -> dict[str, FairDataset]:
-    opts = _options(variant, options, {"bias_ratio": 0.9, "faithful": False, "other_colours": "chunks"})
-    br = _check_ratio(variant, opts["bias_ratio"])
-    if opts["other_colours"] not in ("chunks", "iid"):
-        raise ConfigError(f"{variant}: other_colours={opts['other_colours']!r}; use 'chunks' or 'iid'")
-    faithful = bool(opts["faithful"])
+def _load_coloured(variant: str, data_dir, seed: int, *, bias_ratio: float, faithful: bool,
+                   other_colours: str) -> dict[str, FairDataset]:
     mean, std = [0.5] * 3, [0.5] * 3
     classes = MNIST_CLASSES if variant.startswith("cmnist") else FMNIST_CLASSES
     out = {}
     for split in ("train", "test"):
-        part = build_coloured(variant, split, data_dir, seed, br, faithful, opts["other_colours"])
+        part = build_coloured(variant, split, data_dir, seed, bias_ratio, faithful, other_colours)
         X = normalise(part.images, mean, std)
         del part.images
         out[split] = FairDataset(
             X=X, y=part.y, s=part.s, sensitive_names=["colour"], name=variant, modality="image", n_classes=10,
             class_names=list(classes), sensitive_values=[list(COLOUR_NAMES)],
-            meta={"mean": mean, "std": std, "bias_ratio": br if split == "train" else _TEST_RHO,
-                  "train_bias_ratio": br, "faithful": faithful, "other_colours": opts["other_colours"],
+            meta={"mean": mean, "std": std, "bias_ratio": bias_ratio if split == "train" else _TEST_RHO,
+                  "train_bias_ratio": bias_ratio, "faithful": faithful, "other_colours": other_colours,
                   "palette": PALETTE.tolist(), "padding": "top-left 4 px" if faithful else "2 px each side",
                   "split": split, "seed": int(seed)})
     return out
 
 
-def load_cmnist_fg(data_dir=None, seed=0, sensitive=("colour",), **options):
+def _load_cmnist_fg(data_dir, seed, sensitive, **options):
     """cmnist-fg train/test (options bias_ratio, faithful, other_colours; see ``build_coloured``)."""
-    return _load_coloured("cmnist-fg", data_dir, seed, options)
+    return _load_coloured("cmnist-fg", data_dir, seed, **options)
 
 
-def load_cmnist_bg(data_dir=None, seed=0, sensitive=("colour",), **options):
+def _load_cmnist_bg(data_dir, seed, sensitive, **options):
     """cmnist-bg train/test (options bias_ratio, faithful, other_colours; see ``build_coloured``)."""
-    return _load_coloured("cmnist-bg", data_dir, seed, options)
+    return _load_coloured("cmnist-bg", data_dir, seed, **options)
 
 
-def load_cfmnist_fg(data_dir=None, seed=0, sensitive=("colour",), **options):
+def _load_cfmnist_fg(data_dir, seed, sensitive, **options):
     """cfmnist-fg train/test (options bias_ratio, faithful, other_colours; see ``build_coloured``)."""
-    return _load_coloured("cfmnist-fg", data_dir, seed, options)
+    return _load_coloured("cfmnist-fg", data_dir, seed, **options)
 
 
-def load_cfmnist_bg(data_dir=None, seed=0, sensitive=("colour",), **options):
+def _load_cfmnist_bg(data_dir, seed, sensitive, **options):
     """cfmnist-bg train/test (options bias_ratio, faithful, other_colours; see ``build_coloured``)."""
-    return _load_coloured("cfmnist-bg", data_dir, seed, options)
+    return _load_coloured("cfmnist-bg", data_dir, seed, **options)
 
 
 # ------------------------------------------------------------------------------------------------------ CIFAR10-S
@@ -275,11 +259,10 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def load_cifar10s(data_dir=None, seed=0, sensitive=("grayscale",), **options):
+def _load_cifar10s(data_dir, seed, sensitive, *, bias_ratio: float, faithful: bool):
     """CIFAR10-S: train shuffled (legacy NumPy RandomState(seed), the reference's seed 0); classes 0-4 keep the first
-    floor(n_c * br) images grayscale, classes 5-9 the first n_c - floor(n_c * br); test = every image grey + colour."""
-    opts = _options("cifar10s", options, {"bias_ratio": 0.9, "faithful": False})
-    br = _check_ratio("cifar10s", opts["bias_ratio"])
+    floor(n_c * bias_ratio) images grayscale, classes 5-9 the first n_c - floor(n_c * bias_ratio); test = every image
+    grey + colour."""
     folder = find_dir("cifar-10-batches-py", data_dir, "cifar10s",
                       "extract cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html")
     parts = []
@@ -297,7 +280,7 @@ def load_cifar10s(data_dir=None, seed=0, sensitive=("grayscale",), **options):
     grey = np.zeros(len(ytr), dtype=bool)
     for c in range(10):
         idx = np.flatnonzero(ytr == c)
-        k = int(math.floor(len(idx) * br + 1e-9))
+        k = int(math.floor(len(idx) * bias_ratio + 1e-9))
         grey[idx[:k] if c < 5 else idx[:len(idx) - k]] = True
     xtr[grey] = grey_to_rgb(luma(xtr[grey]))
     s_tr = (~grey).astype(np.int64)  # 0 grayscale, 1 colour
@@ -310,7 +293,8 @@ def load_cifar10s(data_dir=None, seed=0, sensitive=("grayscale",), **options):
             X=normalise(X, CIFAR10S_MEAN, CIFAR10S_STD), y=y, s=s, sensitive_names=["grayscale"], name="cifar10s",
             modality="image", n_classes=10, class_names=list(CIFAR_CLASSES),
             sensitive_values=[["grayscale", "colour"]],
-            meta={"mean": CIFAR10S_MEAN, "std": CIFAR10S_STD, "bias_ratio": br, "split": split, "seed": int(seed)})
+            meta={"mean": CIFAR10S_MEAN, "std": CIFAR10S_STD, "bias_ratio": bias_ratio, "split": split,
+                  "seed": int(seed)})
     return out
 
 
@@ -356,15 +340,14 @@ def balanced_cells(y: np.ndarray, s: np.ndarray, rng: np.random.Generator, per_c
     return np.sort(np.concatenate([rng.choice(c, size=min(m, len(c)), replace=False) for c in cells]))
 
 
-def load_celeba(data_dir=None, seed=0, sensitive=("gender",), **options):
+def _load_celeba(data_dir, seed, sensitive, *, target: str, faithful: bool):
     """CelebA: y = ``target`` attribute (Attractive), s = Male; train = partition 0, test = partition 2 subsampled to
     the smallest (y, s) cell in every cell; centre crop 178, resize 64."""
-    opts = _options("celeba", options, {"target": "Attractive", "faithful": False})
     folder = find_dir("celeba", data_dir, "celeba", _CELEBA_HOW)
     files, names, attrs, part = _read_celeba_lists(folder)
-    if opts["target"] not in names:
-        raise ConfigError(f"celeba: target={opts['target']!r} is not a CelebA attribute; choose one of {names}")
-    y, s = attrs[:, names.index(opts["target"])], attrs[:, names.index("Male")]
+    if target not in names:
+        raise ConfigError(f"celeba: target={target!r} is not a CelebA attribute; choose one of {names}")
+    y, s = attrs[:, names.index(target)], attrs[:, names.index("Male")]
     rng = np.random.default_rng(int(seed))
     tr = np.flatnonzero(part == 0)
     te2 = np.flatnonzero(part == 2)
@@ -377,9 +360,9 @@ def load_celeba(data_dir=None, seed=0, sensitive=("gender",), **options):
         imgs = read_images([img_dir / files[i] for i in idx], 64, crop=178, desc=f"celeba {split}")
         out[split] = FairDataset(
             X=normalise(imgs, CELEBA_MEAN, CELEBA_STD), y=y[idx], s=s[idx], sensitive_names=["gender"],
-            name="celeba", modality="image", n_classes=2, class_names=[f"not {opts['target']}", opts["target"]],
+            name="celeba", modality="image", n_classes=2, class_names=[f"not {target}", target],
             sensitive_values=[["female", "male"]],
-            meta={"mean": CELEBA_MEAN, "std": CELEBA_STD, "target": opts["target"], "split": split,
+            meta={"mean": CELEBA_MEAN, "std": CELEBA_STD, "target": target, "split": split,
                   "seed": int(seed)})
     return out
 
@@ -414,13 +397,9 @@ def parse_utkface(names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndar
     return np.array(keep, dtype=np.int64), np.array(ybin, dtype=np.int64), np.array(race, dtype=np.int64), bad, others
 
 
-def load_utkface(data_dir=None, seed=0, sensitive=("race",), **options):
+def _load_utkface(data_dir, seed, sensitive, *, test_per_cell: int, faithful: bool):
     """UTKFace: y = age bin (<20, 20-39, >=40), s = race (Others dropped); test = ``test_per_cell`` (100) random
     images per (age bin, race) cell, train = the rest; resize 64."""
-    opts = _options("utkface", options, {"test_per_cell": 100, "faithful": False})
-    per_cell = int(opts["test_per_cell"])
-    if per_cell < 1:
-        raise ConfigError(f"utkface: test_per_cell={per_cell} must be >= 1 (default 100)")
     try:
         folder = find_dir("utkface", data_dir, "utkface", _UTK_HOW)
     except MissingDataError:
@@ -430,7 +409,7 @@ def load_utkface(data_dir=None, seed=0, sensitive=("race",), **options):
     if len(keep) == 0:
         raise MissingDataError(f"no UTKFace images with parseable names in {folder}; {_UTK_HOW}")
     files = [files[i] for i in keep]
-    te = balanced_cells(y, s, np.random.default_rng(int(seed)), per_cell)
+    te = balanced_cells(y, s, np.random.default_rng(int(seed)), test_per_cell)
     tr = np.setdiff1d(np.arange(len(y)), te)
     out = {}
     for split, idx in (("train", tr), ("test", te)):
@@ -439,7 +418,7 @@ def load_utkface(data_dir=None, seed=0, sensitive=("race",), **options):
             X=normalise(imgs, UTK_MEAN, UTK_STD), y=y[idx], s=s[idx], sensitive_names=["race"], name="utkface",
             modality="image", n_classes=3, class_names=["<20", "20-39", ">=40"], sensitive_values=[list(UTK_RACES)],
             meta={"mean": UTK_MEAN, "std": UTK_STD, "skipped_unparsed": bad, "dropped_race_others": others,
-                  "test_per_cell": per_cell, "split": split, "seed": int(seed)})
+                  "test_per_cell": test_per_cell, "split": split, "seed": int(seed)})
     return out
 
 
@@ -462,9 +441,8 @@ def _bffhq_files(folder: Path, pattern: str) -> tuple[list[Path], np.ndarray, np
     return paths, np.array(ages, dtype=np.int64), np.array(genders, dtype=np.int64)
 
 
-def load_bffhq(data_dir=None, seed=0, sensitive=("gender",), **options):
+def _load_bffhq(data_dir, seed, sensitive, *, faithful: bool):
     """BFFHQ: y = age (0 young, 1 old), s = gender code; train = 0.5pct align + conflict, test = test; resize 64."""
-    _options("bffhq", options, {"faithful": False})
     root = find_dir("bffhq", data_dir, "bffhq", _BFFHQ_HOW)
     pieces = {"align": _bffhq_files(root / "0.5pct" / "align", "*/*.png"),
               "conflict": _bffhq_files(root / "0.5pct" / "conflict", "*/*.png"),
@@ -492,13 +470,16 @@ def load_bffhq(data_dir=None, seed=0, sensitive=("gender",), **options):
 
 
 # ------------------------------------------------------------------------------------------------------- registry
-_COLOURED_OPTIONS = {
-    "bias_ratio": "share of each training class drawn in its own colour (default 0.9; FairDD ablation 0.85/0.95)",
-    "faithful": "reproduce the reference quirks: top-left padding and the uint8 wrap-around of C-FMNIST BG "
-                "(default False)",
-    "other_colours": "how the other 10% get colours: 'chunks' (even chunks, reference; default) or 'iid'",
-}
-_NO_QUIRK = {"faithful": "accepted for uniformity with preset='paper'; this loader has no reference quirk"}
+_COLOURED_OPTIONS = (
+    Param("bias_ratio", float, 0.9, "share of each training class drawn in its own colour (FairDD ablation "
+          "0.85/0.95)", check=check_ratio),
+    Param("faithful", bool, False, "reproduce the reference quirks: top-left padding and the uint8 wrap-around of "
+          "C-FMNIST BG"),
+    Param("other_colours", str, "chunks", "how the other 10% get colours: 'chunks' (even chunks, reference) or "
+          "'iid'", choices=("chunks", "iid")),
+)
+_NO_QUIRK = Param("faithful", bool, False, "accepted for uniformity with preset='paper'; this loader has no "
+                  "reference quirk")
 _COLOURED_DESC = {
     "cmnist-fg": "Colored-MNIST, digit drawn in the colour (FairDD)",
     "cmnist-bg": "Colored-MNIST, background in the colour (FairDD)",
@@ -507,29 +488,30 @@ _COLOURED_DESC = {
 }
 for _name, _desc in _COLOURED_DESC.items():
     register(DatasetSpec(
-        name=_name, modality="image", loader=f"{__name__}:load_{_name.replace('-', '_')}", description=_desc,
+        name=_name, modality="image", loader=f"{__name__}:_load_{_name.replace('-', '_')}", description=_desc,
         target="digit" if _name.startswith("cmnist") else "clothing class", sensitive=("colour",),
         default_sensitive=("colour",), files=idx_files("mnist" if _name.startswith("cmnist") else "fashion_mnist"),
-        options=dict(_COLOURED_OPTIONS)))
+        options=_COLOURED_OPTIONS))
 
 register(DatasetSpec(
-    name="cifar10s", modality="image", loader=f"{__name__}:load_cifar10s",
+    name="cifar10s", modality="image", loader=f"{__name__}:_load_cifar10s",
     description="CIFAR10-S: CIFAR-10 with 90/10 grayscale skew per class (FairDD; user supplies cifar-10-batches-py)",
     target="object class", sensitive=("grayscale",), default_sensitive=("grayscale",), folder="cifar-10-batches-py",
-    options={"bias_ratio": "share of the majority (grey for classes 0-4, colour for 5-9) per class (default 0.9)",
-             **_NO_QUIRK}))
+    options=(Param("bias_ratio", float, 0.9, "share of the majority (grey for classes 0-4, colour for 5-9) per class",
+                   check=check_ratio), _NO_QUIRK)))
 register(DatasetSpec(
-    name="celeba", modality="image", loader=f"{__name__}:load_celeba",
+    name="celeba", modality="image", loader=f"{__name__}:_load_celeba",
     description="CelebA 64x64, y = Attractive, s = gender (FairDD; user supplies the celeba folder)",
     target="Attractive", sensitive=("gender",), default_sensitive=("gender",), folder="celeba",
-    options={"target": "CelebA attribute used as y (default Attractive; also Young, Big_Nose, Blond_Hair)",
-             **_NO_QUIRK}))
+    options=(Param("target", str, "Attractive", "CelebA attribute used as y (also Young, Big_Nose, Blond_Hair)"),
+             _NO_QUIRK)))
 register(DatasetSpec(
-    name="utkface", modality="image", loader=f"{__name__}:load_utkface",
+    name="utkface", modality="image", loader=f"{__name__}:_load_utkface",
     description="UTKFace 64x64, y = age bin, s = race (FairDD; user supplies the UTKFace folder)",
     target="age bin", sensitive=("race",), default_sensitive=("race",), folder="UTKFace",
-    options={"test_per_cell": "test images drawn per (age bin, race) cell (default 100)", **_NO_QUIRK}))
+    options=(Param("test_per_cell", int, 100, "test images drawn per (age bin, race) cell", check=positive),
+             _NO_QUIRK)))
 register(DatasetSpec(
-    name="bffhq", modality="image", loader=f"{__name__}:load_bffhq",
+    name="bffhq", modality="image", loader=f"{__name__}:_load_bffhq",
     description="BFFHQ 64x64, y = age, s = gender, 0.5% bias-conflicting (FairDD; user supplies the bffhq folder)",
-    target="age", sensitive=("gender",), default_sensitive=("gender",), folder="bffhq", options=dict(_NO_QUIRK)))
+    target="age", sensitive=("gender",), default_sensitive=("gender",), folder="bffhq", options=(_NO_QUIRK,)))

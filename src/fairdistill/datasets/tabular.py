@@ -25,18 +25,27 @@ import pandas as pd
 
 from ..dataset import FairDataset
 from ..errors import ConfigError, DataError, MissingDataError
+from ..methods.base import Param
 from . import DatasetSpec, register
 from .encoding import TabularEncoder, equal_width_edges, threshold_edges
 from .files import RemoteFile, find_file
+from .splits import random_split, stratified_holdout
 
 UCI = "https://archive.ics.uci.edu/ml/machine-learning-databases"
 PROTOCOLS = ("standard", "fwc", "fair4free", "intersectional")
-_PROTOCOL_HELP = ("split protocol: 'standard' (default; Adult official split, others random 75/25, then 90/10 "
-                  "train/valid), 'fwc' (Adult train+test pooled; random 75/25 per seed, then 90/10), "
-                  "'intersectional' (random 60/20/20 per seed)")
+_PROTOCOL_HELP = ("split protocol: 'standard' (Adult official split, others random 75/25, then 90/10 train/valid), "
+                  "'fwc' (Adult train+test pooled; random 75/25 per seed, then 90/10), 'intersectional' (random "
+                  "60/20/20 per seed)")
 _F4F_HELP = ", 'fair4free' (FairDisCo preprocessing: all columns categorical, numerics binned)"
 
-# ------------------------------------------------------------------------------------------------ files & checks
+
+def _protocol(fair4free_help: str | None = None) -> Param:
+    """The ``protocol`` option; with ``fair4free_help`` (where the dataset has that protocol) 'fair4free' is allowed."""
+    return Param("protocol", str, "standard", _PROTOCOL_HELP + (fair4free_help or ""),
+                 choices=PROTOCOLS if fair4free_help else tuple(p for p in PROTOCOLS if p != "fair4free"))
+
+
+# ------------------------------------------------------------------------------------------------ files
 _VERIFIED: set[str] = set()
 
 
@@ -54,57 +63,6 @@ def _path(f: RemoteFile, data_dir, dataset: str) -> Path:
                                    f"expected {f.sha256}); download it again from {f.url}")
         _VERIFIED.add(key)
     return p
-
-
-def _check(name: str, sensitive, options: dict) -> tuple[list[str], dict]:
-    """Validate sensitive axes and option names/values against the registered spec."""
-    sp = REGISTERED[name]
-    if isinstance(sensitive, str):
-        sensitive = [sensitive]
-    chosen = list(sensitive) if sensitive else list(sp.default_sensitive)
-    bad = [a for a in chosen if a not in sp.sensitive]
-    if bad or len(set(chosen)) != len(chosen):
-        raise ConfigError(f"dataset {name!r}: sensitive {chosen} is invalid; choose distinct names among "
-                          f"{list(sp.sensitive)}")
-    unknown = sorted(set(options) - set(sp.options))
-    if unknown:
-        raise ConfigError(f"dataset {name!r} has no option(s) {unknown}; accepted: {sorted(sp.options)}")
-    protocol = options.get("protocol") or "standard"
-    allowed = PROTOCOLS if name in ("adult", "compas") else tuple(p for p in PROTOCOLS if p != "fair4free")
-    if protocol not in allowed:
-        raise ConfigError(f"dataset {name!r}: protocol {protocol!r} is unknown; choose one of {list(allowed)}")
-    return chosen, dict(options, protocol=protocol)
-
-
-def _flag(value, dataset: str, option: str) -> bool:
-    """A boolean option given as a bool, 0/1 or a string such as "true"/"no" (None -> False)."""
-    if value is None or isinstance(value, (bool, np.bool_)) or value in (0, 1):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1", "false", "no", "off", "0"):
-        return text in ("true", "yes", "on", "1")
-    raise ConfigError(f"{dataset}: option {option}={value!r} is not a boolean; use true or false")
-
-
-# ------------------------------------------------------------------------------------------------ splitting
-def _random_split(n: int, test_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    perm = np.random.default_rng([seed, 7919]).permutation(n)
-    n_test = int(round(test_frac * n))
-    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
-
-
-def _stratified_holdout(idx: np.ndarray, strata: np.ndarray, frac: float, seed: int):
-    """Split ``idx`` into (keep, held) with ``round(frac * n_g)`` rows of each stratum g held out."""
-    rng = np.random.default_rng([seed, 104729])
-    _, inv = np.unique(strata, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
-    held = []
-    for g in range(inv.max() + 1 if len(inv) else 0):
-        members = idx[inv == g]
-        k = int(round(frac * len(members)))
-        held.append(rng.choice(members, size=k, replace=False))
-    held = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
-    return np.setdiff1d(idx, held), held
 
 
 # ------------------------------------------------------------------------------------------------ building
@@ -155,14 +113,14 @@ def _build(t: Table, sensitive: Sequence[str], seed: int, protocol: str, extra_m
     if t.official_test is not None:
         pool, test = np.flatnonzero(~t.official_test), np.flatnonzero(t.official_test)
     else:
-        pool, test = _random_split(n, t.test_frac, seed)
+        pool, test = random_split(n, t.test_frac, seed)
     codes, values = [], []
     for a in sensitive:
         c, v = t.axes[a].code(t.frame, pool)
         codes.append(c)
         values.append(v)
     s = np.stack(codes, axis=1)
-    train, valid = _stratified_holdout(pool, np.column_stack([t.y, s])[pool], t.valid_frac, seed)
+    train, valid = stratified_holdout(pool, np.column_stack([t.y, s])[pool], t.valid_frac, seed)
     drop = {t.axes[a].source for a in sensitive}
     enc = TabularEncoder().fit(
         t.frame.iloc[train], numeric=[c for c in t.numeric if c not in drop],
@@ -204,13 +162,8 @@ def _read_adult(data_dir) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def load_adult(data_dir=None, seed: int = 0, sensitive=("sex",), **options) -> dict[str, FairDataset]:
+def _load_adult(data_dir, seed: int, sensitive: Sequence[str], *, protocol: str, split: str):
     """UCI Adult: y = income >50K; axes sex (Male=1), race (White=1), race_black (Black=1), age (>= train median)."""
-    sensitive, options = _check("adult", sensitive, options)
-    protocol = options["protocol"]
-    split = options.get("split") or "official"
-    if split not in ("official", "random"):
-        raise ConfigError(f"adult: split={split!r} is unknown; use 'official' or 'random'")
     df = _read_adult(data_dir)
     axes = {"sex": _equals("sex", "Male", "Female"), "race": _equals("race", "White", "non-White"),
             "race_black": _equals("race", "Black", "non-Black"), "age": _at_least_median("age")}
@@ -245,16 +198,12 @@ COMPAS_FILE = RemoteFile(
 COMPAS_VARIANTS = ("compas", "compas_binary_race", "compas_fairdisco")
 
 
-def load_compas(data_dir=None, seed: int = 0, sensitive=("race",), **options) -> dict[str, FairDataset]:
+def _load_compas(data_dir, seed: int, sensitive: Sequence[str], *, protocol: str, variant: str | None,
+                 faithful: bool):
     """ProPublica COMPAS: y = two_year_recid; axes race (African-American=1), sex (Male=1), age (>= train median)."""
-    sensitive, options = _check("compas", sensitive, options)
-    protocol = options["protocol"]
-    variant = options.get("variant") or ("compas_fairdisco" if protocol == "fair4free" else "compas")
-    if variant not in COMPAS_VARIANTS:
-        raise ConfigError(f"compas: variant {variant!r} is unknown; choose one of {list(COMPAS_VARIANTS)}")
+    variant = variant or ("compas_fairdisco" if protocol == "fair4free" else "compas")
     if protocol == "fair4free" and variant != "compas_fairdisco":
         raise ConfigError(f"compas: protocol 'fair4free' uses variant 'compas_fairdisco', not {variant!r}")
-    faithful = _flag(options.get("faithful"), "compas", "faithful")
     if faithful and variant != "compas_fairdisco":
         raise ConfigError("compas: faithful=True only applies to variant 'compas_fairdisco'")
     df = pd.read_csv(_path(COMPAS_FILE, data_dir, "compas"))
@@ -295,9 +244,8 @@ GERMAN_NUMERIC = ["duration", "credit_amount", "installment_rate", "residence_si
                   "people_liable"]
 
 
-def load_german(data_dir=None, seed: int = 0, sensitive=("sex",), **options) -> dict[str, FairDataset]:
+def _load_german(data_dir, seed: int, sensitive: Sequence[str], *, protocol: str):
     """UCI Statlog German Credit: y = good credit (class 1); axes sex (from A9; male=1), age (>= 25)."""
-    sensitive, options = _check("german", sensitive, options)
     df = pd.read_csv(_path(GERMAN_FILE, data_dir, "german"), sep=" ", header=None, names=GERMAN_COLUMNS)
     df["sex"] = np.where(df["personal_status_sex"].isin(["A92", "A95"]), "female", "male")
     axes = {"sex": _equals("sex", "male", "female"),
@@ -305,7 +253,7 @@ def load_german(data_dir=None, seed: int = 0, sensitive=("sex",), **options) -> 
     categorical = [c for c in GERMAN_COLUMNS[:-1] if c not in GERMAN_NUMERIC and c != "personal_status_sex"]
     t = Table("german", df, (df["class"] == 1).to_numpy().astype(np.int64), axes, list(GERMAN_NUMERIC),
               categorical + ["sex"], {}, ["bad", "good"], "class")
-    return _build(t, sensitive, seed, options["protocol"], {"dataset": "german"})
+    return _build(t, sensitive, seed, protocol, {"dataset": "german"})
 
 
 # ------------------------------------------------------------------------------------------------ Crime
@@ -318,9 +266,8 @@ CRIME_FILES = (
 CRIME_DROPPED = [*range(0, 5), *range(101, 118), *range(121, 125), 126]  # ids and the 22 sparse LEMAS columns
 
 
-def load_crime(data_dir=None, seed: int = 0, sensitive=("race",), **options) -> dict[str, FairDataset]:
+def _load_crime(data_dir, seed: int, sensitive: Sequence[str], *, protocol: str):
     """UCI Communities and Crime: y = ViolentCrimesPerPop > its mean; axis race = racepctblack > its median."""
-    sensitive, options = _check("crime", sensitive, options)
     names_text = _path(CRIME_FILES[1], data_dir, "crime").read_text(errors="replace")
     names = [line.split()[1] for line in names_text.splitlines() if line.lower().startswith("@attribute")]
     df = pd.read_csv(_path(CRIME_FILES[0], data_dir, "crime"), header=None, names=names, na_values="?")
@@ -334,7 +281,7 @@ def load_crime(data_dir=None, seed: int = 0, sensitive=("race",), **options) -> 
     numeric = [c for c in names if c not in dropped]
     t = Table("crime", df, (target > target.mean()).astype(np.int64), axes, numeric, [], {},
               ["low crime", "high crime"], "ViolentCrimesPerPop")
-    return _build(t, sensitive, seed, options["protocol"],
+    return _build(t, sensitive, seed, protocol,
                   {"dataset": "crime", "target_threshold": float(target.mean()), "race_threshold": med})
 
 
@@ -347,63 +294,55 @@ DRUG_COLUMNS = ["ID", "Age", "Gender", "Education", "Country", "Ethnicity", "Nsc
                 "Cscore", "Impulsive", "SS", *DRUG_SUBSTANCES]
 
 
-def load_drug(data_dir=None, seed: int = 0, sensitive=("gender",), **options) -> dict[str, FairDataset]:
+def _load_drug(data_dir, seed: int, sensitive: Sequence[str], *, protocol: str, include_ethnicity: bool):
     """UCI Drug consumption: y = cannabis ever used (not CL0); axis gender (Male=1, i.e. Gender = -0.48246)."""
-    sensitive, options = _check("drug", sensitive, options)
     df = pd.read_csv(_path(DRUG_FILE, data_dir, "drug"), header=None, names=DRUG_COLUMNS)
     axes = {"gender": Axis("Gender", lambda d, _: ((d["Gender"] < 0).to_numpy().astype(np.int64),
                                                    ["female", "male"]))}
     numeric = ["Age", "Education", "Country", "Nscore", "Escore", "Oscore", "Ascore", "Cscore", "Impulsive", "SS"]
-    if _flag(options.get("include_ethnicity"), "drug", "include_ethnicity"):
+    if include_ethnicity:
         numeric.insert(3, "Ethnicity")
     t = Table("drug", df, (df["Cannabis"] != "CL0").to_numpy().astype(np.int64), axes, numeric, [], {},
               ["never used", "used"], "Cannabis")
-    return _build(t, sensitive, seed, options["protocol"], {"dataset": "drug"})
+    return _build(t, sensitive, seed, protocol, {"dataset": "drug"})
 
 
 # ------------------------------------------------------------------------------------------------ registry
-REGISTERED: dict[str, DatasetSpec] = {}
-
-
-def _register(spec: DatasetSpec) -> None:
-    REGISTERED[spec.name] = register(spec)
-
-
-_register(DatasetSpec(
-    name="adult", modality="tabular", loader="fairdistill.datasets.tabular:load_adult",
+register(DatasetSpec(
+    name="adult", modality="tabular", loader=f"{__name__}:_load_adult",
     description="UCI Adult census income (32,561 + 16,281 rows); sex Male=1, race White=1, race_black Black=1, "
                 "age >= training median = 1",
     target="income >50K", sensitive=("sex", "race", "race_black", "age"), default_sensitive=("sex",),
     files=ADULT_FILES,
-    options={"protocol": _PROTOCOL_HELP + _F4F_HELP,
-             "split": "fair4free protocol only: 'official' (default, FairDisCo's train/test files) or 'random' "
-                      "(pooled rows, random 80/20 per seed)"}))
-_register(DatasetSpec(
-    name="compas", modality="tabular", loader="fairdistill.datasets.tabular:load_compas",
+    options=(_protocol(_F4F_HELP),
+             Param("split", str, "official", "fair4free protocol only: 'official' (FairDisCo's train/test files) or "
+                   "'random' (pooled rows, random 80/20 per seed)", choices=("official", "random")))))
+register(DatasetSpec(
+    name="compas", modality="tabular", loader=f"{__name__}:_load_compas",
     description="ProPublica COMPAS two-year recidivism (6,172 filtered rows); race African-American=1, sex Male=1, "
                 "age >= training median = 1; COMPAS scores and outcome columns removed",
     target="two_year_recid", sensitive=("race", "sex", "age"), default_sensitive=("race",), files=(COMPAS_FILE,),
-    options={"protocol": _PROTOCOL_HELP + _F4F_HELP + " (random 80/20, variant compas_fairdisco)",
-             "variant": "'compas' (default: ProPublica filter, 6,172 rows), 'compas_binary_race' (filtered, "
-                        "African-American and Caucasian only, 5,278 rows), 'compas_fairdisco' (all 7,214 rows, "
-                        "FairDisCo columns, all categorical; default under protocol fair4free)",
-             "faithful": "compas_fairdisco only: keep FairDisCo's leaking duplicated columns decile_score.1 and "
-                         "priors_count.1 (default False drops them)"}))
-_register(DatasetSpec(
-    name="german", modality="tabular", loader="fairdistill.datasets.tabular:load_german",
+    options=(_protocol(_F4F_HELP + " (random 80/20, variant compas_fairdisco)"),
+             Param("variant", str, None, "'compas' (ProPublica filter, 6,172 rows; used when not given), "
+                   "'compas_binary_race' (filtered, African-American and Caucasian only, 5,278 rows), "
+                   "'compas_fairdisco' (all 7,214 rows, FairDisCo columns, all categorical; used when not given "
+                   "under protocol fair4free)", choices=COMPAS_VARIANTS),
+             Param("faithful", bool, False, "compas_fairdisco only: keep FairDisCo's leaking duplicated columns "
+                   "decile_score.1 and priors_count.1 (false drops them)"))))
+register(DatasetSpec(
+    name="german", modality="tabular", loader=f"{__name__}:_load_german",
     description="UCI Statlog German Credit (1,000 rows); sex from personal status A9 (male=1; A9 removed), "
                 "age >= 25 = 1",
     target="credit good (class 1)", sensitive=("sex", "age"), default_sensitive=("sex",), files=(GERMAN_FILE,),
-    options={"protocol": _PROTOCOL_HELP}))
-_register(DatasetSpec(
-    name="crime", modality="tabular", loader="fairdistill.datasets.tabular:load_crime",
+    options=(_protocol(),)))
+register(DatasetSpec(
+    name="crime", modality="tabular", loader=f"{__name__}:_load_crime",
     description="UCI Communities and Crime (1,994 communities, 99 numeric features); race = racepctblack above "
                 "its median (1)",
     target="ViolentCrimesPerPop > mean", sensitive=("race",), default_sensitive=("race",), files=CRIME_FILES,
-    options={"protocol": _PROTOCOL_HELP}))
-_register(DatasetSpec(
-    name="drug", modality="tabular", loader="fairdistill.datasets.tabular:load_drug",
+    options=(_protocol(),)))
+register(DatasetSpec(
+    name="drug", modality="tabular", loader=f"{__name__}:_load_drug",
     description="UCI Drug consumption (1,885 respondents); gender Male=1 (raw Gender -0.48246), female=0",
     target="cannabis ever used", sensitive=("gender",), default_sensitive=("gender",), files=(DRUG_FILE,),
-    options={"protocol": _PROTOCOL_HELP,
-             "include_ethnicity": "add the Ethnicity column to the features (default False)"}))
+    options=(_protocol(), Param("include_ethnicity", bool, False, "add the Ethnicity column to the features"))))

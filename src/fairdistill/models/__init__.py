@@ -14,7 +14,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..methods.base import Param, non_negative, positive
-from ..torchutil import resolve_device, single_thread, torch_seed
+from ..torchutil import resolve_device, single_thread, to_tensor, torch_seed
 from .torch_train import TrainConfig, predict_logits, softmax_np, train_classifier
 
 
@@ -63,7 +63,7 @@ class _TorchClassifier(Classifier):
         dev = resolve_device(self.device)
         gen = torch.Generator().manual_seed(self.seed)
         cfg, augment = self._config()
-        t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt, device=dev)  # noqa: E731
+        t = lambda a, dt=torch.float32: to_tensor(a, dev, dt)  # noqa: E731
         v = None if valid is None else (t(valid[0]), t(valid[1], torch.long))
         hook = None if on_epoch is None else (lambda epoch, _net: on_epoch(epoch, self))
         with torch_seed(self.seed):  # initialisation and dropout draw from the global generator
@@ -73,8 +73,7 @@ class _TorchClassifier(Classifier):
         return self
 
     def predict_proba(self, X):
-        return softmax_np(predict_logits(self.net_, torch.as_tensor(np.asarray(X), dtype=torch.float32,
-                                                                    device=self._dev)))
+        return softmax_np(predict_logits(self.net_, to_tensor(X, self._dev)))
 
 
 class ConvNetClassifier(_TorchClassifier):

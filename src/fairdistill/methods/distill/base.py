@@ -30,7 +30,7 @@ from ...nn.archs import MLP
 from ...nn.augment import DEFAULT_STRATEGY, dsa, parse_strategy
 from ...nn.convnet import ConvNet
 from ...progress import Progress, log
-from ...torchutil import resolve_device
+from ...torchutil import resolve_device, to_tensor
 from ..base import Method, Param, positive
 from .clustering import kmeans
 from .matching import REDUCTIONS
@@ -256,7 +256,7 @@ class Distiller(Method, metaclass=ABCMeta):
             init_group = np.full(len(syn0), UNASSIGNED)
         labels_np = np.repeat(np.asarray(classes, dtype=np.int64), self.ipc)
 
-        Xt = torch.from_numpy(np.ascontiguousarray(X))
+        Xt = to_tensor(np.ascontiguousarray(X), "cpu")  # FairDataset.X is float32: shared, not copied
         gt = torch.from_numpy(gid)
         if dev.type != "cpu" and X.nbytes <= PRELOAD_BYTES:
             Xt, gt = Xt.to(dev), gt.to(dev)
