@@ -8,8 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from fairdistill.datasets import image_features as F
-from fairdistill.datasets import load_splits
+from fairdistill.datasets import build_splits, load_splits
 from fairdistill.datasets.images import PALETTE, _read_idx_split
 from fairdistill.errors import ConfigError
 
@@ -26,7 +25,7 @@ def mnist(data_dir):
 
 @pytest.fixture(scope="module")
 def splits(data_dir, mnist):
-    return F.load_cmnist_pca(data_dir=data_dir, seed=SEED, max_rows=ROWS, n_components=K)
+    return build_splits("cmnist-pca", data_dir=data_dir, seed=SEED, max_rows=ROWS, n_components=K)
 
 
 def _pool(splits, key):
@@ -99,7 +98,7 @@ def test_thickness_splits_every_digit_class_at_its_median(splits, mnist):
 
 def test_colour_follows_the_digit_at_bias_ratio(data_dir, mnist):
     for rho in (0.9, 0.6):
-        d = F.load_cmnist_pca(data_dir=data_dir, seed=1, max_rows=6000, n_components=4, bias_ratio=rho)
+        d = build_splits("cmnist-pca", data_dir=data_dir, seed=1, max_rows=6000, n_components=4, bias_ratio=rho)
         digit, cid = _pool(d, "digit"), _pool(d, "colour_id")
         colour = np.concatenate([x.s[:, 0] for x in d.values()])
         y = np.concatenate([x.y for x in d.values()])
@@ -109,14 +108,14 @@ def test_colour_follows_the_digit_at_bias_ratio(data_dir, mnist):
         assert np.array_equal(colour, (cid >= 5).astype(int))
         # a wrong colour is one of the nine others, four of which stand for the same label half
         assert abs((colour == y).mean() - (rho + (1 - rho) * 4 / 9)) < tol
-    ten = F.load_cmnist_pca(data_dir=data_dir, seed=1, max_rows=2000, n_components=4, colour_groups=10)
+    ten = build_splits("cmnist-pca", data_dir=data_dir, seed=1, max_rows=2000, n_components=4, colour_groups=10)
     for x in ten.values():
         assert np.array_equal(x.s[:, 0], x.meta["colour_id"]) and len(x.sensitive_values[0]) == 10
 
 
 def test_loading_is_deterministic_per_seed(splits, data_dir):
-    again = F.load_cmnist_pca(data_dir=data_dir, seed=SEED, max_rows=ROWS, n_components=K)
-    other = F.load_cmnist_pca(data_dir=data_dir, seed=SEED + 1, max_rows=ROWS, n_components=K)
+    again = build_splits("cmnist-pca", data_dir=data_dir, seed=SEED, max_rows=ROWS, n_components=K)
+    other = build_splits("cmnist-pca", data_dir=data_dir, seed=SEED + 1, max_rows=ROWS, n_components=K)
     for sp in splits:
         assert np.array_equal(again[sp].X, splits[sp].X) and np.array_equal(again[sp].s, splits[sp].s)
         assert np.array_equal(again[sp].meta["source_index"], splits[sp].meta["source_index"])

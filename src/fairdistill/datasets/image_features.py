@@ -29,7 +29,7 @@ import numpy as np
 from ..dataset import FairDataset
 from ..errors import ConfigError
 from ..methods.base import Param
-from . import DatasetSpec, build_splits, register
+from . import DatasetSpec, register
 from .images import COLOUR_NAMES, build_coloured, idx_files
 from .splits import check_ratio, random_split, stratified_holdout
 
@@ -73,11 +73,6 @@ def project(pixels: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.
     for a in range(0, len(pixels), _CHUNK):
         out[a:a + _CHUNK] = (pixels[a:a + _CHUNK].astype(np.float32) / 255.0 - mean) @ components.T
     return out
-
-
-def load_cmnist_pca(data_dir=None, seed: int = 0, sensitive=None, **options) -> dict[str, FairDataset]:
-    """cmnist-pca train/valid/test built afresh, uncached: ``datasets.build_splits("cmnist-pca", ...)``."""
-    return build_splits(NAME, data_dir=data_dir, sensitive=sensitive, seed=seed, **options)
 
 
 def _load_cmnist_pca(data_dir, seed: int, sensitive, *, protocol: str, bias_ratio: float, max_rows: int,
