@@ -2,9 +2,11 @@
 import json
 
 import numpy as np
+import pytest
 
 from fairdistill.bench import get
 from fairdistill.bench.fair4free import CASES, GENERATED
+from fairdistill.errors import ConfigError
 
 
 def test_quick_suite_writes_results(tmp_path, data_dir):
@@ -61,21 +63,58 @@ def test_own_split_protocol_matches_an_independent_sklearn_computation():
 
 
 def test_resume_reuses_cached_runs_and_summarises_every_case(tmp_path, data_dir):
-    import pytest
-
-    from fairdistill.errors import ConfigError
+    from fairdistill.bench.fair4free import pending
     paper = get("fair4free-paper")
     paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/sex")
     cache = tmp_path / "fair4free-paper.runs.jsonl"
     rec = json.loads(cache.read_text())
     rec["marker"] = "kept"  # a recomputed run would not carry it
-    fidelity = {k: rec["rows"]["original"].pop(k) for k in ("density", "coverage", "coverage_dedup")}
-    cache.write_text(json.dumps(rec) + "\n")  # as cached before the original row had its fidelity
+    cache.write_text(json.dumps(rec) + "\n")
+    assert pending(tmp_path, quick=True, cases="compas/sex,compas/race", resume=True) == [("compas", "race", 0)]
     out = paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/race", resume=True)
     assert [(r["sensitive"], r.get("marker")) for r in out["runs"]] == [("sex", "kept"), ("race", None)]
-    assert {k: out["runs"][0]["rows"]["original"][k] for k in fidelity} == fidelity  # filled in, same values
-    assert [json.loads(line)["rows"]["original"].get("coverage") for line in cache.read_text().splitlines()] == [
-        fidelity["coverage"], out["runs"][1]["rows"]["original"]["coverage"]]  # and written back once
+    assert [json.loads(line)["sensitive"] for line in cache.read_text().splitlines()] == ["sex", "race"]
     assert set(out["summary"]) == {"compas/sex", "compas/race"}
+    # a full run never reuses (or appends to) the quick runs: the log is refused, resumed or not
+    for resume in (True, False):
+        with pytest.raises(ConfigError, match="another configuration"):
+            pending(tmp_path, cases="compas/sex", resume=resume)
     with pytest.raises(ConfigError, match="unknown case"):
         paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/age")
+
+
+def _record(seed, dataset="compas", axis="sex", **f4f):
+    """A hand-made run: every target of TARGETS.md §3 holds unless ``f4f`` overrides fair4free-mmd's rf scores."""
+    def cell(**kw):
+        return {"rf": {"dpr": 0.95, "eor": 0.9, "acc": 0.6, "bacc": 0.6, "recall": 0.5, "f1": 0.5, **kw}}
+    return {"dataset": dataset, "sensitive": axis, "seed": seed, "rows": {
+        "original": {"downstream": cell(bacc=0.62, dpr=0.5), "density": 1.0, "coverage": 0.95},
+        "original @own-split": {"downstream": cell(bacc=0.62)},
+        "fair4free-mmd": {"downstream": cell(**f4f), "density": 1.1, "coverage": 0.93},
+        "fair4free-mmd @own-split": {"downstream": cell()}}}
+
+
+def test_summary_of_two_seeds_gives_their_mean_std_and_count():
+    from fairdistill.bench.fair4free import _summary
+    s = _summary([_record(0, acc=0.5, dpr=0.9), _record(1, acc=0.7, dpr=float("nan"))])
+    cell = s["compas/sex"]["fair4free-mmd"]["rf"]
+    assert cell["acc"] == pytest.approx([0.6, 0.1, 2])
+    assert cell["dpr"] == [0.9, 0.0, 1]  # an undefined DPR (NaN) does not count
+    assert cell["coverage"] == pytest.approx([0.93, 0.0, 2])  # row-level fidelity beside the model's scores
+    assert "coverage" not in s["compas/sex"]["fair4free-mmd @own-split"]["rf"]
+    assert s["compas/sex"]["original"]["rf"]["bacc"] == pytest.approx([0.62, 0.0, 2])
+
+
+def test_targets_follow_the_summary():
+    from fairdistill.bench.fair4free import _summary, _targets
+    t = _targets(_summary([_record(0), _record(1)]))
+    assert set(t) == {"compas/sex", "compas/sex @own-split"}
+    assert t["compas/sex"] == {"dpr>=0.9": True, "eor>=0.85": True, "coverage>=0.9": True,
+                               "bacc>=paper_acc": True, "bacc_within_5pts_of_original": True}  # paper acc 0.52
+    flipped = _targets(_summary([_record(0), _record(1, dpr=0.89)]))  # mean DPR 0.92: still met
+    assert flipped["compas/sex"]["dpr>=0.9"] is True
+    flipped = _targets(_summary([_record(0, dpr=0.89), _record(1, dpr=0.89)]))
+    assert {k for k, v in flipped["compas/sex"].items() if not v} == {"dpr>=0.9"}
+    assert flipped["compas/sex @own-split"]["dpr>=0.9"] is True  # the own-split row has its own scores
+    low = _targets(_summary([_record(0, bacc=0.56)]))["compas/sex"]  # 0.62 - 0.56 > 5 points
+    assert low["bacc_within_5pts_of_original"] is False and low["bacc>=paper_acc"] is True

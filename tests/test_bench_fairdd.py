@@ -54,10 +54,22 @@ def test_random_baseline_follows_the_protocol_initialisation():
 
 
 def test_image_grid(tmp_path):
+    from fairdistill.report import pyplot, to_display
     X = np.random.default_rng(0).uniform(-1, 1, (6, 3, 8, 8)).astype(np.float32)
-    S = SyntheticSet(X=X, y=np.repeat([0, 1, 2], 2), s=-np.ones(6, int), sensitive_names=["c"], modality="image")
+    S = SyntheticSet(X=X, y=np.array([2, 0, 1, 0, 1, 0]), s=-np.ones(6, int), sensitive_names=["c"],
+                     modality="image")
+    panels = fairdd.grid_panels({"DM": S, "DM+FairDD": S.subset(np.arange(2))})
+    assert list(panels) == ["DM", "DM+FairDD"]
+    g = panels["DM"]  # classes as rows (3), the class's images in order along its row (at most 3), 1-pixel border
+    assert g.shape == (3 * (8 + 2), 3 * (8 + 2), 3)
+    img = to_display(X, {})
+    cell = lambda r, c: g[r * 10 + 1:r * 10 + 9, c * 10 + 1:c * 10 + 9]  # noqa: E731
+    assert np.allclose(cell(0, 2), img[5]) and np.allclose(cell(1, 1), img[4]) and np.allclose(cell(2, 0), img[0])
+    assert np.all(cell(2, 1) == 1)  # class 2 has one image: the rest of its row is blank
+    assert panels["DM+FairDD"].shape == (2 * 10, 10, 3)
     fairdd.image_grid(tmp_path / "g.png", {"a": S, "b": S})
-    assert (tmp_path / "g.png").stat().st_size > 1000
+    png = pyplot().imread(tmp_path / "g.png")
+    assert png.shape[1] > png.shape[0] and png.std() > 0  # two panels side by side
 
 
 @pytest.mark.slow

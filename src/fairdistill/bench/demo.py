@@ -1,5 +1,7 @@
 """``demo-timing``: wall time of ``fairdistill demo`` (the README's first command; target < 2 minutes on CPU) and of
-the Adult downstream MLP with 1 torch thread versus all cores (why tabular MLPs train single-threaded)."""
+the Adult downstream MLP with 1 torch thread versus all cores (why tabular MLPs train single-threaded).
+
+It times fixed commands on the CPU: ``--seeds`` and ``--device`` are refused (ConfigError)."""
 from __future__ import annotations
 
 import os
@@ -10,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from ..fileio import write_text
+from .common import reject_ignored
 from .record import write_results
 
 
@@ -37,8 +41,11 @@ def _mlp_seconds(threads: int, data_dir) -> tuple[float, float]:
 
 
 def timing(out_dir, *, data_dir=None, seeds=None, quick: bool = False, device: str = "auto") -> dict:
+    """Time ``fairdistill demo`` (seed 0) and, unless ``quick``, the Adult MLP on 1 and all threads."""
     from ..demo import run_demo
     from ..progress import set_quiet
+    reject_ignored("demo-timing", {"--seeds": seeds is not None, "--device": device != "auto"},
+                   "--data-dir and --quick (it times the demo and the Adult MLP on the CPU, seed 0)")
     out_dir = Path(out_dir)
     set_quiet(True)
     tmp = Path(tempfile.mkdtemp(prefix="fairdistill-demo-"))
@@ -56,5 +63,5 @@ def timing(out_dir, *, data_dir=None, seeds=None, quick: bool = False, device: s
             results[f"adult_mlp_seconds_{th}_threads"], results[f"adult_mlp_auc_{th}_threads"] = round(s, 2), a
     write_results(out_dir / "demo-timing.json", "demo-timing", results, {"quick": quick})
     lines = ["# demo-timing", "", "| quantity | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in results.items()]
-    (out_dir / "demo-timing.md").write_text("\n".join(lines) + "\n")
+    write_text(out_dir / "demo-timing.md", "\n".join(lines) + "\n")
     return results

@@ -24,10 +24,16 @@ never be covered (METRICS.md §6, kept strict). COMPAS (FairDisCo preprocessing:
 NND_k > 0 (reported as ``coverage_bound``). The extra column ``coverage_dedup`` is the same Naeem et al. coverage
 computed against the distinct real rows (each kept once): the share of distinct real rows whose k-NN ball (among
 distinct rows) holds a synthetic row. It is not the paper's metric; it is reported beside it, labelled.
+
+``--seeds N``: runs per case, seeds 0..N-1 (each seed: the case's split, the Fair4Free fit and the downstream models);
+default 10, ``quick`` 1.
+
+Every finished run is appended to the run log ``fair4free-paper.runs.jsonl`` (``runlog.RunLog``), stamped with the
+key of the settings that decide a run's record (``RUN_KEY``: ``quick`` and the downstream models); a log written
+under another key is refused (use another ``--out``), so quick runs never mix with full ones.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -37,6 +43,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import ConfigError
 from ..progress import log
+from .common import config_key, mean_std
+from .runlog import RunLog
 
 CASES = (("adult", "sex"), ("adult", "race_black"), ("compas", "sex"), ("compas", "race"))
 GENERATED = ("teacher-prior", "fair4free-mmd", "fair4free-swd", "fair4free-paper")
@@ -57,6 +65,8 @@ PAPER = {
     ("adult", "race_black"): {},
 }
 METRICS = ("dpr", "eor", "acc", "bacc", "recall", "f1", "density", "coverage", "coverage_dedup")
+# the configuration fields that decide what one run records (its run-log key)
+RUN_KEY = ("quick", "models")
 
 
 def _models(seed: int, quick: bool):
@@ -89,10 +99,11 @@ def _own_split(X, y, sf, models, seed) -> dict:
     """FairX's protocol: stratified 70/30 split of one set; train on 70%, score on its own 30%."""
     from sklearn.model_selection import train_test_split
     tr, te = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=seed)
-    return _downstream("own", X[tr], y[tr], X[te], y[te], sf[te], models)
+    return _downstream(X[tr], y[tr], X[te], y[te], sf[te], models)
 
 
-def _downstream(name, Xtr, ytr, Xte, yte, sf_te, models) -> dict:
+def _downstream(Xtr, ytr, Xte, yte, sf_te, models) -> dict:
+    """Scores on (Xte, yte) of each model fitted to (Xtr, ytr) (a constant prediction when ytr has one class)."""
     out = {}
     for mname, make in models.items():
         clf = make().fit(Xtr, ytr) if len(np.unique(ytr)) > 1 else None
@@ -127,8 +138,8 @@ def _baselines(train, test, models, seed) -> dict:
     xs_tr, xs_te = np.c_[train.X, train.s], np.c_[test.X, test.s]
     sf_tr, sf_te = train.s[:, 0], test.s[:, 0]
     cr = CorrelationRemover(sensitive_feature_ids=[xs_tr.shape[1] - 1]).fit(xs_tr)
-    out = {"correlation-remover": _downstream("cr", cr.transform(xs_tr), train.y, cr.transform(xs_te), test.y,
-                                              sf_te, models)}
+    out = {"correlation-remover": _downstream(cr.transform(xs_tr), train.y, cr.transform(xs_te), test.y, sf_te,
+                                              models)}
     thr = {}
     for mname, make in models.items():
         to = ThresholdOptimizer(estimator=_Float64Proba(make().fit(xs_tr, train.y)), constraints="demographic_parity",
@@ -179,13 +190,13 @@ def _one(dataset, axis, seed, *, data_dir, quick, device, models):
         log(f"[fair4free-paper] {dataset}/{axis}/seed {seed}: student {loss} {time.perf_counter() - t:.0f}s")
     # the original row's density / coverage: real test rows against the training rows (what real people score)
     real_unique = np.unique(train.X, axis=0)
-    rows = {"original": {"downstream": _downstream("orig", np.c_[train.X, train.s], train.y,
-                                                   np.c_[test.X, test.s], test.y, test.s[:, 0], models),
+    rows = {"original": {"downstream": _downstream(np.c_[train.X, train.s], train.y, np.c_[test.X, test.s], test.y,
+                                                   test.s[:, 0], models),
                          **_fidelity(train.X, real_unique, test.X, seed)},
             "original @own-split": {"downstream": _own_split(np.c_[train.X, train.s], train.y, train.s[:, 0],
                                                              models, seed)}}
     for name, syn in sets.items():
-        rows[name] = {"downstream": _downstream(name, np.c_[syn.X, syn.s], syn.y, np.c_[test.X, test.s], test.y,
+        rows[name] = {"downstream": _downstream(np.c_[syn.X, syn.s], syn.y, np.c_[test.X, test.s], test.y,
                                                 test.s[:, 0], models), **_fidelity(train.X, real_unique, syn.X, seed),
                       "synthetic_positive_rate": float(syn.y.mean()),
                       "synthetic_group_positive_rate": {str(g): float(syn.y[syn.s[:, 0] == g].mean())
@@ -216,6 +227,7 @@ def _coverage_bound(X, k: int) -> float:
 
 
 def _summary(records) -> dict:
+    """case -> training set -> model -> metric -> [mean, std, n] over the records' seeds (n: finite values)."""
     out: dict = {}
     for r in records:
         case = out.setdefault(f"{r['dataset']}/{r['sensitive']}", {})
@@ -230,8 +242,7 @@ def _summary(records) -> dict:
         for row in case.values():
             for cell in row.values():
                 for key, vals in cell.items():
-                    a = np.asarray(vals, dtype=float)
-                    cell[key] = [float(np.nanmean(a)), float(np.nanstd(a)), len(a)]
+                    cell[key] = list(mean_std(vals))
     return out
 
 
@@ -302,10 +313,11 @@ def _markdown(summary, targets, config, bounds=None) -> str:
 
 
 def _figure(path, latents_by_case) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
+
+    from ..fileio import save_figure
+    from ..report import pyplot
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(latents_by_case), figsize=(4.2 * len(latents_by_case), 4), squeeze=False)
     for ax, (case, lat) in zip(axes[0], latents_by_case.items()):
         rng = np.random.default_rng(0)
@@ -323,72 +335,81 @@ def _figure(path, latents_by_case) -> None:
     axes[0][0].set_ylabel("PC2")
     fig.suptitle("Teacher latent samples vs student samples z' (PCA fitted on the teacher samples)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
-def _cached(path: Path, resume: bool) -> dict:
-    """(dataset, axis, seed) -> (record, latents) from ``fair4free-paper.runs.jsonl`` (one JSON line per finished
-    run; seed 0 also keeps 1,500 latent samples per source for the figure); empty without ``resume``."""
-    out = {}
-    if resume and path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                lat = {k: np.asarray(v) for k, v in r.pop("latents").items()}
-                out[(r["dataset"], r["sensitive"], r["seed"])] = (r, lat)
-    return out
-
-
-def _line(rec: dict, lat: dict) -> str:
-    return json.dumps({**rec, "latents": {k: v.tolist() for k, v in lat.items()}}) + "\n"
-
-
-def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool = False,
-          device: str = "auto", cases=None, resume: bool = False) -> dict:
-    """Run every case x seed, write fair4free-paper.{json,md,png} into ``out_dir``; return the summary.
-
-    ``cases`` restricts the (dataset/axis) cases run this time (comma-separated, e.g. ``compas/sex,compas/race``).
-    Every finished run is appended to ``fair4free-paper.runs.jsonl``; with ``resume`` the runs found there are
-    reused (not recomputed) and all of them, of any case, are summarised together."""
-
-    from .record import write_results
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _setup(seeds: int | None, quick: bool, cases) -> tuple[int, list[tuple[str, str]], dict]:
+    """(seeds per case, the cases, the downstream model factories) of a run with these options."""
+    if seeds is not None and seeds < 1:
+        raise ConfigError(f"seeds={seeds} must be >= 1")
     n_seeds = seeds if seeds is not None else (1 if quick else 10)
     chosen = [tuple(c.split("/")) for c in cases.split(",")] if isinstance(cases, str) else list(cases or CASES)
     bad = [c for c in chosen if c not in CASES]
     if bad:
         raise ConfigError(f"fair4free-paper: unknown case(s) {['/'.join(c) for c in bad]}; choose from "
                           f"{', '.join('/'.join(c) for c in CASES)}")
-    models = _models(0, quick)
-    runs_path = out_dir / "fair4free-paper.runs.jsonl"
-    done = _cached(runs_path, resume)
+    return n_seeds, chosen, _models(0, quick)
+
+
+def _run_log(out_dir: Path, quick: bool, models: dict) -> RunLog:
+    return RunLog(Path(out_dir) / "fair4free-paper.runs.jsonl",
+                  config_key({"quick": quick, "models": list(models)}, RUN_KEY))
+
+
+def _cached(runs: RunLog, resume: bool) -> dict:
+    """(dataset, axis, seed) -> (record, latents) of the run log (seed 0 also keeps 1,500 latent samples per source
+    for the figure); empty without ``resume``. The log is read either way: one of another configuration raises."""
+    records = runs.records()
     if not resume:
-        runs_path.unlink(missing_ok=True)
-    # seeds outermost: an interrupted run still covers every case
-    for seed, (dataset, axis) in [(r, c) for r in range(n_seeds) for c in chosen]:
-        if (dataset, axis, seed) in done:
-            continue
+        return {}
+    out = {}
+    for r in records:
+        lat = {k: np.asarray(v) for k, v in r.pop("latents").items()}
+        out[(r["dataset"], r["sensitive"], r["seed"])] = (r, lat)
+    return out
+
+
+def _todo(n_seeds: int, chosen, done: dict) -> list[tuple[str, str, int]]:
+    """(dataset, axis, seed) runs still to compute, seeds outermost (an interrupted run still covers every case)."""
+    return [(d, a, r) for r in range(n_seeds) for d, a in chosen if (d, a, r) not in done]
+
+
+def pending(out_dir, *, seeds: int | None = None, quick: bool = False, cases=None,
+            resume: bool = False) -> list[tuple[str, str, int]]:
+    """The (dataset, axis, seed) runs that ``paper`` with these options would compute in ``out_dir`` (the rest is in
+    its run log); nothing is run or written."""
+    n_seeds, chosen, models = _setup(seeds, quick, cases)
+    return _todo(n_seeds, chosen, _cached(_run_log(out_dir, quick, models), resume))
+
+
+def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool = False,
+          device: str = "auto", cases=None, resume: bool = False) -> dict:
+    """Run every case x seed, write fair4free-paper.{json,md,png} into ``out_dir``; return the summary.
+
+    ``seeds``: runs per case (seeds 0..N-1). ``cases`` restricts the (dataset/axis) cases run this time
+    (comma-separated, e.g. ``compas/sex,compas/race``). Every finished run is appended to
+    ``fair4free-paper.runs.jsonl``; with ``resume`` the runs found there are reused (not recomputed) and all of them,
+    of any case, are summarised together; without it the log is started afresh."""
+
+    from ..fileio import write_text
+    from .record import write_results
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n_seeds, chosen, models = _setup(seeds, quick, cases)
+    runs = _run_log(out_dir, quick, models)
+    done = _cached(runs, resume)
+    if not resume:
+        runs.reset()
+    for dataset, axis, seed in _todo(n_seeds, chosen, done):
         t0 = time.perf_counter()
         rec, lat = _one(dataset, axis, seed, data_dir=data_dir, quick=quick, device=device,
                         models=_models(seed, quick))
         rng = np.random.default_rng(seed)  # the figure shows the first seed's latents: keep 1,500 of those
         lat = {k: np.round(v[rng.choice(len(v), min(1500, len(v)), replace=False)], 4)
                for k, v in lat.items()} if seed == 0 else {}
-        with open(runs_path, "a") as fh:
-            fh.write(_line(rec, lat))
+        runs.append({**rec, "latents": {k: v.tolist() for k, v in lat.items()}})
         done[(dataset, axis, seed)] = (rec, lat)
         log(f"[fair4free-paper] {dataset}/{axis} seed {seed}: {time.perf_counter() - t0:.0f}s")
-    stale = [key for key, (rec, _) in done.items() if "coverage" not in rec["rows"]["original"]]
-    for dataset, axis, seed in stale:  # runs cached before the original row had its real-test fidelity
-        train, test = _split(dataset, axis, seed, data_dir=data_dir, quick=quick)
-        done[(dataset, axis, seed)][0]["rows"]["original"].update(
-            _fidelity(train.X, np.unique(train.X, axis=0), test.X, seed))
-    if stale:
-        tmp = runs_path.with_suffix(".tmp")
-        tmp.write_text("".join(_line(*done[key]) for key in done))
-        tmp.replace(runs_path)
     order = sorted(done, key=lambda k: (CASES.index(k[:2]), k[2]))
     records = [done[k][0] for k in order]
     latents_by_case = {f"{d}/{a}": done[(d, a, s)][1] for d, a, s in order if done[(d, a, s)][1]}
@@ -403,6 +424,6 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
                "runs": records}
     write_results(out_dir / "fair4free-paper.json", "fair4free-paper", results, config)
     bounds = {f"{r['dataset']}/{r['sensitive']}": r["coverage_bound"] for r in records}
-    (out_dir / "fair4free-paper.md").write_text(_markdown(summary, targets, config, bounds))
+    write_text(out_dir / "fair4free-paper.md", _markdown(summary, targets, config, bounds))
     _figure(out_dir / "fair4free-paper.png", latents_by_case)
     return results

@@ -29,6 +29,10 @@ repeats) beside the published numbers (TARGETS.md §1.1). Protocols:
 
 ``cost``: seconds per iteration and peak memory of DM vs FairDD+DM and DC vs FairDD+DC on C-MNIST (FG) (10 classes,
 10 colour groups, BR 0.9), measured in one process with the methods interleaved; ratios FairDD / vanilla.
+
+``--seeds N``: ``paper``: evaluation repeats, i.e. ConvNets trained (seeds 0..N-1) on every synthetic set (default:
+the protocol's, full 5, reduced 2, quick 1; distillation itself uses seed 0). ``cost`` does not take it (its
+repetitions are ``--set rounds=N``) and refuses it.
 """
 from __future__ import annotations
 
@@ -42,7 +46,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..fileio import save_figure, write_text
 from ..progress import log
+from .common import reject_ignored
 from .record import write_results
 
 DATASETS = ("cmnist-fg", "cmnist-bg", "cfmnist-fg", "cfmnist-bg")
@@ -249,29 +255,25 @@ def _markdown(rows: list[dict], p: Protocol, targets: dict, notes: str = "") -> 
     return "\n".join(lines) + "\n"
 
 
-def image_grid(path: Path, sets: dict[str, Any]) -> None:
-    """One panel per synthetic set: classes as columns, images per class as rows."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def grid_panels(sets: dict[str, Any]) -> dict[str, np.ndarray]:
+    """title -> ``report.class_grid`` of the set (one row per class, its images in order; RGB in [0, 1])."""
+    from ..report import class_grid
+    return {title: class_grid(S, max(int(np.sum(S.y == c)) for c in np.unique(S.y)), seed=None)
+            for title, S in sets.items()}
 
-    from ..methods.distill import preview_uint8
+
+def image_grid(path: Path, sets: dict[str, Any]) -> None:
+    """One panel per synthetic set (``grid_panels``: classes as rows, the images of a class along its row), titled
+    with the set's key; saved as PNG (atomically)."""
+    from ..report import pyplot
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(sets), figsize=(5 * len(sets), 5), squeeze=False)
-    for ax, (title, S) in zip(axes[0], sets.items()):
-        img = preview_uint8(S)
-        classes = sorted(set(S.y.tolist()))
-        per = min(int(np.sum(S.y == c)) for c in classes)
-        h, w = img.shape[1:3]
-        grid = np.zeros((per * (h + 1), len(classes) * (w + 1), img.shape[3]), dtype=np.uint8)
-        for j, c in enumerate(classes):
-            for i, k in enumerate(np.flatnonzero(S.y == c)[:per]):
-                grid[i * (h + 1):i * (h + 1) + h, j * (w + 1):j * (w + 1) + w] = img[k]
-        ax.imshow(grid.squeeze())
+    for ax, (title, grid) in zip(axes[0], grid_panels(sets).items()):
+        ax.imshow(grid)
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 _SPLITS: dict[tuple, tuple] = {}
@@ -313,10 +315,11 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     """Run the coloured-MNIST tables; write ``fairdd-paper.json`` (updated after every cell), ``.md`` and ``.png``
     (DM beside DM+FairDD on the first dataset, lowest IPC, the protocol's initialisation).
 
-    ``seeds``: evaluation repeats (default: the protocol's). ``protocol``: full | reduced | quick (default: full
-    with CUDA, reduced on CPU, quick when ``quick``). ``datasets``, ``ipcs``, ``methods`` restrict the grid.
-    ``jobs`` > 1 runs that many cells at once in worker processes (one torch thread each; CPU only). ``notes``: a
-    paragraph for the Markdown file (default: the text of ``out_dir/fairdd-paper.notes.md`` when it exists).
+    ``seeds``: evaluation repeats, ConvNets trained per synthetic set (default: the protocol's). ``protocol``: full |
+    reduced | quick (default: full with CUDA, reduced on CPU, quick when ``quick``). ``datasets``, ``ipcs``,
+    ``methods`` restrict the grid. ``jobs`` > 1 runs that many cells at once in worker processes (one torch thread
+    each; CPU only). ``notes``: a paragraph for the Markdown file (default: the text of
+    ``out_dir/fairdd-paper.notes.md`` when it exists).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -363,7 +366,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
         targets = _targets(rows, _init_name(p.init_balanced))
         out = {"rows": rows, "targets": targets}
         write_results(out_dir / "fairdd-paper.json", "fairdd-paper", out, config)
-        (out_dir / "fairdd-paper.md").write_text(_markdown(rows, p, targets, notes))
+        write_text(out_dir / "fairdd-paper.md", _markdown(rows, p, targets, notes))
         return out
 
     if jobs == 1:
@@ -392,8 +395,11 @@ def cost(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool 
 
     Settings: IPC 10, batch_real 256 and width 128 on CUDA (the paper's), batch_real 256 and width 32 on CPU (the
     reduced protocol of ``paper``); DC with outer/inner loops 2/5 (the paper's 10/50 only multiply both sides). Peak
-    memory: CUDA peak allocation per run (not measured on CPU).
+    memory: CUDA peak allocation per run (not measured on CPU). ``seeds`` is not accepted (ConfigError): the
+    repetitions are ``rounds`` (default 2, quick 1), round r fitting every method with seed r.
     """
+    reject_ignored("fairdd-cost", {"--seeds": seeds is not None},
+                   "--data-dir, --quick, --device and --set rounds=N (interleaved timing rounds)")
     import torch
 
     from ..datasets import load
@@ -454,5 +460,5 @@ def cost(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool 
               f"DC+FairDD / DC = {results['ratio_time']['fairdd-dc/dc']:.3f} (target <= 1.5).",
               f"Memory: {results['memory_note']}.", "",
               "Paper (Table 13, RTX 3090, 10 groups): DM 26.2 → 36.9 min (x1.41), DC 70 → 210 min (x3.0)."]
-    (out_dir / "fairdd-cost.md").write_text("\n".join(lines) + "\n")
+    write_text(out_dir / "fairdd-cost.md", "\n".join(lines) + "\n")
     return results

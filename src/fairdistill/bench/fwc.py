@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dataset import FairDataset
+from ..errors import ConfigError
 
 
 def synthetic(n: int, p: int = 25, seed: int = 0) -> FairDataset:
@@ -40,10 +41,11 @@ def _worker(n: int, seed: int, m: int, p: int, highs: bool, device: str, tol: fl
     import torch
 
     from ..methods.fwc.allocation import allocate_cells
-    from ..methods.fwc.dual import aggregate, fairness_matrix, restricted_lp, solve_inner
+    from ..methods.fwc.dual import fairness_matrix, restricted_lp, solve_inner
     from ..methods.fwc.encoding import encode
     from ..methods.fwc.estimator import FWC
     from ..methods.fwc.mm import init_centers
+    from ..methods.fwc.nearest import aggregate
     from ..progress import set_quiet
 
     set_quiet(True)
@@ -226,12 +228,19 @@ def scale(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
     initialisation: the strict stop rule (tol = 1e-7, max_iter 100; METHODS.md §6) and tol = 1e-4 — iterations,
     time per iteration (cost / inner solve / update), total time, and the loose result's relative objective gap to
     the strict one. For n <= 1e5 the first inner problem is also solved cold by the cutting-plane solver and by HiGHS
-    (interior point and dual simplex): time ratio and objective gap. ``quick``: n in {1000, 3000}."""
+    (interior point and dual simplex): time ratio and objective gap. ``quick``: n in {1000, 3000}. ``seeds``: how many
+    times the whole n grid is run, with data seeds 0..N-1 (default 1). ``data_dir`` is not accepted (ConfigError):
+    the data are generated."""
     import os
     from pathlib import Path
 
     from ..progress import log
+    from .common import reject_ignored
 
+    reject_ignored("fwc-scale", {"--data-dir": data_dir is not None},
+                   "--seeds (repetitions of the n grid), --quick, --device and --set ns=[...]; its data are generated")
+    if seeds is not None and seeds < 1:
+        raise ConfigError(f"seeds={seeds} must be >= 1")
     out_dir = Path(out_dir)
     ns = tuple(ns) if ns is not None else (1_000, 3_000) if quick else SCALE_N
     threads = os.cpu_count() or 1
@@ -255,6 +264,7 @@ def scale(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
 
 
 def _write(out_dir, rows: list[dict], pairs: list[dict], ns, seeds, device: str, threads: int) -> dict:
+    from ..fileio import write_text
     from .record import write_results
 
     config = {"n": list(ns), "m": 250, "p": 25, "cost": "l1", "epsilon": 0.05, "max_iter": 100,
@@ -262,7 +272,7 @@ def _write(out_dir, rows: list[dict], pairs: list[dict], ns, seeds, device: str,
               "targets": TARGETS}
     results = {"runs": rows, "strict_vs_loose": pairs, "targets": _verdict(rows, pairs)}
     write_results(out_dir / "fwc-scale.json", "fwc-scale", results, config)
-    (out_dir / "fwc-scale.md").write_text(render_markdown(results, threads))
+    write_text(out_dir / "fwc-scale.md", render_markdown(results, threads))
     return results
 
 

@@ -15,14 +15,19 @@ Kamiran–Calders reweighing ("+ KC": the same points, ``kamiran_calders`` appli
   disparity and the trade-off t = √((1 − AUC)² + DD²).
 W1 and clustering cost are computed for the 10 table methods (the paper tabulates no "+ KC" rows).
 
-Default seeds: 10 per dataset, 2 on Adult (each Adult run spends minutes in exact OT on 33,000 × 660 and in FWC;
-the default run finishes in well under an hour on 2 CPU cores). ``seeds`` overrides the count for every dataset.
-Per-run records are appended to ``fwc-paper.runs.jsonl``, so an interrupted run continues where it stopped.
+``--seeds N``: the number of runs (random splits, seeds 0..N-1) per dataset. Default: 10 per dataset, 2 on Adult
+(each Adult run spends minutes in exact OT on 33,000 × 660 and in FWC; the default run finishes in well under an hour
+on 2 CPU cores); with ``resume``, the seeds the run log already holds per dataset; ``quick``: 1 (Crime, 5 %, two
+methods).
+
+Per-run records are appended to the run log ``fwc-paper.runs.jsonl`` (``runlog.RunLog``), stamped with the key of
+the settings that decide a record (``RUN_KEY``: the "+ KC" baselines, the downstream protocol, the split protocol,
+``quick``); a run reuses the records logged under its key, so an interrupted run continues where it stopped, and a log
+written under another key is refused. The method is identified by its label in each record (a label's parameters
+never change; a changed method gets a new label), so methods and datasets can be added to a logged run.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from .common import config_key, mean_std
+from .runlog import RunLog
 
 SUITE = "fwc-paper"
 DATASETS = ("adult", "german", "crime", "drug")
@@ -48,6 +55,8 @@ BASELINES = [("IndFair coreset", "indfair-coreset", {}), ("K-median coreset", "k
              ("Fairlet (k-medoids)", "fairlets", {"cluster": "kmedoids"})]
 METHODS = FWC_METHODS + BASELINES
 KC = " + KC"
+# the configuration fields that decide what one run records (its run-log key)
+RUN_KEY = ("kc", "downstream", "protocol", "quick")
 
 # FWC v2 Table 4 (TARGETS.md §2.1): W1 (L1), mean ± std over 10 runs per size (no Fairlet values on Adult)
 PAPER_W1: dict[str, dict[str, list[tuple[float, float]]]] = {
@@ -151,8 +160,9 @@ def _downstream(out, train, valid, test, seed: int, device: str) -> dict[str, fl
     return rec
 
 
-def _run_block(name: str, seed: int, size: float, methods, splits, enc, z_train, z_raw, raw, device: str,
-               with_kc: bool) -> list[dict[str, Any]]:
+def _run_block(name: str, seed: int, size: float, methods, splits, enc, z_train, z_raw, raw,
+               device: str) -> list[dict[str, Any]]:
+    """Every method of ``methods`` at one (dataset, seed, size); baselines also "+ KC" (downstream only)."""
     from ..methods import make
     from ..methods.coresets import kamiran_calders
     from ..progress import log
@@ -169,7 +179,7 @@ def _run_block(name: str, seed: int, size: float, methods, splits, enc, z_train,
         records.append(rec)
         log(f"[fwc-paper] {name} size={size:g} seed={seed} {label}: W1={rec['w1']:.4g} AUC={rec['auc']:.3f} "
             f"DD={rec['demographic_disparity']:.3f} ({fit_s:.1f}s)")
-        if with_kc and method != "fwc":
+        if method != "fwc":
             w = kamiran_calders(out.weights, _z_groups(enc, out.s), out.y)
             kc = type(out).from_dataset(out, weights=w, origin=out.origin,
                                         provenance=out.provenance)
@@ -178,11 +188,6 @@ def _run_block(name: str, seed: int, size: float, methods, splits, enc, z_train,
 
 
 # ---------------------------------------------------------------------------------------------- aggregation
-def _mean_std(values) -> tuple[float, float]:
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
-    return (float(v.mean()), float(v.std())) if len(v) else (float("nan"), float("nan"))
-
-
 def aggregate(records: list[dict]) -> dict[str, Any]:
     """Mean ± std per (dataset, size, method); best trade-off size per (dataset, method); ranks per column."""
     from .. import metrics as M
@@ -197,7 +202,7 @@ def aggregate(records: list[dict]) -> dict[str, Any]:
         row = {"dataset": ds, "size": size, "method": meth, "runs": len(rs)}
         for k in keys:
             if any(k in r for r in rs):
-                row[k] = _mean_std([r.get(k) for r in rs])
+                row[k] = mean_std([r.get(k) for r in rs])[:2]
         t, dt = M.tradeoff(row["auc"][0], row["demographic_disparity"][0], row["auc"][1],
                            row["demographic_disparity"][1])
         row["tradeoff_of_means"] = (t, dt)
@@ -337,11 +342,10 @@ def markdown(agg: dict, targets: dict, config: dict) -> str:
 
 
 def figure(agg: dict, path: Path) -> None:
-    import matplotlib
+    from ..fileio import save_figure
+    from ..report import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     datasets = [d for d in DATASETS if any(r["dataset"] == d for r in agg["best_tradeoff"])]
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 4), squeeze=False)
     labels = [m for m, _, _ in METHODS]
@@ -362,55 +366,16 @@ def figure(agg: dict, path: Path) -> None:
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=min(len(names), 3 * len(datasets)), fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
 
 
 # ----------------------------------------------------------------------------------------------- the suite
-def _config_key(config: dict) -> str:
-    return hashlib.sha1(json.dumps({k: config[k] for k in ("methods", "kc")}, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _earlier(out_dir: Path, key: str, config: dict, resume: bool) -> list[dict]:
-    """Records to keep: those of an interrupted run (``fwc-paper.runs.jsonl``, same methods) and, with ``resume``,
-    every record of an earlier ``fwc-paper.json`` in ``out_dir`` made with the same protocol (any methods and
-    datasets: new methods are added beside them)."""
-    done: list[dict] = []
-    runs_path = out_dir / f"{SUITE}.runs.jsonl"
-    if runs_path.exists():
-        for line in runs_path.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                if r.pop("config_key", None) == key:
-                    done.append(r)
-    old_path = out_dir / f"{SUITE}.json"
-    if resume and old_path.exists():
-        old = json.loads(old_path.read_text())
-        same = ("kc", "downstream", "protocol", "quick")
-        diff = [k for k in same if old["config"].get(k) != config[k]]
-        if diff:
-            raise ConfigError(f"cannot resume from {old_path}: its configuration differs in {diff}; use another "
-                              "--out or drop resume")
-        seen = {(r["dataset"], r["size"], r["seed"], r["method"]) for r in done}
-        done += [r for r in old["results"]["runs"] if (r["dataset"], r["size"], r["seed"], r["method"]) not in seen]
-    return done
-
-
-def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",
-          datasets=None, resume: bool = False) -> dict:
-    """Run the suite (see the module docstring); returns the aggregated results and writes
-    ``fwc-paper.json`` / ``.md`` / ``.png`` into ``out_dir``. ``datasets`` (comma-separated or a list) restricts
-    the datasets run; ``resume`` keeps the records of ``out_dir``'s earlier results and runs only the missing
-    (dataset, size, seed, method) blocks, e.g. a method added since (without ``seeds``: the seeds those results
-    hold per dataset)."""
-    from .. import datasets as D
-    from ..methods.fwc.encoding import encode
-    from ..progress import log
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _setup(seeds: int | None, quick: bool, device: str, datasets) -> tuple[dict, list, dict]:
+    """(plan: dataset -> (sizes, number of seeds), methods, configuration) of a run with these options."""
+    if seeds is not None and seeds < 1:
+        raise ConfigError(f"seeds={seeds} must be >= 1")
     if quick:
-        plan = {"crime": ((0.05,), 1)}
+        plan = {"crime": ((0.05,), seeds or 1)}
         methods = [FWC_METHODS[1], BASELINES[2]]
     else:
         chosen = (datasets.split(",") if isinstance(datasets, str) else list(datasets)) if datasets else \
@@ -418,26 +383,62 @@ def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
         bad = [d for d in chosen if d not in DATASETS]
         if bad:
             raise ConfigError(f"fwc-paper: unknown dataset(s) {bad}; choose from {list(DATASETS)}")
-        if seeds is not None and seeds < 1:
-            raise ConfigError(f"seeds={seeds} must be >= 1")
         plan = {d: (SIZES[d], seeds or DEFAULT_SEEDS[d]) for d in chosen}
         methods = METHODS
     config = {"quick": quick, "device": device, "seeds": {d: n for d, (_, n) in plan.items()},
               "sizes": {d: list(s) for d, (s, _) in plan.items()}, "methods": [[m, n, p] for m, n, p in methods],
               "kc": True, "downstream": {"model": "mlp", "repeats": 1}, "protocol": "fwc"}
-    key = _config_key(config)
-    runs_path = out_dir / f"{SUITE}.runs.jsonl"
-    done = _earlier(out_dir, key, config, resume)
-    if resume and seeds is None:  # by default, complete the seeds the earlier results hold
+    return plan, methods, config
+
+
+def _run_log(out_dir: Path, config: dict) -> RunLog:
+    return RunLog(Path(out_dir) / f"{SUITE}.runs.jsonl", config_key(config, RUN_KEY))
+
+
+def _blocks(plan: dict, methods, done: list[dict], seeds: int | None, resume: bool):
+    """The plan (with ``resume`` and no ``seeds``: the seeds ``done`` holds per dataset) and the (seed, dataset,
+    {size: methods to run}) blocks it still needs, seeds outermost (an interrupted run still covers every dataset)."""
+    if resume and seeds is None:
         plan = {d: (sz, len({r["seed"] for r in done if r["dataset"] == d}) or n) for d, (sz, n) in plan.items()}
     have = {(r["dataset"], r["size"], r["seed"], r["method"]) for r in done}
-    t0 = time.perf_counter()
-    # seeds outermost: an interrupted run still covers every dataset
+    blocks = []
     for seed, name in [(r, d) for r in range(max(n for _, n in plan.values())) for d in plan if r < plan[d][1]]:
         todo = {size: [m for m in methods if (name, size, seed, m[0]) not in have] for size in plan[name][0]}
         todo = {size: ms for size, ms in todo.items() if ms}
-        if not todo:
-            continue
+        if todo:
+            blocks.append((seed, name, todo))
+    return plan, blocks
+
+
+def pending(out_dir, *, seeds: int | None = None, quick: bool = False, device: str = "auto", datasets=None,
+            resume: bool = False) -> list[tuple[str, float, int, str]]:
+    """The (dataset, size, seed, method) runs that ``paper`` with these options would compute in ``out_dir`` (the
+    rest is in its run log); nothing is run or written."""
+    plan, methods, config = _setup(seeds, quick, device, datasets)
+    _, blocks = _blocks(plan, methods, _run_log(out_dir, config).records(), seeds, resume)
+    return [(name, size, seed, m[0]) for seed, name, todo in blocks for size, ms in todo.items() for m in ms]
+
+
+def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",
+          datasets=None, resume: bool = False) -> dict:
+    """Run the suite (see the module docstring); returns the aggregated results and writes
+    ``fwc-paper.json`` / ``.md`` / ``.png`` into ``out_dir``. ``seeds``: runs (random splits) per dataset.
+    ``datasets`` (comma-separated or a list) restricts the datasets run. The runs logged in ``out_dir`` under this
+    configuration are never recomputed; without ``resume`` the results hold the requested grid only, with ``resume``
+    every logged run (any dataset, seed and method), and by default (no ``seeds``) the seeds the log holds per
+    dataset are completed, e.g. for a method added since."""
+    from .. import datasets as D
+    from ..methods.fwc.encoding import encode
+    from ..progress import log
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan, methods, config = _setup(seeds, quick, device, datasets)
+    runs = _run_log(out_dir, config)
+    done = runs.records()
+    plan, blocks = _blocks(plan, methods, done, seeds, resume)
+    t0 = time.perf_counter()
+    for seed, name, todo in blocks:
         splits = [D.load(name, split=sp, data_dir=data_dir, seed=seed, protocol="fwc")
                   for sp in ("train", "valid", "test")]
         enc = encode(splits[0], "joint", "l1")
@@ -445,23 +446,27 @@ def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
         raw = _raw_units(splits[0]) if name in RAW_SCALE else None
         z_raw = enc.z(X=enc.X * raw[0] + raw[1]) if raw is not None else None
         for size, ms in todo.items():
-            block = _run_block(name, seed, size, ms, splits, enc, z_train, z_raw, raw, device, True)
-            with open(runs_path, "a") as fh:
-                for r in block:
-                    fh.write(json.dumps({**r, "config_key": key}) + "\n")
+            block = _run_block(name, seed, size, ms, splits, enc, z_train, z_raw, raw, device)
+            for r in block:
+                runs.append(r)
             done += block
             log(f"[fwc-paper] {name} seed {seed} size {size:g} done ({time.perf_counter() - t0:.0f}s)")
     if resume:  # the merged results describe every dataset and seed they hold
         config["seeds"] = {d: len({r["seed"] for r in done if r["dataset"] == d}) for d in DATASETS
                            if any(r["dataset"] == d for r in done)}
         config["sizes"] = {d: sorted({r["size"] for r in done if r["dataset"] == d}) for d in config["seeds"]}
-    records = [r for r in done if r["dataset"] in plan or resume]
+        records = done
+    else:  # the requested grid
+        labels = {m[0] for m in methods}
+        records = [r for r in done if r["dataset"] in plan and r["size"] in plan[r["dataset"]][0]
+                   and r["seed"] < plan[r["dataset"]][1] and r["method"].removesuffix(KC) in labels]
     return write_outputs(out_dir, records, config, seconds=time.perf_counter() - t0)
 
 
 def write_outputs(out_dir, records: list[dict], config: dict, seconds: float | None = None) -> dict:
     """Aggregate per-run records and write ``fwc-paper.json`` / ``.md`` / ``.png`` (also usable on the records of an
     unfinished run: ``fwc-paper.runs.jsonl`` holds one JSON record per line)."""
+    from ..fileio import write_text
     from .record import write_results
 
     out_dir = Path(out_dir)
@@ -471,6 +476,6 @@ def write_outputs(out_dir, records: list[dict], config: dict, seconds: float | N
     results = {"aggregate": agg, "targets": targets, "runs": records,
                "paper_w1": {d: PAPER_W1[d] for d in datasets}, "seconds": seconds}
     write_results(out_dir / f"{SUITE}.json", SUITE, results, config)
-    (out_dir / f"{SUITE}.md").write_text(markdown(agg, targets, config))
+    write_text(out_dir / f"{SUITE}.md", markdown(agg, targets, config))
     figure(agg, out_dir / f"{SUITE}.png")
     return results

@@ -20,9 +20,16 @@ DF is reported on the test split: balanced accuracy, DF (reference smoothing, wi
 per-group TPR. For augmentation, the real-vs-generated score is the
 mean balanced accuracy of an MLP separating real from generated training rows per (group, label) cell.
 Generator rounds are selected by MMD (``SELECTION``) rather than the estimator's default discriminator, for CPU time.
-Results are rewritten after every seed, so an interrupted run keeps the seeds it finished; ``resume=True`` reuses
-the (dataset, seed, method) runs already in ``out_dir/intersectional.json`` when its configuration matches (per
-dataset: the same sensitive axes and dataset options).
+
+``--seeds N``: the first N of the seeds 10, 20, 30, ... (each seed: the random split, the generators and the MLP);
+default 5 (``SEEDS``), ``quick`` 1.
+
+Results are rewritten (atomically) after every seed, so an interrupted run keeps the seeds it finished;
+``resume=True`` reuses the (dataset, seed, method) runs already in ``out_dir/intersectional.json`` when its
+configuration matches (``RESUME_FIELDS``; per dataset: the same sensitive axes and dataset options). This suite keeps
+no separate run log (``runlog.RunLog``): its results file is the record of the finished runs, rewritten whole by
+``write_json``, so no half-written line can occur; the configuration check uses the same comparison
+(``common.config_diff``) as the run logs' keys.
 """
 from __future__ import annotations
 
@@ -40,6 +47,7 @@ from ..methods.intersectional import EqualSampling, IntersectionalAugmentation
 from ..methods.intersectional.estimator import REFERENCE_MLP
 from ..models import MLPClassifier
 from ..progress import log
+from .common import config_diff, mean_std
 from .record import write_results
 
 SEEDS = (10, 20, 30, 40, 50)
@@ -57,6 +65,8 @@ SELECTION = "mmd"
 MLP = REFERENCE_MLP["options"]
 QUICK_MLP = dict(MLP, epochs=3)
 ACC_SLACK = 0.03
+# the configuration fields that decide what one run records: resume requires them unchanged
+RESUME_FIELDS = ("mlp", "n_per_cell", "selection", "bootstrap", "quick", "generator_selection")
 
 
 def _scores(y, pred, s) -> dict:
@@ -114,15 +124,17 @@ def _method_set(name: str, train, seed: int, quick: bool, device: str):
 
 
 def _summary(rows: list[dict]) -> dict:
+    """metric -> {"mean", "std"} over the seeds' runs (finite values; a metric no run has is left out) and the mean
+    TPR per group."""
     keys = ["balanced_accuracy", "df", "if_0.5", "if_0.5_reference", "worst_tpr", "best_tpr", "worst_tpr_raw",
             "best_tpr_raw", "real_vs_generated_bacc", "df_boot_lo", "df_boot_hi"]
     out = {}
     for k in keys:
-        vals = [r[k] for r in rows if r.get(k) is not None]
-        if vals:
-            out[k] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+        m, s, n = mean_std(r.get(k) for r in rows)
+        if n:
+            out[k] = {"mean": m, "std": s}
     groups = rows[0]["group_tpr"].keys()
-    out["group_tpr"] = {g: float(np.nanmean([r["group_tpr"].get(g, np.nan) for r in rows])) for g in groups}
+    out["group_tpr"] = {g: mean_std(r["group_tpr"].get(g) for r in rows)[0] for g in groups}
     return out
 
 
@@ -174,9 +186,9 @@ def _markdown(results: dict, config: dict) -> str:
 
 
 def _figure(results: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..fileio import save_figure
+    from ..report import pyplot
+    plt = pyplot()
 
     ncols = min(2, len(results))  # a grid, two datasets per row
     nrows = -(-len(results) // ncols)
@@ -198,8 +210,7 @@ def _figure(results: dict, path: Path) -> None:
     handles, labels = axes.flat[0].get_legend_handles_labels()  # one legend below the panels, clear of the bars
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
     fig.tight_layout(rect=(0, 0.06 / nrows, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def _previous(out_dir: Path, config: dict) -> dict:
@@ -210,33 +221,32 @@ def _previous(out_dir: Path, config: dict) -> dict:
     if not path.exists():
         return {}
     old = json.loads(path.read_text())
-    fixed = ("mlp", "n_per_cell", "selection", "bootstrap", "quick", "generator_selection")
-    now = json.loads(json.dumps({k: config[k] for k in fixed}))
-    diff = [k for k in fixed if old["config"].get(k) != now[k]]
+    diff = config_diff(old["config"], config, RESUME_FIELDS)
     if diff:
         raise ConfigError(f"cannot resume from {path}: its configuration differs in {diff}; "
                           "use another --out or drop resume")
     axes, opts = old["config"]["sensitive"], old["config"].get("data_options", {})
-    out = {(ds, r["seed"], m): r for ds, res in old["results"].items()
-           if (axes.get(ds) if isinstance(axes, dict) else axes) == config["sensitive"].get(ds)
-           and opts.get(ds, {}) == config["data_options"].get(ds, {})
-           for m, rows in res["runs"].items() for r in rows}
-    for r in out.values():  # runs kept before the authors'-code IF column existed: it needs only the two rates
-        r.setdefault("if_0.5_reference", metrics.if_alpha_from_rates(r["worst_tpr"], r["best_tpr"], reference=True))
-    return out
+    return {(ds, r["seed"], m): r for ds, res in old["results"].items()
+            if (axes.get(ds) if isinstance(axes, dict) else axes) == config["sensitive"].get(ds)
+            and opts.get(ds, {}) == config["data_options"].get(ds, {})
+            for m, rows in res["runs"].items() for r in rows}
 
 
 def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",
         datasets=None, methods=None, resume: bool = False) -> dict:
     """Run the suite and write intersectional.{json,md,png} into ``out_dir``; return the results dict.
 
-    ``datasets`` (default ``DATASETS``; quick: compas) and ``methods`` (default erm, erm-balanced,
-    equal-sampling, aug-simple, aug-intermediate, aug-complex; aug-reference = positive simple / negative
-    intermediate) restrict the run. ``resume`` keeps the runs already in ``out_dir``'s results.
+    ``seeds``: the first N of 10, 20, 30, ... (default 5, quick 1). ``datasets`` (default ``DATASETS``; quick:
+    compas) and ``methods`` (default erm, erm-balanced, equal-sampling, aug-simple, aug-intermediate, aug-complex;
+    aug-reference = positive simple / negative intermediate) restrict the run. ``resume`` keeps the runs already in
+    ``out_dir``'s results.
     """
+    if seeds is not None and seeds < 1:
+        raise ConfigError(f"seeds={seeds} must be >= 1")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    seed_list = list(SEEDS[:seeds if seeds else (1 if quick else len(SEEDS))])
+    n_seeds = seeds if seeds is not None else (1 if quick else len(SEEDS))
+    seed_list = [10 * (i + 1) for i in range(n_seeds)]  # SEEDS, continued
     datasets = list(datasets.split(",") if isinstance(datasets, str) else datasets or
                     (("compas",) if quick else DATASETS))
     methods = list(methods.split(",") if isinstance(methods, str) else methods or
@@ -289,10 +299,11 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
 
 def write_outputs(out_dir, results: dict, config: dict) -> None:
     """intersectional.json (with command, commit, machine), intersectional.md and intersectional.png."""
+    from ..fileio import write_text
     out_dir = Path(out_dir)
     for res in results.values():  # summaries and checks always follow the runs (also after a resume)
         res["summary"] = {m: _summary(rows) for m, rows in res["runs"].items()}
         res["checks"] = _checks(res["summary"])
     write_results(out_dir / "intersectional.json", "intersectional", results, config)
-    (out_dir / "intersectional.md").write_text(_markdown(results, config))
+    write_text(out_dir / "intersectional.md", _markdown(results, config))
     _figure(results, out_dir / "intersectional.png")

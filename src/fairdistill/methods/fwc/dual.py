@@ -40,11 +40,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from ...errors import ConfigError, SolverError
-from .nearest import aggregate  # re-exported (in __all__): bench/fwc.py imports it from here
 from .parallel import parallel_map, row_ranges
-
-__all__ = ["HIGHS_OPTIONS", "NEWTON_BAND", "SOLVERS", "InnerResult", "InnerSolver", "Plan", "aggregate",
-           "analytic_centre", "fairness_matrix", "restricted_lp", "solve_highs", "solve_inner"]
 
 SOLVERS = ("accpm", "highs")
 HIGHS_OPTIONS = ("margin", "tol")  # the InnerSolver options that solver="highs" uses

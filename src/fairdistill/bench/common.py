@@ -1,0 +1,52 @@
+"""What the benchmark suites share: mean ± std over runs, configuration keys, and the generic options a suite ignores.
+
+Each suite keeps the JSON shape of its own results (``fwc-paper``: ``[mean, std]``; ``fair4free-paper``:
+``[mean, std, n]``; ``intersectional``: ``{"mean", "std"}``); only the computation lives here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+def mean_std(values: Iterable[Any]) -> tuple[float, float, int]:
+    """Mean and standard deviation (population, ddof 0, as ``np.std``) of the finite numbers in ``values``, and how
+    many there were. None, NaN and ±inf are left out (a run whose metric is undefined does not count);
+    ``(nan, nan, 0)`` when no finite value is left."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if not len(v):
+        return float("nan"), float("nan"), 0
+    return float(v.mean()), float(v.std()), int(len(v))
+
+
+def _canonical(config: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """The named fields of ``config`` as JSON would store them (tuples become lists); a missing field is None."""
+    return json.loads(json.dumps({k: config.get(k) for k in fields}, sort_keys=True, default=str))
+
+
+def config_key(config: Mapping[str, Any], fields: Iterable[str]) -> str:
+    """12 hex digits (SHA-1) of the ``fields`` of ``config`` that decide what one run records: two configurations
+    with the same key produce interchangeable run records."""
+    text = json.dumps(_canonical(config, fields), sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def config_diff(old: Mapping[str, Any], new: Mapping[str, Any], fields: Iterable[str]) -> list[str]:
+    """The ``fields`` whose values differ between two configurations (compared as JSON stores them)."""
+    fields = list(fields)
+    a, b = _canonical(old, fields), _canonical(new, fields)
+    return [k for k in fields if a[k] != b[k]]
+
+
+def reject_ignored(suite: str, given: Mapping[str, bool], accepts: str) -> None:
+    """Raise ConfigError when a generic ``fairdistill bench`` option that ``suite`` ignores was given.
+
+    ``given`` maps an option (e.g. ``"--seeds"``) to whether it was set; ``accepts`` says what the suite does take."""
+    bad = [name for name, was_given in given.items() if was_given]
+    if bad:
+        raise ConfigError(f"bench {suite} ignores {', '.join(bad)}; it accepts {accepts}")

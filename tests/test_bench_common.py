@@ -1,0 +1,35 @@
+"""What the benchmark suites share: mean ± std, configuration keys, refusing a generic option a suite ignores."""
+import numpy as np
+import pytest
+
+from fairdistill.bench import demo, fairdd, fwc
+from fairdistill.bench.common import config_diff, config_key, mean_std
+from fairdistill.errors import ConfigError
+
+
+def test_mean_std_leaves_out_undefined_values():
+    assert mean_std([1.0, 3.0]) == (2.0, 1.0, 2)
+    assert mean_std([1.0, None, float("nan"), 3.0, float("inf")]) == (2.0, 1.0, 2)
+    assert mean_std(iter([np.float32(0.5)])) == (0.5, 0.0, 1)
+    m, s, n = mean_std([None, float("nan")])
+    assert np.isnan(m) and np.isnan(s) and n == 0
+    assert mean_std([0.1, 0.2, 0.7])[:2] == (float(np.mean([0.1, 0.2, 0.7])), float(np.std([0.1, 0.2, 0.7])))
+
+
+def test_config_key_covers_only_the_named_fields_as_json_stores_them():
+    a = {"quick": False, "downstream": {"model": "mlp", "repeats": 1}, "sizes": (0.05, 0.1), "seeds": 10}
+    fields = ("quick", "downstream", "sizes")
+    assert len(config_key(a, fields)) == 12
+    assert config_key(a, fields) == config_key({**a, "sizes": [0.05, 0.1], "seeds": 2}, reversed(fields))
+    assert config_key(a, fields) != config_key({**a, "quick": True}, fields)
+    assert config_diff(a, {**a, "quick": True, "seeds": 3, "sizes": [0.05, 0.1]}, fields) == ["quick"]
+
+
+@pytest.mark.parametrize("suite, options, option", [
+    (fairdd.cost, {"seeds": 5}, "--seeds"), (demo.timing, {"seeds": 2}, "--seeds"),
+    (demo.timing, {"device": "cuda"}, "--device"), (fwc.scale, {"data_dir": "x"}, "--data-dir")])
+def test_a_suite_refuses_a_generic_option_it_ignores(tmp_path, suite, options, option):
+    with pytest.raises(ConfigError, match=f"ignores {option}; it accepts") as err:
+        suite(tmp_path / "out", **options)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
