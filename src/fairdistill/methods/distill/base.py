@@ -224,7 +224,34 @@ class Distiller(Method, metaclass=ABCMeta):
         else:  # the sensitive attributes are not read: one placeholder group, pseudo-groups per batch
             gid, tuples = np.zeros(len(data), dtype=np.int64), []
         K = int(data.n_classes)
-        sizes = np.bincount(data.y, minlength=K)
+        classes, empty = self._class_plan(data.y, K, n_clusters)
+        syn0, init_group = self._initial_set(X, data.y, gid, classes, n_clusters is not None)
+        labels_np = np.repeat(np.asarray(classes, dtype=np.int64), self.ipc)
+
+        Xt = to_tensor(np.ascontiguousarray(X), "cpu")  # FairDataset.X is float32: shared, not copied
+        gt = torch.from_numpy(gid)
+        if dev.type != "cpu" and X.nbytes <= PRELOAD_BYTES:
+            Xt, gt = Xt.to(dev), gt.to(dev)
+        ctx = Context(X=Xt, gid=gt, classes=classes, sampler=ClassSampler(data.y, gid, K, self.sampler),
+                      n_groups=max(len(tuples), 1), device=dev, image=data.modality == "image",
+                      make_net=self._net_factory(data), n_clusters=n_clusters)
+        syn = torch.tensor(syn0, device=dev, requires_grad=True)
+        labels = torch.from_numpy(labels_np).to(dev)
+        lr_img = self.lr_img if self.lr_img is not None else self.default_lr_img()
+        loss = self._optimise(ctx, syn, labels, lr_img, data)
+
+        k = data.s.shape[1]
+        return SyntheticSet.from_dataset(
+            data, X=syn.detach().cpu().numpy().astype(np.float32), y=labels_np,
+            s=np.full((len(labels_np), k), UNASSIGNED, dtype=np.int64), name=f"{data.name}-{self.name}",
+            provenance={"init_group": init_group.tolist(), "group_tuples": [list(t) for t in tuples],
+                        "groups": self.groups, "n_clusters": n_clusters, "lr_img": lr_img, "skipped_classes": empty,
+                        "final_loss": loss, **self._extra_provenance()})
+
+    def _class_plan(self, y: np.ndarray, K: int, n_clusters: int | None) -> tuple[list[int], list[int]]:
+        """The classes to distil and those skipped (no rows; an error with ``init="real"``), after every check of
+        class sizes against ``ipc``, ``batch_real`` and ``n_clusters``."""
+        sizes = np.bincount(y, minlength=K)
         empty = [c for c in range(K) if sizes[c] == 0]
         if len(empty) == K:
             raise DataError(f"{self.name}: no class has any rows; give a non-empty dataset")
@@ -244,29 +271,24 @@ class Distiller(Method, metaclass=ABCMeta):
                                 f"{min(small.values())} or init=noise")
         elif empty:
             log(f"[{self.name}] class(es) {empty} have no real rows: skipped, no synthetic images for them")
-        classes = [c for c in range(K) if sizes[c] > 0]
+        return [c for c in range(K) if sizes[c] > 0], empty
 
+    def _initial_set(self, X: np.ndarray, y: np.ndarray, gid: np.ndarray, classes: list[int],
+                     pseudo_groups: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``ipc`` starting images per class (real rows drawn per ``init_balanced``, or N(0, 1) noise) and the group
+        each real one came from (``UNASSIGNED`` for noise or pseudo-groups)."""
         rng = self.rng()
         if self.init == "real":
-            rows = np.concatenate([initial_rows(data.y, gid, c, self.ipc, rng, self.init_balanced) for c in classes])
-            syn0 = X[rows].copy()
-            init_group = gid[rows] if n_clusters is None else np.full(len(rows), UNASSIGNED)
-        else:
-            syn0 = rng.standard_normal((len(classes) * self.ipc, *X.shape[1:])).astype(np.float32)
-            init_group = np.full(len(syn0), UNASSIGNED)
-        labels_np = np.repeat(np.asarray(classes, dtype=np.int64), self.ipc)
+            rows = np.concatenate([initial_rows(y, gid, c, self.ipc, rng, self.init_balanced) for c in classes])
+            return X[rows].copy(), (np.full(len(rows), UNASSIGNED) if pseudo_groups else gid[rows])
+        syn0 = rng.standard_normal((len(classes) * self.ipc, *X.shape[1:])).astype(np.float32)
+        return syn0, np.full(len(syn0), UNASSIGNED)
 
-        Xt = to_tensor(np.ascontiguousarray(X), "cpu")  # FairDataset.X is float32: shared, not copied
-        gt = torch.from_numpy(gid)
-        if dev.type != "cpu" and X.nbytes <= PRELOAD_BYTES:
-            Xt, gt = Xt.to(dev), gt.to(dev)
-        ctx = Context(X=Xt, gid=gt, classes=classes, sampler=ClassSampler(data.y, gid, K, self.sampler),
-                      n_groups=max(len(tuples), 1), device=dev, image=data.modality == "image",
-                      make_net=self._net_factory(data), n_clusters=n_clusters)
-
-        syn = torch.tensor(syn0, device=dev, requires_grad=True)
-        labels = torch.from_numpy(labels_np).to(dev)
-        lr_img = self.lr_img if self.lr_img is not None else self.default_lr_img()
+    def _optimise(self, ctx: Context, syn: torch.Tensor, labels: torch.Tensor, lr_img: float,
+                  data: FairDataset) -> float:
+        """SGD (momentum 0.5) on the synthetic images for ``iterations`` steps, each with its own network and
+        augmentation seeds from SeedSequence([seed, it]); checkpoints (images + momentum) and resume. Returns the
+        last loss."""
         opt = torch.optim.SGD([syn], lr=lr_img, momentum=0.5)
         ck = self.checkpointer(self.checkpoint_every, data)
         start = 0
@@ -274,11 +296,10 @@ class Distiller(Method, metaclass=ABCMeta):
         if state is not None:
             start = int(state["step"])
             with torch.no_grad():
-                syn.copy_(state["syn"].to(dev))
+                syn.copy_(state["syn"].to(syn.device))
             if state["momentum"].numel():
-                opt.state[syn]["momentum_buffer"] = state["momentum"].to(dev)
+                opt.state[syn]["momentum_buffer"] = state["momentum"].to(syn.device)
             log(f"[{self.name}] resumed at iteration {start}")
-
         prog = Progress(range(start, self.iterations), desc=self.name, total=self.iterations - start)
         loss = float("nan")
         for it in prog:
@@ -291,15 +312,7 @@ class Distiller(Method, metaclass=ABCMeta):
                 buf = opt.state[syn].get("momentum_buffer")
                 ck.save(it + 1, {"syn": syn.detach().cpu(),
                                  "momentum": torch.zeros(0) if buf is None else buf.detach().cpu()})
-
-        k = data.s.shape[1]
-        out = SyntheticSet.from_dataset(
-            data, X=syn.detach().cpu().numpy().astype(np.float32), y=labels_np,
-            s=np.full((len(labels_np), k), UNASSIGNED, dtype=np.int64), name=f"{data.name}-{self.name}",
-            provenance={"init_group": init_group.tolist(), "group_tuples": [list(t) for t in tuples],
-                        "groups": self.groups, "n_clusters": n_clusters, "lr_img": lr_img, "skipped_classes": empty,
-                        "final_loss": loss, **self._extra_provenance()})
-        return out
+        return loss
 
     def _extra_provenance(self) -> dict[str, Any]:
         return {}
