@@ -85,6 +85,26 @@ def test_paper_quick_smoke(tmp_path, data_dir):
         assert 0 <= r["acc"] <= 100 and 0 <= r["deo_m"] <= 100 and r["deo_a"] <= r["deo_m"] + 1e-9
     assert (tmp_path / "fairdd-paper.md").read_text().count("| cmnist-fg |") == len(res["rows"]) + 1  # + targets
     assert (tmp_path / "fairdd-paper.png").exists()
+    assert not list(tmp_path.glob("*.partial.*"))  # the per-cell files are gone once the run is complete
+
+
+def test_an_interrupted_paper_run_keeps_the_earlier_results(tmp_path, data_dir, monkeypatch):
+    (tmp_path / "fairdd-paper.json").write_text("earlier results\n")
+    calls = []
+
+    def cell(*args, **kwargs):  # the second cell is interrupted
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(args)
+        return real_cell(*args, **kwargs)
+
+    real_cell = fairdd._cell
+    monkeypatch.setattr(fairdd, "_cell", cell)
+    with pytest.raises(KeyboardInterrupt):
+        fairdd.paper(tmp_path, data_dir=data_dir, quick=True, device="cpu", methods=("random", "dm"))
+    assert (tmp_path / "fairdd-paper.json").read_text() == "earlier results\n"
+    partial = json.loads((tmp_path / "fairdd-paper.partial.json").read_text())
+    assert len(partial["results"]["rows"]) == 1
 
 
 @pytest.mark.slow

@@ -164,6 +164,9 @@ def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None
         + (f"; options {model_options}" if model_options else ""))
     for r in range(repeats):
         clf = make_model(model, n_classes, seed=seed + r, device=device, **model_options)
+        if r == 0 and v is None and clf.opts.get("patience"):
+            log(f"[evaluate] no valid split given: {model}'s early stopping is off (pass valid=, the dataset's "
+                f"'valid' split, as `fairdistill evaluate` does)")
         clf.fit(Xs, synthetic.y, w, valid=v)
         values, table = score(test.y, clf.predict_proba(Xt), test.s, test.modality)
         runs.append(values)

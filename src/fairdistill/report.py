@@ -87,11 +87,16 @@ def write_run_report(run_dir: Path, synthetic: FairDataset, config: dict, metric
     run_dir = Path(run_dir)
     lines = [f"# {config.get('method', 'run')} on {config.get('dataset', synthetic.name)}", ""]
     params = config.get("params", {})
+    prov = config.get("provenance", {})
+    chosen = {**prov, **(prov.get("effective_params") or {})}  # what a default (None) resolved to in this fit
     lines += ["| setting | value |", "|---|---|"]
     for k, v in {"sensitive": config.get("sensitive"), **params}.items():
-        lines.append(f"| {k} | {_fmt(v)} |")
-    lines += ["", f"**{len(synthetic)} rows**, total weight {synthetic.w.sum():.6g}, "
-                  f"fit time {config.get('provenance', {}).get('fit_seconds', 'n/a')} s.", ""]
+        shown = f"default: {_fmt(chosen[k])}" if v is None and chosen.get(k) is not None else _fmt(v)
+        lines.append(f"| {k} | {shown} |")
+    zero = int((synthetic.w == 0).sum())
+    lines += ["", f"**{len(synthetic)} rows**" + (f" ({zero} of weight 0, left out when a model trains on them)"
+                                                   if zero else "")
+              + f", total weight {synthetic.w.sum():.6g}, fit time {prov.get('fit_seconds', 'n/a')} s.", ""]
     counts = np.bincount(synthetic.y, minlength=synthetic.n_classes)
     names = synthetic.class_names or [str(c) for c in range(synthetic.n_classes)]
     lines += ["| class | rows | weight |", "|---|---|---|"]
@@ -152,10 +157,11 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
     rows, groups, values, images = [], {}, None, {}
     for d in map(Path, run_dirs):  # every folder is read and checked before anything is written
         syn, cfg = load_run(d)
-        mpath = d / "metrics.json"
+        mpath, ppath = d / "metrics.json", d / "evaluation.json"
         metrics = json.loads(mpath.read_text()) if mpath.exists() else {}
+        protocol = json.loads(ppath.read_text()) if ppath.exists() else {}
         label = f"{cfg.get('method')}:{d.name}"
-        rows.append((label, cfg, metrics))
+        rows.append((label, {**cfg, "evaluation": protocol}, metrics))
         gpath = d / "groups.json"
         if gpath.exists():
             groups[label] = json.loads(gpath.read_text())
@@ -168,12 +174,19 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
     for syn, path in images.values():
         image_grid(syn, path)
     keys = [k for k in HEADLINE if any(k in m for _, _, m in rows)]
-    lines = ["# Comparison", "", "| run | dataset | rows | " + " | ".join(keys) + " |", "|---" * (3 + len(keys)) + "|"]
+    head = ["run", "dataset", "rows", "model (repeats)", *keys]
+    lines = ["# Comparison", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for label, cfg, m in rows:
+        ev = cfg["evaluation"]
+        model = f"{ev['model']} ({ev['repeats']})" if ev else ("not evaluated" if not m else "?")
         cells = [f"{_fmt(m[k])} ± {_fmt(m.get(k + '_std', float('nan')))}" if k in m else "" for k in keys]
-        lines.append(f"| {label} | {cfg.get('dataset')} | {cfg.get('n_synthetic')} | " + " | ".join(cells) + " |")
-    if not any(rows[i][2] for i in range(len(rows))):
+        lines.append("| " + " | ".join([label, str(cfg.get("dataset")), str(cfg.get("n_synthetic")), model, *cells])
+                     + " |")
+    if not any(m for _, _, m in rows):
         lines += ["", "No run has been evaluated yet: `fairdistill evaluate DIR` writes metrics.json."]
+    elif len({(c["evaluation"].get("model"), c["evaluation"].get("repeats")) for _, c, m in rows if m}) > 1:
+        lines += ["", "Note: these runs were evaluated with different downstream models or repeats (column 4); "
+                      "their metrics are not directly comparable."]
     fair_key = next((k for k in ("deo_max", "demographic_disparity", "dp_difference") if any(k in m for _, _, m in rows)),
                     None)
     if fair_key:

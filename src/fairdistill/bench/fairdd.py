@@ -312,8 +312,10 @@ def _cell(ds: str, ipc: int, method: str, balanced: bool, p: Protocol, repeats: 
 def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",
           protocol: str | None = None, datasets: tuple[str, ...] | None = None, ipcs: tuple[int, ...] | None = None,
           methods: tuple[str, ...] | None = None, jobs: int = 1, notes: str = "") -> dict:
-    """Run the coloured-MNIST tables; write ``fairdd-paper.json`` (updated after every cell), ``.md`` and ``.png``
-    (DM beside DM+FairDD on the first dataset, lowest IPC, the protocol's initialisation).
+    """Run the coloured-MNIST tables; write ``fairdd-paper.json``, ``.md`` and ``.png`` (DM beside DM+FairDD on the
+    first dataset, lowest IPC, the protocol's initialisation) when every cell is done. While it runs, the finished
+    cells are in ``fairdd-paper.partial.{json,md}`` (removed at the end), so an interrupted run leaves the earlier
+    results in place.
 
     ``seeds``: evaluation repeats, ConvNets trained per synthetic set (default: the protocol's). ``protocol``: full |
     reduced | quick (default: full with CUDA, reduced on CPU, quick when ``quick``). ``datasets``, ``ipcs``,
@@ -354,31 +356,37 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     cells.sort(key=lambda c: (c[2] in ("dc", "fairdd-dc", "whole"), c[3] != _main_init(c[2], p)))
     rows: list[dict] = []
     grids: dict[str, Any] = {}
-    results: dict = {}
 
-    def collect(cell, row, S) -> dict:
+    def write(stem: str) -> dict:
+        targets = _targets(rows, _init_name(p.init_balanced))
+        out = {"rows": rows, "targets": targets}
+        write_results(out_dir / f"{stem}.json", "fairdd-paper", out, config)
+        write_text(out_dir / f"{stem}.md", _markdown(rows, p, targets, notes))
+        return out
+
+    def collect(cell, row, S) -> None:
         ds, ipc, method, balanced = cell
         rows.append(row)
         if S is not None and ds == datasets[0] and ipc == p.ipcs[0] and balanced == _main_init(method, p):
-            grids[method] = S
-            image_grid(out_dir / "fairdd-paper.png",
-                       {f"{LABELS[m]}: {ds}, IPC {ipc}": grids[m] for m in ("dm", "fairdd-dm") if m in grids})
-        targets = _targets(rows, _init_name(p.init_balanced))
-        out = {"rows": rows, "targets": targets}
-        write_results(out_dir / "fairdd-paper.json", "fairdd-paper", out, config)
-        write_text(out_dir / "fairdd-paper.md", _markdown(rows, p, targets, notes))
-        return out
+            grids[method] = (S, f"{LABELS[method]}: {ds}, IPC {ipc}")
+        write("fairdd-paper.partial")
 
     if jobs == 1:
         for cell in cells:
-            results = collect(cell, *_cell(*cell, p, repeats, device, data_dir))
-        return results
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(_cell, *cell, p, repeats, device, data_dir, 1): cell for cell in cells}
-        for fut in as_completed(futures):
-            results = collect(futures[fut], *fut.result())
+            collect(cell, *_cell(*cell, p, repeats, device, data_dir))
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(_cell, *cell, p, repeats, device, data_dir, 1): cell for cell in cells}
+            for fut in as_completed(futures):
+                collect(futures[fut], *fut.result())
+    if grids:
+        image_grid(out_dir / "fairdd-paper.png", {title: S for m in ("dm", "fairdd-dm") if m in grids
+                                                  for S, title in [grids[m]]})
+    results = write("fairdd-paper")
+    for suffix in ("json", "md"):
+        (out_dir / f"fairdd-paper.partial.{suffix}").unlink(missing_ok=True)
     return results
 
 
