@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fairdistill.dataset import FairDataset, group_ids
-from fairdistill.errors import ConfigError
+from fairdistill.errors import ConfigError, DataError
 from fairdistill.methods import make
 from fairdistill.methods.coreset_utils import (alternating_kmedoids, bicriteria, euclidean, indfair_sensitivity,
                                                kamiran_calders, kmedian_sensitivity, kmedoids_dense, kmedoids_pp,
@@ -217,3 +217,42 @@ def test_same_seed_same_coreset_and_groups_option():
     single = make("uniform", size=60, seed=0, reweigh=True, groups="single:a").fit(data).synthetic_
     P = weighted_joint(single.weights, single.s[:, 0], single.y)
     assert np.allclose(P, np.outer(P.sum(1), P.sum(0)), atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["uniform", "kmeans", "fwc"])
+def test_single_class_message_does_not_blame_fwc(name):
+    data = biased()
+    one = FairDataset(X=data.X, y=np.zeros(len(data), int), s=data.s, sensitive_names=data.sensitive_names)
+    with pytest.raises(DataError) as info:
+        make(name, size=20).fit(one)
+    msg = str(info.value)
+    assert "two classes" in msg and "FWC" not in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("name", ["uniform", "random", "kmeans"])
+@pytest.mark.parametrize("device", ["gpu", "CUDA", "cuda:", "cuda:x", ""])
+def test_device_form_checked_at_construction(name, device):
+    """The common device parameter rejects what no torch device is (uniform accepted and recorded 'gpu')."""
+    with pytest.raises(ConfigError) as info:
+        make(name, device=device)
+    assert str(info.value) == (f"device={device!r} is not a device name; use auto, cpu, cuda, cuda:N or mps")
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps"])
+def test_device_forms_accepted(device):
+    assert make("uniform", device=device).device == device
+
+
+def test_random_takes_ipc_or_size_not_both():
+    with pytest.raises(ConfigError) as info:
+        make("random", ipc=3, size=0.5)  # --size was ignored
+    msg = str(info.value)
+    assert "ipc=3" in msg and "size=0.5" in msg and "not both" in msg and "\n" not in msg
+    data = biased()
+    by_ipc = make("random", ipc=3).fit(data).synthetic_  # ipc on tabular data: rows per class
+    assert np.bincount(by_ipc.y).tolist() == [3, 3]
+    by_size = make("random", size=30).fit(data).synthetic_
+    assert len(by_size) == 30
+    help_ = {p.name: p.help for p in make("random").param_spec().values()}
+    assert "rows per class" in help_["ipc"] and "tabular" in help_["ipc"] and "not with --size" in help_["ipc"]
+    assert "rows in all" in help_["size"] and "image" in help_["size"] and "not with --ipc" in help_["size"]

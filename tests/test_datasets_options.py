@@ -5,7 +5,7 @@ import pytest
 
 from fairdistill import FairDataset, datasets
 from fairdistill.datasets import images as I
-from fairdistill.errors import ConfigError
+from fairdistill.errors import ConfigError, DataError
 
 
 @pytest.fixture
@@ -114,3 +114,37 @@ def test_cached_arrays_are_read_only_and_fresh_builds_writable(data_dir):
     fresh.X[0, 0] += 1.0
     assert fresh.X[0, 0] != train.X[0, 0]
     assert np.array_equal(fresh.X[1:], train.X[1:]) and np.array_equal(fresh.s, train.s)
+
+
+# ------------------------------------------------------------------------------------------------ the data seed
+@pytest.mark.parametrize("seed, accepted", [(-1, "must be >= 0"), ("x", "give int"), (1.5, "give int")])
+def test_bad_data_seed_is_a_one_line_error(tmp_path, seed, accepted):
+    """--data-seed -1 ended in numpy's "expected non-negative integer" traceback."""
+    for fn in (datasets.load, datasets.build_splits):
+        with pytest.raises(ConfigError) as err:
+            fn("german", data_dir=tmp_path, seed=seed)  # checked before any file is looked for
+        msg = str(err.value)
+        assert msg.startswith(f"dataset 'german': seed={seed!r}") and accepted in msg and "--data-seed" in msg
+        assert "\n" not in msg
+
+
+def test_data_seed_given_as_text_or_whole_float_is_the_same_seed(monkeypatch):
+    seeds = []
+    monkeypatch.setattr(I, "_load_coloured", lambda variant, data_dir, seed, **o: seeds.append(seed) or {
+        "train": FairDataset(X=np.zeros((4, 3, 2, 2)), y=[0, 1, 0, 1], s=[0, 0, 1, 1], sensitive_names=["colour"],
+                             modality="image")})
+    for seed in (3, "3", 3.0, np.int64(3)):
+        datasets.build_splits("cmnist-fg", seed=seed)
+    assert seeds == [3, 3, 3, 3] and all(type(s) is int for s in seeds)
+
+
+# ------------------------------------------------------------------------------------------ FairDataset checks
+@pytest.mark.parametrize("modality, shape", [("tabular", (6, 3)), ("image", (6, 2, 3, 3))])
+def test_nan_rows_are_counted(modality, shape):
+    """The count said "in 0 rows" (operator precedence: it counted rows with no finite value)."""
+    X = np.ones(shape)
+    X[1].flat[2] = np.nan
+    X[4].flat[0] = np.inf
+    X[4].flat[-1] = np.nan
+    with pytest.raises(DataError, match=r"X has NaN or infinite values in 2 rows; impute or drop them"):
+        FairDataset(X=X, y=[0, 1] * 3, s=[0, 0, 0, 1, 1, 1], sensitive_names=["g"], modality=modality)

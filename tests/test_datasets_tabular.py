@@ -190,6 +190,27 @@ def test_encoder_small_table():
     assert unseen[0, 6] == 1  # beyond the last edge -> last bin
 
 
+def test_decode_rules_for_centres_and_signed_zero(tmp_path):
+    """Coreset centres are not one-hot: a block decodes to its largest entry (the first on ties), only an all-zero
+    block is blank; a numeric 0 is written 0.0, never -0.0 (FWC's synthetic.csv had both)."""
+    df = pd.DataFrame({"a": [1.0, 3.0, 5.0], "b": ["x", "y", "z"], "c": [0.0, 10.0, 40.0]})
+    enc = TabularEncoder().fit(df, numeric=["a"], categorical=["b"], binned={"c": [0.0, 20.0, 40.0]})
+    sd = np.std([1.0, 3.0, 5.0])
+    X = np.array([[-3.4 / sd, 1, 0, 0, 1, 0],          # exact one-hot rows decode as before
+                  [-3.1 / sd, 0, 0, 1, 0, 1],
+                  [-3.0 / sd, 0.2, 0.5, 0.3, 0.4, 0.6],  # a mean centre: the largest entry
+                  [-2.8 / sd, 0.5, 0.5, 0, 0.5, 0.5],    # ties: the first
+                  [0.0, 0, 0, 0, 0, 0],                   # a median centre with no majority: blank
+                  [0.0, -0.0, 0, 0, -0.0, 0]])            # -0.0 entries are zeros
+    dec = enc.decode(X)
+    assert list(dec["b"])[:4] == ["x", "z", "y", "x"] and dec["b"].isna().tolist() == [False] * 4 + [True] * 2
+    assert dec["c"].tolist()[:4] == [10.0, 30.0, 30.0, 10.0] and np.isnan(dec["c"].tolist()[4:]).all()
+    assert dec["a"].tolist()[:4] == [0.0, 0.0, 0.0, 0.0]  # 3 - 3.4 etc. round to (negative) zero
+    assert not np.signbit(dec["a"].to_numpy()[:4]).any()
+    dec.to_csv(tmp_path / "d.csv", index=False)
+    assert "-0.0" not in (tmp_path / "d.csv").read_text()
+
+
 def test_fair4free_all_categorical(data_dir):
     tr = D.load("adult", data_dir=data_dir, protocol="fair4free")
     enc = tr.meta["encoder"]
@@ -231,10 +252,63 @@ def test_missing_file_message(tmp_path, monkeypatch):
     monkeypatch.setenv("FAIRDISTILL_DATA", str(env))
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     with pytest.raises(MissingDataError) as err:
-        D.build_splits("german", data_dir=tmp_path / "d", sensitive=["sex"])
+        D.build_splits("german", sensitive=["sex"])
     msg = str(err.value)
-    assert "german/german.data" in msg and str(tmp_path / "d") in msg and str(env) in msg
-    assert str(cache / "fairdistill") in msg and "\n" not in msg
+    assert "german/german.data" in msg and str(env) in msg and str(cache / "fairdistill") in msg
+    assert "download german" in msg and "\n" not in msg
+
+
+def _link_dataset(root, data_dir, folder, names):
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    for n in names:
+        (root / folder / n).symlink_to(data_dir / folder / n)
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "empty", "other dataset"])
+def test_explicit_data_dir_is_the_only_place_searched(tmp_path, monkeypatch, data_dir, kind):
+    """An explicit data_dir that lacks the dataset is an error naming that folder and the file, even when
+    $FAIRDISTILL_DATA or the cache has it (it used to fall back to them without a word)."""
+    _link_dataset(tmp_path / "cache" / "fairdistill", data_dir, "german", ["german.data"])
+    monkeypatch.setenv("FAIRDISTILL_DATA", str(data_dir))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    given = tmp_path / "given"
+    if kind == "file":
+        given.write_text("not a folder")
+    elif kind == "empty":
+        given.mkdir()
+    elif kind == "other dataset":
+        _link_dataset(given, data_dir, "adult", ["adult.data", "adult.test"])
+    for fn in (D.build_splits, D.load_splits):
+        with pytest.raises(MissingDataError) as err:
+            fn("german", data_dir=given)
+        msg = str(err.value)
+        assert msg.startswith(f"missing file 'german/german.data' for dataset german: looked only in --data-dir "
+                              f"{given}") and "\n" not in msg
+        assert str(data_dir) not in msg and str(tmp_path / "cache") not in msg
+        assert ("no such folder" in msg) == (kind == "missing") and ("not a folder" in msg) == (kind == "file")
+    assert not D.files_present("german", given) and D.files_present("german")
+    assert len(D.load("german", data_dir=tmp_path / "cache" / "fairdistill")) > 0  # the right folder works
+
+
+def test_all_files_of_a_dataset_come_from_one_root(tmp_path, monkeypatch, data_dir):
+    env, cache = tmp_path / "env", tmp_path / "cache"
+    monkeypatch.setenv("FAIRDISTILL_DATA", str(env))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    # the env root has only one of Adult's two files, the cache the other: no root has the dataset
+    _link_dataset(env, data_dir, "adult", ["adult.data"])
+    _link_dataset(cache / "fairdistill", data_dir, "adult", ["adult.test"])
+    with pytest.raises(MissingDataError) as err:
+        D.build_splits("adult")
+    msg = str(err.value)
+    assert "'adult/adult.test'" in msg and "must be in one of these folders" in msg and "\n" not in msg
+    assert not D.files_present("adult")
+    # the env root has a (corrupt) copy of one file, the cache has both: everything is read from the cache
+    (env / "adult" / "adult.data").unlink()
+    (env / "adult" / "adult.test").write_text("not the published file")
+    _link_dataset(cache / "fairdistill", data_dir, "adult", ["adult.data"])
+    assert D.files_present("adult")
+    got = D.build_splits("adult")["test"]
+    assert np.array_equal(got.X, D.load("adult", "test", data_dir=data_dir).X)
 
 
 def test_checksum_mismatch(tmp_path, data_dir):

@@ -114,3 +114,81 @@ def test_fetch_dataset_downloads_only_missing(server, tmp_path, monkeypatch):
     # user-supplied datasets say they cannot be downloaded
     with pytest.raises(MissingDataError, match="celeba"):
         fetch_dataset("celeba", data)
+
+
+@pytest.fixture
+def toy_remote(server, monkeypatch):
+    """A registered dataset 'toy-remote' of two .gz files served by ``server``; returns the served folder."""
+    root, url = server
+    files = {}
+    for n in ("one.gz", "two.gz"):
+        content = n.encode() * 50
+        (root / n).write_bytes(gzip.compress(content))
+        files[n] = hashlib.md5(content).hexdigest()
+    sp = DatasetSpec(name="toy-remote", modality="tabular", loader="x:y", description="toy", target="t",
+                     sensitive=("a",), default_sensitive=("a",),
+                     files=tuple(RemoteFile(f"toy/{n}", url=url + n, md5_raw=m) for n, m in files.items()))
+    datasets.names()
+    monkeypatch.setitem(datasets.REGISTRY, "toy-remote", sp)
+    return root
+
+
+@pytest.fixture
+def loud(monkeypatch):
+    from fairdistill import progress
+    monkeypatch.setattr(progress, "_QUIET", False)
+
+
+def test_fetch_into_explicit_dir_ignores_other_roots_and_says_where(toy_remote, tmp_path, monkeypatch, capsys, loud):
+    env = tmp_path / "env"
+    (env / "toy").mkdir(parents=True)
+    for n in ("one.gz", "two.gz"):
+        (env / "toy" / n).write_bytes((toy_remote / n).read_bytes())
+    monkeypatch.setenv("FAIRDISTILL_DATA", str(env))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # present in $FAIRDISTILL_DATA: nothing to do, and it says where the files are (it used to print nothing)
+    assert fetch_dataset("toy-remote") == []
+    err = capsys.readouterr().err
+    assert f"already in {env}" in err and "nothing to download" in err
+    # an explicit folder is filled even though another root has the files (it used to do nothing)
+    given = tmp_path / "given"
+    assert fetch_dataset("toy-remote", given) == [given / "toy" / "one.gz", given / "toy" / "two.gz"]
+    assert f"2 file(s) downloaded into {given}" in capsys.readouterr().err
+    assert fetch_dataset("toy-remote", given) == []
+    assert f"already in {given}" in capsys.readouterr().err
+
+
+def test_fetch_completes_one_root(toy_remote, tmp_path, monkeypatch):
+    """Without data_dir, a dataset split over $FAIRDISTILL_DATA and the cache is completed in the cache."""
+    env, cache = tmp_path / "env", tmp_path / "cache" / "fairdistill"
+    (env / "toy").mkdir(parents=True)
+    (env / "toy" / "one.gz").write_bytes((toy_remote / "one.gz").read_bytes())
+    (cache / "toy").mkdir(parents=True)
+    (cache / "toy" / "two.gz").write_bytes((toy_remote / "two.gz").read_bytes())
+    monkeypatch.setenv("FAIRDISTILL_DATA", str(env))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert not datasets.files_present("toy-remote")
+    assert fetch_dataset("toy-remote") == [cache / "toy" / "one.gz"]
+    assert datasets.files_present("toy-remote")
+
+
+@pytest.mark.parametrize("fail", ["all", "second"])
+def test_failed_fetch_leaves_nothing_behind(toy_remote, tmp_path, monkeypatch, fail):
+    """Offline (or a failure part way), the folders and files this call created are removed again; an existing
+    folder and what was in it stay."""
+    monkeypatch.setenv("FAIRDISTILL_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (toy_remote / "two.gz").unlink()  # 404
+    if fail == "all":
+        (toy_remote / "one.gz").unlink()
+    dl = tmp_path / "dl" / "sub"
+    with pytest.raises(MissingDataError, match="two.gz" if fail == "second" else "one.gz"):
+        fetch_dataset("toy-remote", dl)
+    assert not (tmp_path / "dl").exists()
+    (tmp_path / "kept" / "toy").mkdir(parents=True)
+    (tmp_path / "kept" / "toy" / "mine.txt").write_text("x")
+    with pytest.raises(MissingDataError):
+        fetch_dataset("toy-remote", tmp_path / "kept")
+    assert [p.name for p in (tmp_path / "kept" / "toy").iterdir()] == ["mine.txt"]
+    with pytest.raises(MissingDataError, match="not a folder"):
+        fetch_dataset("toy-remote", tmp_path / "kept" / "toy" / "mine.txt")

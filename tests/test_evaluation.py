@@ -85,3 +85,41 @@ def test_evaluate_rejects_bad_inputs():
         evaluate(zero, test, model="logreg")
     with pytest.raises(Exception, match="unknown model 'svm'"):
         evaluate(SyntheticSet.from_dataset(train), test, model="svm")
+
+
+@pytest.mark.parametrize("given, want", [("12,8", (12, 8)), ("(12, 8)", (12, 8)), (12, (12,)), ("12", (12,)),
+                                         ([128, 64, 32], (128, 64, 32)), ((20,), (20,)), (None, None)])
+def test_mlp_hidden_layers_parsed(given, want):
+    """--hidden reached the MLP as the raw text ("12,8" built layers of size "1", "2", ...: a TypeError)."""
+    opts = {} if given is None else {"hidden": given}
+    clf = make_model("mlp", 2, **opts)
+    assert clf.opts["hidden"] == (want or (20,))
+    net = clf._net(np.zeros((3, 5)))
+    sizes = [m.out_features for m in net if hasattr(m, "out_features")]
+    assert sizes == [*(want or (20,)), 2]
+
+
+@pytest.mark.parametrize("bad", ["12,x", "", "0", "12,-3", 12.5, "abc"])
+def test_mlp_bad_hidden_is_a_one_line_config_error(bad):
+    from fairdistill.errors import ConfigError
+    with pytest.raises(ConfigError) as info:
+        make_model("mlp", 2, hidden=bad)
+    msg = str(info.value)
+    assert msg == (f"hidden={bad!r} is not valid; give layer sizes as whole numbers >= 1, comma separated "
+                   f"(e.g. 128,64,32)")
+
+
+@pytest.mark.parametrize("given, want", [("None", None), ("none", None), ("null", None), (None, None), (5, 5),
+                                         ("7", 7)])
+def test_rf_max_depth_accepts_none_for_unlimited(given, want):
+    """The help says "none = unlimited"; `--max-depth None` was rejected with "give int"."""
+    clf = make_model("rf", 2, max_depth=given, n_estimators=3)
+    assert clf.opts["max_depth"] == want and clf._estimator().max_depth == want
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "deep"])
+def test_rf_bad_max_depth(bad):
+    from fairdistill.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"max_depth=.* is not valid; give a whole number >= 1, or none for "
+                                          r"unlimited$"):
+        make_model("rf", 2, max_depth=bad)

@@ -337,6 +337,11 @@ def test_errors(toy):
     m = Fair4Free(**FAST).fit(toy)
     with pytest.raises(ConfigError, match="positive"):
         m.sample(0)
+    with pytest.raises(ConfigError, match=r"^n=2.5 must be a positive whole number of rows"):
+        m.sample(2.5)  # it said "a positive number of rows", which 2.5 is
+    for bad in ("abc", float("nan"), float("inf"), True):
+        with pytest.raises(ConfigError, match="positive whole number of rows"):
+            m.sample(bad)
     with pytest.raises(DataError) as info:
         Fair4Free(**FAST).fit(make_table(n=100, constant_s=True))
     assert "\n" not in str(info.value)

@@ -118,9 +118,10 @@ def test_empty_cell_gets_a_point_with_a_warning():
 
 def test_errors():
     data = synthetic(200, p=2, seed=6)
-    for bad in (0, -0.1):
-        with pytest.raises(ConfigError, match="epsilon"):
+    for bad in (0, -0.1, float("nan"), "nan"):
+        with pytest.raises(ConfigError) as info:
             make("fwc", epsilon=bad)
+        assert "must be a number > 0" in str(info.value) and "or inf for no" in str(info.value)
     with pytest.raises(ConfigError, match="at least 4"):
         make("fwc", size=3).fit(data)
     with pytest.raises(ConfigError, match="at most 200"):

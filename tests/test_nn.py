@@ -25,8 +25,10 @@ def test_convnet_instance_norm_makes_samples_independent():
 
 
 def test_convnet_too_small_image():
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as info:
         ConvNet(3, 10, 4, depth=3)
+    msg = str(info.value)  # the option is net_depth / --net-depth (the message said "use depth <= 2")
+    assert "4x4" in msg and "net_depth (--net-depth) <= 2" in msg and "\n" not in msg
 
 
 @pytest.mark.parametrize("name", ["convnet", "mlp", "alexnet", "vgg11", "resnet18"])

@@ -76,7 +76,7 @@ class FairDataset:
             if not np.all(np.isfinite(self.weights)) or np.any(self.weights < 0):
                 raise DataError(f"{self.name}: weights must be finite and >= 0")
         if n and not np.all(np.isfinite(self.X)):
-            bad = int(np.count_nonzero(~np.isfinite(self.X.reshape(n, -1)).any(axis=1)))
+            bad = int(np.count_nonzero((~np.isfinite(self.X.reshape(n, -1))).any(axis=1)))  # rows with any
             raise DataError(f"{self.name}: X has NaN or infinite values in {bad} rows; impute or drop them first")
         if n and (self.y.min() < 0 or self.y.max() >= self.n_classes):
             raise DataError(f"{self.name}: labels must lie in 0..{self.n_classes - 1}; got "

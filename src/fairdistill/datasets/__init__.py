@@ -19,8 +19,8 @@ import numpy as np
 
 from ..dataset import FairDataset
 from ..errors import ConfigError, DataError, MissingDataError
-from ..methods.base import Param
-from .files import RemoteFile, find_file, search_roots
+from ..methods.base import Param, non_negative
+from .files import RemoteFile, dataset_root, search_roots
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,8 @@ def spec(name: str) -> DatasetSpec:
 def files_present(name: str, data_dir=None) -> bool:
     sp = spec(name)
     try:
-        for f in sp.files:
-            find_file(f, data_dir, name)
+        if sp.files:
+            dataset_root(sp.files, data_dir, name)
         if sp.folder:
             if not any((root / sp.folder).is_dir() for root in search_roots(data_dir)):
                 return False
@@ -123,9 +123,17 @@ def _read_only(d: FairDataset) -> FairDataset:
     return d
 
 
-def _resolve(name: str, sensitive, options: Mapping[str, Any]) -> tuple[DatasetSpec, list[str], dict[str, Any]]:
-    """The spec, the chosen sensitive axes and the typed options of one request (checked against the spec)."""
+_SEED = Param("seed", int, 0, "seed of the dataset's random split / colouring", check=non_negative)
+
+
+def _resolve(name: str, sensitive, seed, options: Mapping[str, Any]) -> tuple[DatasetSpec, list[str], int,
+                                                                               dict[str, Any]]:
+    """The spec, the chosen sensitive axes, the seed and the typed options of one request, checked."""
     sp = spec(name)
+    try:
+        seed = _SEED.coerce(0 if seed is None else seed)
+    except ConfigError as err:
+        raise ConfigError(f"dataset {name!r}: {err} (the data seed, --data-seed)") from None
     typed = sp.resolve_options(options)
     if isinstance(sensitive, str):
         sensitive = [sensitive]
@@ -135,10 +143,14 @@ def _resolve(name: str, sensitive, options: Mapping[str, Any]) -> tuple[DatasetS
         raise ConfigError(f"dataset {name!r} has no sensitive attribute {bad}; available: {list(sp.sensitive)}")
     if len(set(chosen)) != len(chosen):
         raise ConfigError(f"dataset {name!r}: sensitive {chosen} names an attribute twice; give distinct names")
-    return sp, chosen, typed
+    return sp, chosen, seed, typed
 
 
 def _call_loader(sp: DatasetSpec, data_dir, seed: int, chosen: list[str], typed: dict[str, Any]):
+    """Run the loader on the one root that holds all of the dataset's files (user-supplied folders are found by the
+    loader itself), so that a dataset never mixes files from two roots."""
+    if sp.files:
+        data_dir = dataset_root(sp.files, data_dir, sp.name)
     module, fn = sp.loader.split(":")
     return getattr(importlib.import_module(module), fn)(data_dir=data_dir, seed=int(seed), sensitive=chosen, **typed)
 
@@ -156,7 +168,7 @@ def _select(sp: DatasetSpec, splits: dict[str, FairDataset], chosen: list[str]) 
 
 def load_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **options) -> dict[str, FairDataset]:
     """All splits of ``name`` ({"train", "test"} and "valid" where the protocol has one), cached and read-only."""
-    sp, chosen, typed = _resolve(name, sensitive, options)
+    sp, chosen, seed, typed = _resolve(name, sensitive, seed, options)
     key = (name, str(data_dir), int(seed), tuple(chosen), tuple(sorted((k, repr(v)) for k, v in typed.items())))
     if key not in _CACHE:
         splits = {k: _read_only(v) for k, v in _call_loader(sp, data_dir, seed, chosen, typed).items()}
@@ -168,7 +180,7 @@ def load_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **optio
 
 def build_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **options) -> dict[str, FairDataset]:
     """As ``load_splits``, but built afresh (the files are read again) and writable: no cache."""
-    sp, chosen, typed = _resolve(name, sensitive, options)
+    sp, chosen, seed, typed = _resolve(name, sensitive, seed, options)
     return _select(sp, _call_loader(sp, data_dir, seed, chosen, typed), chosen)
 
 

@@ -15,7 +15,8 @@ import zlib
 from pathlib import Path
 
 from ..errors import MissingDataError
-from .files import cache_dir, find_file
+from ..progress import log
+from .files import cache_dir, dataset_root
 
 _CHUNK = 1 << 20
 
@@ -72,10 +73,13 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, md5_r
 
 
 def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, timeout: float = 60.0) -> list[Path]:
-    """Download every file of dataset ``name`` that no search root has yet, into ``data_dir`` (or the user cache).
+    """Download the files of dataset ``name`` into ``data_dir`` (or the user cache), unless one root has them all.
 
-    Returns the paths written. Datasets the user must supply (CIFAR-10, CelebA, UTKFace, BFFHQ) raise
-    MissingDataError saying where to put them.
+    With ``data_dir`` only that folder counts; without it, nothing is fetched when ``$FAIRDISTILL_DATA`` or the cache
+    already holds every file, else the cache gets the files it lacks (a dataset is read from one root). Returns the
+    paths written and logs where the dataset is. All or nothing: when a transfer fails, the files and folders this call
+    created are removed. Datasets the user must supply (CIFAR-10, CelebA, UTKFace, BFFHQ) raise MissingDataError
+    saying where to put them.
     """
     from . import spec
 
@@ -83,16 +87,34 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, timeout:
     if not sp.files:
         raise MissingDataError(f"dataset {name!r} cannot be downloaded automatically; place its standard release in "
                                f"a folder {sp.folder!r} under --data-dir or $FAIRDISTILL_DATA")
+    try:
+        found = dataset_root(sp.files, data_dir, name)
+        log(f"dataset {name!r}: all {len(sp.files)} file(s) already in {found}; nothing to download")
+        return []
+    except MissingDataError:
+        pass
     root = Path(data_dir) if data_dir is not None else cache_dir()
+    if root.exists() and not root.is_dir():
+        raise MissingDataError(f"cannot download dataset {name!r} into {root}: it is a file, not a folder; give a "
+                               f"folder as --data-dir")
+    todo = [f for f in sp.files if not (root / f.path).is_file()]
+    created = [d for d in {(root / f.path).parent for f in todo} for d in (d, *d.parents) if not d.exists()]
     written = []
-    for f in sp.files:
-        try:
-            find_file(f, data_dir, name)
-            continue
-        except MissingDataError:
-            pass
-        if not f.url:
-            raise MissingDataError(f"dataset {name!r}: file {f.path!r} has no download address; place it under "
-                                   f"{root} yourself")
-        written.append(download(f.url, root / f.path, sha256=f.sha256, md5_raw=f.md5_raw, timeout=timeout))
+    try:
+        for f in todo:
+            if not f.url:
+                raise MissingDataError(f"dataset {name!r}: file {f.path!r} has no download address; place it under "
+                                       f"{root} yourself")
+            written.append(download(f.url, root / f.path, sha256=f.sha256, md5_raw=f.md5_raw, timeout=timeout))
+    except BaseException:
+        for p in written:
+            p.unlink(missing_ok=True)
+        for d in sorted(set(created), key=lambda d: len(d.parts), reverse=True):
+            try:
+                d.rmdir()  # only empty folders: never anything this call did not create
+            except OSError:
+                pass
+        raise
+    log(f"dataset {name!r}: {len(written)} file(s) downloaded into {root}"
+        + (f" ({len(sp.files) - len(written)} were there already)" if len(written) < len(sp.files) else ""))
     return written

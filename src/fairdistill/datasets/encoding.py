@@ -185,8 +185,12 @@ class TabularEncoder:
         return self.fit(df, **kw).transform(df)
 
     def decode(self, X: np.ndarray, binned: str = "midpoint") -> pd.DataFrame:
-        """Original columns from encoded rows: numerics un-standardised (rounded for integer columns); one-hot blocks by argmax (all-zero block ->
-        None); binned columns -> bin midpoint (``binned="label"``: the interval label)."""
+        """Original columns from encoded rows: numerics un-standardised (rounded for integer columns; never -0.0);
+        binned columns -> bin midpoint (``binned="label"``: the interval label).
+
+        A one-hot block (categorical or binned) decodes to the category of its largest entry, the first on ties, and
+        only an all-zero block (no category to pick, e.g. a coordinate-wise median centre) decodes to blank (None/NaN).
+        """
         if binned not in ("midpoint", "label"):
             raise ConfigError(f"binned={binned!r} is unknown; use 'midpoint' or 'label'")
         X = np.asarray(X, dtype=np.float64)
@@ -196,13 +200,13 @@ class TabularEncoder:
         for (name, _, sl, _), c in zip(self.blocks, self.columns):
             if c.kind == "numeric":
                 v = X[:, sl.start] * c.std + c.mean
-                data[name] = np.round(v) if c.integer else v
+                data[name] = (np.round(v) if c.integer else v) + 0.0  # + 0.0 turns -0.0 into 0.0
                 continue
             block = X[:, sl]
-            code = block.argmax(axis=1)
-            empty = ~np.any(block != 0, axis=1)
+            code = block.argmax(axis=1)  # the first largest entry
+            empty = ~np.any(block != 0, axis=1)  # all-zero: blank
             if c.kind == "binned" and binned == "midpoint":
-                data[name] = np.where(empty, np.nan, c.midpoints()[code])
+                data[name] = np.where(empty, np.nan, c.midpoints()[code]) + 0.0
             else:
                 vals = np.asarray(c.categories, dtype=object)[code]
                 vals[empty] = None

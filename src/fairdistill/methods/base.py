@@ -6,6 +6,7 @@ A method subclasses ``Method``, lists its hyper-parameters as ``Param`` objects 
 from __future__ import annotations
 
 import copy
+import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ class Param:
     """One hyper-parameter: name (snake_case), type, default, help text, optional choices and a check.
 
     ``check`` returns an error fragment (e.g. "must be > 0") or None. ``type`` is one of int, float, str, bool,
-    or ``"size"`` (a fraction in (0, 1) of the rows, or a whole count >= 1; anything else is an error).
+    ``"size"`` (a fraction in (0, 1) of the rows, or a whole count >= 1; anything else is an error), or a parser
+    function that returns the typed value and raises ValueError whose message says what it accepts.
     """
 
     name: str
@@ -50,9 +52,15 @@ class Param:
                 if self.type is int and isinstance(value, float) and not value.is_integer():
                     raise ValueError(value)
                 value = self.type(value)
-        except (TypeError, ValueError):
-            kind = "a fraction in (0, 1) or a whole count >= 1" if self.type == "size" else getattr(
-                self.type, "__name__", str(self.type))
+            elif callable(self.type):
+                value = self.type(value)
+        except (TypeError, ValueError) as err:
+            if self.type == "size":
+                kind = "a fraction in (0, 1) or a whole count >= 1"
+            elif self.type in (int, float, str, bool) or not callable(self.type):
+                kind = getattr(self.type, "__name__", str(self.type))
+            else:
+                kind = str(err)  # a parser's own description of what it accepts
             raise ConfigError(f"{self.name}={value!r} is not valid; give {kind}") from None
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"{self.name}={value!r} is not one of {list(self.choices)}")
@@ -71,9 +79,15 @@ def non_negative(v) -> str | None:
     return None if v >= 0 else "must be >= 0"
 
 
+def device_form(v) -> str | None:
+    """The form of a torch device name (whether it is available is checked where a method uses it)."""
+    ok = re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v)
+    return None if ok else "is not a device name; use auto, cpu, cuda, cuda:N or mps"
+
+
 COMMON_PARAMS = (
     Param("seed", int, 0, "random seed: same seed, same result on the same machine"),
-    Param("device", str, "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N"),
+    Param("device", str, "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N, mps", check=device_form),
 )
 
 

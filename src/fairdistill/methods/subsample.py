@@ -21,16 +21,25 @@ class Full(Method):
 class Random(Method):
     """Uniform subsampling within each class, without replacement.
 
-    Images: ``ipc`` rows per class. Tabular: ``size`` rows in all (a fraction of n or a count), allocated to classes
-    in proportion to their size (largest remainder, at least one per class).
+    Give ``ipc`` or ``size``, not both. ``ipc``: that many rows of every class. ``size``: that many rows in all (a
+    fraction of n or a count), allocated to classes in proportion to their size (largest remainder, at least one per
+    class). Neither: ``ipc=10`` for images, ``size=0.05`` for tabular data.
     """
 
     name = "random"
-    summary = "uniform per-class subsample (--ipc for images, --size for tabular)"
+    summary = "uniform per-class subsample (--ipc rows per class, or --size rows in all)"
     params = (
-        Param("ipc", int, None, "rows per class (images; default 10)", check=positive),
-        Param("size", "size", None, "total rows, as a fraction of n (< 1) or a count (tabular; default 0.05)"),
+        Param("ipc", int, None, "rows per class, for images or tabular data (default for images: 10); not with --size",
+              check=positive),
+        Param("size", "size", None, "rows in all, split over classes by their share: a fraction of n (< 1) or a "
+              "count, for tabular or image data (default for tabular: 0.05); not with --ipc"),
     )
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.ipc is not None and self.size is not None:
+            raise ConfigError(f"random: give ipc (rows per class) or size (rows in all), not both; got ipc={self.ipc} "
+                              f"and size={self.size}")
 
     def _fit(self, data: FairDataset) -> SyntheticSet:
         rng = self.rng()

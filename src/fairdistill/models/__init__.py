@@ -18,10 +18,45 @@ from ..torchutil import resolve_device, single_thread, to_tensor, torch_seed
 from .torch_train import TrainConfig, predict_logits, softmax_np, train_classifier
 
 
+_HIDDEN_FORM = "layer sizes as whole numbers >= 1, comma separated (e.g. 128,64,32)"
+
+
+def _whole(t) -> int:
+    """``t`` as an int when it is a whole number (an int, a float like 12.0, or text like "12"); ValueError else."""
+    if isinstance(t, str):
+        return int(t.strip())
+    if isinstance(t, bool) or float(t) != int(t):
+        raise ValueError(t)
+    return int(t)
+
+
 def _hidden(v) -> tuple[int, ...]:
+    """Hidden layer sizes from "128,64,32" (or "(128, 64)", one int, or a sequence of ints); ValueError otherwise."""
     if isinstance(v, str):
-        v = [int(t) for t in v.replace("(", "").replace(")", "").split(",") if t.strip()]
-    return tuple(int(t) for t in v)
+        v = [t for t in v.replace("(", "").replace(")", "").split(",") if t.strip()]
+    elif np.ndim(v) == 0:
+        v = [v]
+    try:
+        out = tuple(_whole(t) for t in v)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(_HIDDEN_FORM) from None
+    if not out or min(out) < 1:
+        raise ValueError(_HIDDEN_FORM)
+    return out
+
+
+def _depth(v) -> int | None:
+    """A maximum depth >= 1, or none / None / null for no limit; ValueError otherwise."""
+    if v is None or isinstance(v, str) and v.strip().lower() in ("none", "null"):
+        return None
+    form = "a whole number >= 1, or none for unlimited"
+    try:
+        d = _whole(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(form) from None
+    if d < 1:
+        raise ValueError(form)
+    return d
 
 
 class Classifier(ABC):
@@ -171,7 +206,7 @@ class RandomForest(_SklearnClassifier):
 
     name = "rf"
     options = (Param("n_estimators", int, 100, "number of trees", check=positive),
-               Param("max_depth", int, None, "maximum depth (None = unlimited)"))
+               Param("max_depth", _depth, None, "maximum depth, a whole number >= 1 (none = unlimited)"))
 
     def _estimator(self):
         from sklearn.ensemble import RandomForestClassifier

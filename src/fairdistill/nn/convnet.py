@@ -41,8 +41,9 @@ class ConvNet(nn.Module):
             raise ConfigError(f"ConvNet needs depth, width, in_channels, n_classes >= 1; got {depth}, {width}, "
                               f"{in_channels}, {n_classes}")
         if min(h, w) < 2 ** depth:
-            raise ConfigError(f"image_size {h}x{w} is too small for depth {depth}: each block halves it; use "
-                              f"depth <= {max(1, min(h, w).bit_length() - 1)}")
+            raise ConfigError(f"image_size {h}x{w} is too small for a ConvNet of depth {depth}: each block halves it; "
+                              f"use net_depth (--net-depth) <= {max(1, min(h, w).bit_length() - 1)}, or larger "
+                              f"images")
         layers: list[nn.Module] = []
         c = in_channels
         for _ in range(depth):

@@ -383,8 +383,9 @@ class Fair4Free(Method):
         """
         if not hasattr(self, "teacher_"):
             raise ConfigError("fair4free.sample() needs a fitted model; call fit(data) first")
-        if int(n) != n or n <= 0:
-            raise ConfigError(f"n={n} must be a positive number of rows")
+        if isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating)) or not np.isfinite(n) \
+                or int(n) != n or n <= 0:
+            raise ConfigError(f"n={n!r} must be a positive whole number of rows (e.g. 1000)")
         if source not in ("student", "prior"):
             raise ConfigError(f"source={source!r} is unknown; use 'student' or 'prior'")
         if self.s_mode == "posterior" and getattr(self, "s_model_", None) is None:

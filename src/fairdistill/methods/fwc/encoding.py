@@ -102,20 +102,21 @@ def encode(data: FairDataset, groups: str = "joint", cost: str = "l1") -> Encode
     if cost not in COSTS:
         raise ConfigError(f"cost={cost!r} is unknown; choose one of {list(COSTS)}")
     if data.modality != "tabular":
-        raise DataError(f"FWC needs tabular data; {data.name} is {data.modality}")
+        raise DataError(f"coresets need tabular data; {data.name} is {data.modality}")
     X = np.asarray(data.X, dtype=np.float64).reshape(len(data), -1)
     if not np.all(np.isfinite(X)):
         bad = int((~np.isfinite(X)).any(axis=1).sum())
-        raise DataError(f"{data.name}: X has NaN or infinite values in {bad} rows; impute or drop them before FWC")
+        raise DataError(f"{data.name}: X has NaN or infinite values in {bad} rows; impute or drop them first")
     axes = select_axes(data.sensitive_names, groups)
     s = data.s[:, axes]
     if np.any(s < 0):
-        raise DataError(f"{data.name}: sensitive codes must be >= 0 for FWC (found unassigned rows); drop them first")
+        raise DataError(f"{data.name}: sensitive codes must be >= 0 for a coreset (found unassigned rows); drop them "
+                        "first")
     d, tuples = group_ids(s)
     labels, y = np.unique(data.y, return_inverse=True)
     if len(labels) < 2:
-        raise DataError(f"{data.name}: every row has label {int(labels[0])}; FWC's parity constraint needs at least "
-                        "two classes")
+        raise DataError(f"{data.name}: every row has label {int(labels[0])}; a coreset over (group, label) cells "
+                        "needs at least two classes: give data with at least two labels")
     p_target = np.bincount(y, minlength=len(labels)) / len(y)
     return Encoded(X=X, d=d, y=y.reshape(-1).astype(np.int64), group_tuples=tuples, labels=labels, axes=axes,
                    p_target=p_target, cost=cost)

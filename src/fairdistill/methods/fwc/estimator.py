@@ -26,7 +26,7 @@ from .nearest import aggregate
 
 
 def _epsilon_check(v) -> str | None:
-    return None if v > 0 else "must be > 0 (the parity-ratio tolerance; use inf for no fairness constraint)"
+    return None if v > 0 else "must be a number > 0 (the parity-ratio tolerance), or inf for no fairness constraint"
 
 
 def _chunk_check(v) -> str | None:
