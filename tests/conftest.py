@@ -22,7 +22,7 @@ set_quiet(True)
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    path = Path(os.environ["FAIRDISTILL_DATA"])
+    path = Path(os.environ["FAIRDISTILL_DATA"]).resolve()  # absolute: tests change folders and make symlinks
     if not (path / "adult" / "adult.data").exists():
         pytest.fail(f"real benchmark data not found at {path}; set FAIRDISTILL_DATA to the shared data folder")
     return path

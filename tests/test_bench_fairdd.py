@@ -6,6 +6,7 @@ import pytest
 
 from fairdistill.bench import fairdd
 from fairdistill.dataset import SyntheticSet
+from fairdistill.errors import ConfigError
 
 
 def test_paper_values_transcribed():
@@ -126,3 +127,10 @@ def test_cost_quick_smoke(tmp_path, data_dir):
     assert set(res["seconds_per_iteration"]) == {"dm", "fairdd-dm", "dc", "fairdd-dc"}
     assert all(v > 0 for v in res["seconds_per_iteration"].values())
     assert res["ratio_time"]["fairdd-dm/dm"] > 0 and (tmp_path / "fairdd-cost.json").exists()
+
+
+def test_unknown_names_fail_before_anything_is_written(tmp_path):
+    for kw in (dict(datasets=("cmnist-fg", "bogus")), dict(methods=("dm", "nope"))):
+        with pytest.raises(ConfigError, match="not in this suite"):
+            fairdd.paper(tmp_path / "out", quick=True, device="cpu", **kw)
+    assert not (tmp_path / "out").exists()

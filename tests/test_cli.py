@@ -3,12 +3,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from fairdistill.cli import main
+from fairdistill.errors import ConfigError
 
 
 def run(capsys, *argv):
@@ -191,3 +193,274 @@ def test_git_commit_marks_code_changes_dirty_but_not_results_or_prose(tmp_path):
     assert git_commit(tmp_path) == head
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == head + "-dirty"
+
+
+# ---------------------------------------------------------------------------------------- new-user review fixes
+def parse_error(capsys, *argv):
+    """An argparse error: status 2 and the stderr text."""
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+    return exc.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,prog,fragment", [
+    (["run", "fwc", "--dataset", "german", "--epsilonn", "0.1", "--out", "o"], "fairdistill run fwc",
+     "unrecognized arguments: --epsilonn 0.1; did you mean --epsilon?"),
+    (["run", "fwc", "--dataset", "german"], "fairdistill run fwc", "the following arguments are required: --out"),
+    (["run", "fwc", "--dataset", "german", "--ipc", "3", "--out", "o"], "fairdistill run fwc",
+     "unrecognized arguments: --ipc 3"),
+    (["run", "uniform", "--dataset", "german", "--data-seed", "-1", "--out", "o"], "fairdistill run uniform",
+     "argument --data-seed: -1 must be >= 0"),
+    (["run", "uniform", "--dataset", "german", "--evaluate", "svm", "--out", "o"], "fairdistill run uniform",
+     "argument --evaluate: invalid choice: 'svm'"),
+    (["evaluate", "runs/x", "--epochz", "3"], "fairdistill evaluate", "did you mean --epochs?"),
+    (["evaluate", "runs/x", "--repeats", "0"], "fairdistill evaluate", "argument --repeats: 0 must be >= 1"),
+    (["bogus"], "fairdistill", "invalid choice: 'bogus'"),
+])
+def test_argparse_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, prog, fragment):
+    monkeypatch.chdir(tmp_path)
+    code, err = parse_error(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1 and "usage:" not in err
+    assert err.startswith(f"{prog}: error: ") and fragment in err and err.endswith(f"(see {prog} --help)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_quiet_is_accepted_in_every_command(capsys, tmp_path):
+    from fairdistill.cli import build_parser
+    parser = build_parser()
+    for argv in (["datasets"], ["evaluate", "x"], ["report", "x"], ["bench", "list"], ["demo"], ["download", "x"],
+                 ["run", "fwc"]):
+        args, extra = parser.parse_known_args([*argv, "--quiet"])
+        assert (args.quiet or "--quiet" in args.rest) and not extra, argv
+    assert parser.parse_args(["--quiet", "datasets"]).quiet  # before the command, as before
+    code, out, err = run(capsys, "run", "random", "--dataset", "german", "--size", 20, "--out", tmp_path / "r",
+                         "--quiet")
+    assert code == 0 and err == ""
+
+
+def test_help_lists_methods_and_examples(capsys):
+    for argv, fragments in [(["run", "--help"], ["fwc", "Fair Wasserstein Coresets", "fairdd-dm", "Examples:",
+                                                 "fairdistill run fwc --dataset adult"]),
+                            (["run", "fairdd-dm", "--help"], ["example: fairdistill run fairdd-dm --dataset "
+                                                              "cmnist-fg --ipc 10 --iterations 200"]),
+                            (["report", "--help"], ["comparison.md", "tradeoff.png", "example:"]),
+                            (["evaluate", "--help"], ["default: the method's recommendation, else 5"]),
+                            (["bench", "--help"], ["runs/bench-quick"])]:
+        with pytest.raises(SystemExit):
+            main(argv)
+        out = " ".join(capsys.readouterr().out.split())
+        for fragment in fragments:
+            assert fragment in out, (argv, fragment)
+    code, out, _ = run(capsys, "run", "list")
+    assert code == 0 and "Fair Wasserstein Coresets" in out
+
+
+def test_datasets_listing_shows_full_targets(capsys, data_dir):
+    from fairdistill import datasets
+    code, out, _ = run(capsys, "datasets", "--data-dir", data_dir)
+    rows = {ln.split()[0]: ln for ln in out.splitlines() if ln.strip()}
+    for name in ("crime", "adult", "cmnist-pca"):
+        sp = datasets.spec(name)
+        assert sp.target in rows[name] and ", ".join(sp.default_sensitive) in rows[name]
+
+
+@pytest.fixture
+def german_run(capsys, tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("runs") / "uniform"
+    assert run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", out_dir)[0] == 0
+    return out_dir
+
+
+def test_evaluate_repeats_and_none_option_values(capsys, german_run):
+    from fairdistill.errors import ConfigError
+    from fairdistill.runs import evaluate_run
+    with pytest.raises(ConfigError, match="repeats=0 must be >= 1"):
+        evaluate_run(german_run, repeats=0)  # never silently 5
+    for none in ("none", "None", "null"):
+        code, _, err = run(capsys, "evaluate", german_run, "--model", "rf", "--max-depth", none, "--repeats", 1)
+        assert code == 0, err
+        assert json.loads((german_run / "evaluation.json").read_text())["options"] == {"max_depth": None}
+    code, _, err = run(capsys, "evaluate", german_run, "--model", "mlp", "--epochs", "none", "--repeats", 1)
+    assert code == 2 and "--epochs none is not valid" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "evaluate", german_run, "--model", "convnet")
+    assert code == 2 and "model 'convnet' is for image data but this data is tabular" in err
+
+
+def test_run_evaluate_model_is_checked_before_the_data_is_loaded(capsys, tmp_path, monkeypatch):
+    from fairdistill import datasets
+
+    def boom(*args, **kwargs):
+        raise AssertionError("data loaded before the model was checked")
+    monkeypatch.setattr(datasets, "load", boom)
+    code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", tmp_path / "o",
+                       "--evaluate", "convnet")
+    assert code == 2 and "model 'convnet' is for image data but this data is tabular; choose one of: mlp" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_image_evaluation_labels_its_units(capsys, tmp_path, data_dir):
+    out_dir = tmp_path / "cm"
+    assert run(capsys, "run", "random", "--dataset", "cmnist-fg", "--ipc", 2, "--out", out_dir)[0] == 0
+    code, out, _ = run(capsys, "evaluate", out_dir, "--repeats", 1, "--epochs", 1, "--width", 8)
+    assert code == 0
+    m = json.loads((out_dir / "metrics.json").read_text())
+    shown = {ln[:28].strip(): float(ln[28:38]) for ln in out.splitlines() if ln[:28].strip().endswith("(%)")}
+    assert shown["accuracy (%)"] == pytest.approx(100 * m["accuracy"], abs=0.01)  # the README's percent
+    assert shown["deo_max (%)"] == pytest.approx(m["deo_max"], abs=0.01)  # DEO is in percent everywhere
+    assert not any(ln.split()[0] == "accuracy" and ln.split()[1][0].isdigit() for ln in out.splitlines() if ln.strip())
+    assert "metrics.json holds accuracy-like values as fractions" in out
+
+
+def test_out_folder_that_cannot_be_written_is_one_line(capsys, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for out in (tmp_path / "afile" / "x", tmp_path / "afile" / "deeper" / "x"):
+        code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", out)
+        assert code == 2 and err == f"fairdistill: error: cannot write {out}: Not a directory; choose another " \
+                                    f"folder\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]
+    if os.path.isdir("/proc/self"):
+        code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", "/proc/x")
+        assert code == 2 and err.startswith("fairdistill: error: cannot write /proc/x: ") and err.count("\n") == 1
+
+
+def test_relative_data_dir_is_stored_absolute_and_folder_mode_is_a_plain_mkdir(capsys, tmp_path, data_dir,
+                                                                              monkeypatch):
+    monkeypatch.chdir(data_dir.parent)
+    rel = os.path.relpath(data_dir, data_dir.parent)
+    out_dir = tmp_path / "r"
+    assert run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--data-dir", rel, "--out",
+               out_dir)[0] == 0
+    cfg = json.loads((out_dir / "config.json").read_text())
+    assert cfg["data_dir"] == str(data_dir.resolve())
+    (tmp_path / "plain").mkdir()
+    assert out_dir.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
+    monkeypatch.chdir(tmp_path)  # evaluate from another folder finds the data again
+    assert run(capsys, "evaluate", out_dir, "--model", "logreg", "--repeats", 1)[0] == 0
+
+
+def _dm(out_dir, *extra):
+    return ["run", "dm", "--dataset", "german", "--ipc", 2, "--iterations", 6, "--checkpoint-every", 2,
+            "--out", out_dir, *extra]
+
+
+def _stop_after_first_checkpoint(monkeypatch, how):
+    from fairdistill.fileio import Checkpointer
+    save = Checkpointer.save
+
+    def save_then_stop(self, step, state):
+        save(self, step, state)
+        how()
+    monkeypatch.setattr(Checkpointer, "save", save_then_stop)
+
+
+def test_a_checkpoint_is_never_discarded_without_overwrite(capsys, tmp_path, data_dir, monkeypatch):
+    out_dir = tmp_path / "dm"
+    ckpt = tmp_path / "dm.partial" / "checkpoint.pt"
+
+    def interrupt():
+        raise KeyboardInterrupt
+    with monkeypatch.context() as m:
+        _stop_after_first_checkpoint(m, interrupt)
+        code, _, err = run(capsys, *_dm(out_dir))
+    assert code == 130 and ckpt.exists()
+    assert err.splitlines()[-1] == f"fairdistill: interrupted; the checkpoint in {ckpt.parent} is kept: continue " \
+                                   f"with --resume"
+    code, _, err = run(capsys, *_dm(out_dir))  # forgot --resume: refused, the checkpoint kept
+    assert code == 2 and err == f"fairdistill: error: {ckpt.parent} holds a checkpoint of an interrupted run; " \
+                                f"continue with --resume, or pass --overwrite to discard it\n"
+    assert ckpt.exists()
+    code, _, err = run(capsys, *_dm(out_dir, "--ipc", 3, "--resume"))  # other settings: no "continue with --resume"
+    assert code == 2 and err.count("\n") == 1 and "other settings (ipc)" in err and "--overwrite" in err
+    assert "continue with --resume" not in err and ckpt.exists()
+    assert run(capsys, *_dm(out_dir, "--resume"))[0] == 0
+    assert out_dir.exists() and not ckpt.parent.exists()
+    with monkeypatch.context() as m:
+        _stop_after_first_checkpoint(m, interrupt)
+        assert run(capsys, *_dm(tmp_path / "dm2"))[0] == 130
+    code, _, err = run(capsys, *_dm(tmp_path / "dm2", "--overwrite"))  # discarded on request
+    assert code == 0 and (tmp_path / "dm2").exists() and not (tmp_path / "dm2.partial").exists()
+
+
+def test_sigterm_cleans_up_like_ctrl_c(capsys, tmp_path, data_dir, monkeypatch):
+    import signal
+    import time
+
+    def term():
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):  # would end pytest itself
+            raise AssertionError("main() installed no SIGTERM handler")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        raise AssertionError("SIGTERM was not turned into an exception")
+    before = signal.getsignal(signal.SIGTERM)
+    with monkeypatch.context() as m:
+        _stop_after_first_checkpoint(m, term)
+        code, _, err = run(capsys, *_dm(tmp_path / "dm"))
+    assert code == 143 and (tmp_path / "dm.partial" / "checkpoint.pt").exists()
+    assert err.splitlines()[-1] == f"fairdistill: terminated (SIGTERM); the checkpoint in {tmp_path / 'dm.partial'}" \
+                                   f" is kept: continue with --resume"
+    from fairdistill.methods.subsample import Random
+    monkeypatch.setattr(Random, "_fit", lambda self, data: term())  # no checkpoint yet: nothing left behind
+    code, _, err = run(capsys, "run", "random", "--dataset", "german", "--size", 20, "--out", tmp_path / "r")
+    assert code == 143 and err.splitlines()[-1] == "fairdistill: terminated (SIGTERM)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dm.partial"]
+    assert signal.getsignal(signal.SIGTERM) == before  # main() restores the handler it replaced
+
+
+def _fake_suite(calls):
+    def suite(out_dir, *, data_dir=None, seeds=None, quick=False, device="auto", jobs: int = 1,
+              datasets: tuple[str, ...] | None = None, fail: bool = False):
+        calls.append({"out": str(out_dir), "jobs": jobs, "datasets": datasets})
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        if fail:
+            raise ConfigError("datasets=... has an unknown name; choose one of: a, b")
+        return {}
+    return suite
+
+
+def test_bench_default_out_depends_on_quick_and_set_values_are_typed(capsys, tmp_path, monkeypatch):
+    from fairdistill import bench
+    calls = []
+    monkeypatch.setattr(bench, "get", lambda name: _fake_suite(calls))
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "bench", "fake", "--quick")[0] == 0
+    assert run(capsys, "bench", "fake", "--set", "jobs=2", "--set", "datasets=a,b")[0] == 0
+    assert run(capsys, "bench", "fake", "--quick", "--out", "mine")[0] == 0
+    assert [c["out"] for c in calls] == ["runs/bench-quick", "benchmarks", "mine"]
+    assert calls[1]["jobs"] == 2 and calls[1]["datasets"] == ("a", "b")
+    code, _, err = run(capsys, "bench", "fake", "--set", "jobs=abc", "--out", "bad")
+    assert code == 2 and err == "fairdistill: error: --set jobs='abc' is not valid for bench fake; give an integer\n"
+    code, _, err = run(capsys, "bench", "fake", "--set", "fail=true", "--out", "bad/b")
+    assert code == 2 and "unknown name" in err
+    assert not (tmp_path / "bad" / "b").exists() and len(calls) == 4  # the empty folder it made is removed
+
+
+def test_bench_bad_set_value_on_a_real_suite(capsys, tmp_path):
+    code, _, err = run(capsys, "bench", "fairdd-paper", "--quick", "--set", "jobs=abc", "--out", tmp_path / "b")
+    assert code == 2 and "jobs='abc'" in err and "Traceback" not in err and err.count("\n") == 1
+    assert not (tmp_path / "b").exists()
+
+
+def test_own_csv_run_and_evaluate_from_another_folder(capsys, tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    n = 600
+    sex = rng.choice(["f", "m"], n)
+    pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.choice(["a", "b", "c"], n), "sex": sex,
+                  "hired": np.where(rng.random(n) < 0.3 + 0.3 * (sex == "m"), "yes", "no")}).to_csv(
+        tmp_path / "mine.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "run", "uniform", "--dataset", "csv", "--data-option", "path=mine.csv",
+                       "--data-option", "target=hired", "--sensitive", "sex", "--size", 100, "--out", "r")
+    assert code == 0, err
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["dataset_options"]["path"] == str(tmp_path / "mine.csv")  # absolute: found again from anywhere
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code, out, err = run(capsys, "evaluate", tmp_path / "r", "--model", "mlp", "--repeats", 1, "--epochs", 3)
+    assert code == 0 and "dp_ratio" in out, err
+    code, _, err = run(capsys, "run", "uniform", "--dataset", "csv", "--data-option", "path=mine.csv",
+                       "--out", tmp_path / "r2")
+    assert code == 2 and "needs its sensitive column(s): --sensitive COL" in err
+    code, _, err = run(capsys, "run", "uniform", "--dataset", "csv", "--data-option", "path=mine.csv",
+                       "--sensitive", "sex", "--out", tmp_path / "r3")
+    assert code == 2 and "needs --data-option path=FILE and --data-option target=COLUMN" in err
+    assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()

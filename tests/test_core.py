@@ -111,7 +111,7 @@ def test_checkpointer_roundtrip_and_config_mismatch(tmp_path):
     ck.save(4, {"x": torch.arange(3)})
     state = Checkpointer(tmp_path, {"lr": 1}, resume=True).load()
     assert state["step"] == 4 and state["x"].tolist() == [0, 1, 2]
-    with pytest.raises(ResumeError, match="other settings \\(lr\\)"):
+    with pytest.raises(ResumeError, match="other settings \\(lr\\); use the same settings, or pass --overwrite"):
         Checkpointer(tmp_path, {"lr": 2}, resume=True).load()
     assert Checkpointer(tmp_path, {"lr": 1}).load() is None  # not resuming
 
@@ -126,6 +126,23 @@ def test_atomic_dir_leaves_nothing_on_error(tmp_path):
     with atomic_dir(dest) as tmp:
         (tmp / "ok.txt").write_text("x")
     assert (dest / "ok.txt").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_atomic_dir_gets_the_permissions_of_a_plain_mkdir(tmp_path, umask):
+    import os
+    old = os.umask(umask)
+    try:
+        (tmp_path / "plain").mkdir()
+        with atomic_dir(tmp_path / "run") as tmp:
+            (tmp / "ok.txt").write_text("x")
+        with atomic_dir(tmp_path / "run", overwrite=True) as tmp:
+            (tmp / "ok.txt").write_text("y")
+    finally:
+        os.umask(old)
+    mode = (tmp_path / "plain").stat().st_mode & 0o777
+    assert mode == 0o777 & ~umask and (tmp_path / "run").stat().st_mode & 0o777 == mode  # not mkdtemp's 0700
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain", "run"]
 
 
 def _const_group_loader(data_dir=None, seed=0, sensitive=("g",)):

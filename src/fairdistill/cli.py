@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import inspect
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,6 +27,54 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
                 not action.option_strings:
             return text
         return text + " (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line: ``PROG: error: MESSAGE; did you mean --x? (see PROG --help)``.
+    ``help_extra`` (a callable returning text) is appended to --help, computed only when help is asked for."""
+
+    help_extra = None
+    commands: dict[str, argparse.ArgumentParser] = {}
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        return text + "\n" + self.help_extra() + "\n" if self.help_extra else text
+
+    def error(self, message: str):
+        hint = ""
+        if message.startswith("unrecognized arguments:"):
+            known = [o for o in self._option_string_actions if o.startswith("--")]
+            close = [m for tok in message.split(":", 1)[1].split() if tok.startswith("--")
+                     for m in difflib.get_close_matches(tok.split("=", 1)[0], known, n=1, cutoff=0.75)]
+            hint = f"; did you mean {' or '.join(dict.fromkeys(close))}?" if close else ""
+        self.exit(2, f"{self.prog}: error: {message}{hint} (see {self.prog} --help)\n")
+
+
+def _quiet_arg(p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    """``--quiet`` in every (sub)command; SUPPRESS keeps a subcommand from resetting ``fairdistill --quiet CMD``."""
+    p.add_argument("--quiet", action="store_true", default=default, help="no progress output")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; give an integer >= 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def _model_value(text: str) -> Any:
+    """A model option's value: ``none``, ``None`` and ``null`` all mean None (e.g. ``--max-depth none``)."""
+    return None if text.strip().lower() in ("none", "null") else _value(text)
 
 
 def _value(text: str) -> Any:
@@ -49,8 +99,8 @@ def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", default=None, help="folder holding the dataset folders (adult/, mnist/, ...); "
-                   "default: $FAIRDISTILL_DATA, else ~/.cache/fairdistill")
+    p.add_argument("--data-dir", default=None, help="folder holding the dataset folders (adult/, mnist/, ...); when "
+                   "given, only this folder is searched (default: $FAIRDISTILL_DATA, else ~/.cache/fairdistill)")
 
 
 # ---------------------------------------------------------------------------------------------------- commands
@@ -58,24 +108,35 @@ def cmd_datasets(args) -> int:
     from . import datasets
     if args.name:
         return _describe_dataset(datasets, args.name, args.data_dir)
-    print(f"{'name':<12}{'kind':<9}{'files':<9}{'target':<22}{'sensitive (default first)':<40}sizes")
-    for name in datasets.names():
-        sp = datasets.spec(name)
+    specs = [datasets.spec(name) for name in datasets.names()]
+    tw = max(len("target"), *(len(sp.target) for sp in specs)) + 2
+    sens_of = {sp.name: _axes_text(sp) for sp in specs}
+    sw = max(len("sensitive (default first)"), *map(len, sens_of.values())) + 2
+    print(f"{'name':<12}{'kind':<9}{'files':<9}{'target':<{tw}}{'sensitive (default first)':<{sw}}sizes".rstrip())
+    for sp in specs:
+        name, sens = sp.name, sens_of[sp.name]
         present = datasets.files_present(name, args.data_dir)
-        sens = ", ".join(list(sp.default_sensitive) + [a for a in sp.sensitive if a not in sp.default_sensitive])
+        files = "yours" if sp.sensitive_from_data else "present" if present else "missing"
         sizes = ""
-        if args.sizes and present:
+        if args.sizes and present and not sp.sensitive_from_data:
             try:
                 splits = datasets.load_splits(name, data_dir=args.data_dir)
                 sizes = " / ".join(f"{k} {len(v)}" for k, v in splits.items())
             except FairDistillError as err:
                 sizes = f"error: {err}"
-        print(f"{name:<12}{sp.modality:<9}{'present' if present else 'missing':<9}{sp.target[:21]:<22}"
-              f"{sens[:39]:<40}{sizes}")
+        print(f"{name:<12}{sp.modality:<9}{files:<9}{sp.target:<{tw}}"
+              f"{sens:<{sw}}{sizes}".rstrip())
     if not args.sizes:
         print("\n(--sizes loads each present dataset and prints its split sizes; `fairdistill datasets NAME` shows "
               "one dataset's options)")
     return 0
+
+
+def _axes_text(sp) -> str:
+    """A dataset's sensitive axes, the default ones first."""
+    if sp.sensitive_from_data:
+        return "columns of your file (--sensitive COL ...)"
+    return ", ".join([*sp.default_sensitive, *(a for a in sp.sensitive if a not in sp.default_sensitive)])
 
 
 def _describe_dataset(datasets, name: str, data_dir) -> int:
@@ -84,8 +145,8 @@ def _describe_dataset(datasets, name: str, data_dir) -> int:
     present = datasets.files_present(name, data_dir)
     print(f"{sp.name} ({sp.modality}): {sp.description}")
     print(f"target: {sp.target}")
-    print(f"sensitive axes: {', '.join(sp.sensitive)} (default: {', '.join(sp.default_sensitive)})")
-    print(f"files: {'present' if present else 'missing'}")
+    print(f"sensitive axes (default first): {_axes_text(sp)}")
+    print(f"files: {'yours (path=)' if sp.sensitive_from_data else 'present' if present else 'missing'}")
     lines = sp.options_help()
     print("options (--data-option KEY=VALUE):" if lines else "options: none")
     for line in lines:
@@ -100,22 +161,29 @@ def _escape(text: str) -> str:
 
 def _method_parser(name: str) -> argparse.ArgumentParser:
     from . import methods
+    from .models import MODELS
     cls = methods.get(name)
     doc = (cls.__doc__ or cls.summary or "").strip()
-    p = argparse.ArgumentParser(prog=f"fairdistill run {name}", description=doc, formatter_class=_Formatter,
-                                epilog=EPILOG)
+    example = "adult"
+    if cls.modalities[0] == "image":  # a CPU-sized budget: the paper's 20,000 iterations take about a day on CPU
+        example = "cmnist-fg --ipc 10" + (" --iterations 200" if "iterations" in cls.param_spec() else "")
+    p = _Parser(prog=f"fairdistill run {name}", description=doc, formatter_class=_Formatter,
+                epilog=f"example: fairdistill run {name} --dataset {example} --out runs/{name}\n\n{EPILOG}")
     p.add_argument("--dataset", required=True, help="dataset name (see `fairdistill datasets`)")
     p.add_argument("--sensitive", nargs="+", default=None,
                    help="sensitive attribute(s); several give intersectional groups (default: the dataset's)")
     p.add_argument("--out", required=True, help="run folder to create (written atomically)")
     _data_args(p)
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the dataset's random split / colouring")
+    p.add_argument("--data-seed", type=_non_negative_int, default=0,
+                   help="seed (>= 0) of the dataset's random split / colouring")
     p.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                    help="dataset option, repeatable (e.g. protocol=fwc, bias_ratio=0.95)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT.partial/")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    p.add_argument("--evaluate", metavar="MODEL", default=None,
-                   help="also evaluate on the real test split with this model (convnet, mlp, rf, logreg, xgboost)")
+    p.add_argument("--evaluate", metavar="MODEL", default=None, choices=list(MODELS),
+                   help=f"also evaluate on the real test split with this model ({', '.join(MODELS)}; convnet for "
+                        f"images, the others for tabular data)")
+    _quiet_arg(p, default=False)
     g = p.add_argument_group(f"{name} parameters")
     for prm in cls.param_spec().values():
         flag = "--" + prm.name.replace("_", "-")
@@ -132,13 +200,19 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
 
 
 def cmd_run(args) -> int:
-    from . import methods, runs
+    from . import runs
     if args.method in (None, "list"):
-        print("methods: " + ", ".join(methods.available()))
-        print("`fairdistill run METHOD --help` lists a method's options with their defaults.")
+        print(_methods_help())
         return 0
     p = _method_parser(args.method)
     ns = p.parse_args(args.rest)
+    args.out = ns.out  # for main()'s message when the folder cannot be written
+    if ns.quiet:
+        from .progress import set_quiet
+        set_quiet(True)
+    if ns.evaluate:  # checked before the data is loaded and the method runs
+        from . import datasets
+        runs.check_model(ns.evaluate, datasets.spec(ns.dataset).modality)
     params = {k[6:]: v for k, v in vars(ns).items() if k.startswith("param_")}
     out, syn = runs.execute(args.method, ns.dataset, params=params, sensitive=ns.sensitive, data_dir=ns.data_dir,
                             data_seed=ns.data_seed, dataset_options=_pairs(ns.data_option, "--data-option"),
@@ -147,6 +221,17 @@ def cmd_run(args) -> int:
     if ns.evaluate:
         return _evaluate_dir(Path(out), ns.evaluate, repeats=None, seed=0, device="auto", options={})
     return 0
+
+
+def _methods_help() -> str:
+    from . import methods
+    names = methods.available()
+    width = max(map(len, names)) + 2
+    lines = ["methods:"] + [f"  {n:<{width}}{methods.get(n).summary}" for n in names]
+    return "\n".join(lines + [
+        "", "`fairdistill run METHOD --help` lists a method's options with their defaults. Examples:",
+        "  fairdistill run fwc --dataset adult --size 0.01 --out runs/fwc",
+        "  fairdistill run fairdd-dm --dataset cmnist-fg --ipc 10 --iterations 200 --out runs/fdd --evaluate convnet"])
 
 
 def _evaluate_dir(run_dir: Path, model: str | None, repeats: int | None, seed: int, device: str,
@@ -163,10 +248,13 @@ def _evaluate_dir(run_dir: Path, model: str | None, repeats: int | None, seed: i
 def cmd_evaluate(args) -> int:
     from .models import MODELS
     opts = {}
+    nullable = {p.name for m in MODELS.values() for p in m.options if p.default is None}
     for name in sorted({p.name for m in MODELS.values() for p in m.options}):
-        v = getattr(args, "opt_" + name)
-        if v is not None:
-            opts[name] = v
+        if hasattr(args, "opt_" + name):  # given on the command line (None included: --max-depth none)
+            opts[name] = getattr(args, "opt_" + name)
+            if opts[name] is None and name not in nullable:
+                raise ConfigError(f"--{name.replace('_', '-')} none is not valid; give a value (or leave the option "
+                                  f"out for the model's default)")
     opts.update(_pairs(args.model_option, "--model-option"))
     return _evaluate_dir(Path(args.run_dir), args.model, args.repeats, args.seed, args.device, opts, args.data_dir)
 
@@ -187,17 +275,80 @@ def cmd_bench(args) -> int:
         return 0
     fn = bench.get(args.suite)
     extra = _pairs(args.set, "--set")
-    accepted = set(inspect.signature(fn).parameters) - {"out_dir", "data_dir", "seeds", "quick", "device"}
+    params = inspect.signature(fn).parameters
+    accepted = set(params) - {"out_dir", "data_dir", "seeds", "quick", "device"}
     unknown = sorted(set(extra) - accepted)
     if unknown:
         raise ConfigError(f"bench {args.suite} has no option(s) {unknown}; accepted with --set: "
                           f"{sorted(accepted) or 'none'}")
-    fn(Path(args.out), data_dir=args.data_dir, seeds=args.seeds, quick=args.quick, device=args.device, **extra)
-    md = Path(args.out) / f"{args.suite}.md"
+    extra = {k: _suite_value(args.suite, params[k], v) for k, v in extra.items()}
+    args.out = args.out or ("runs/bench-quick" if args.quick else "benchmarks")
+    out = Path(args.out)
+    existed = out.exists()
+    try:
+        fn(out, data_dir=args.data_dir, seeds=args.seeds, quick=args.quick, device=args.device, **extra)
+    except BaseException:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # created by this call and still empty: the suite failed before writing anything
+        raise
+    md = out / f"{args.suite}.md"
     if md.exists():
         print(md.read_text())
-    print(f"results in {args.out}/{args.suite}.json")
+    print(f"results in {out / (args.suite + '.json')}")
     return 0
+
+
+def _suite_value(suite: str, param: inspect.Parameter, value: Any) -> Any:
+    """A ``--set KEY=VALUE`` value coerced to the type of the suite function's parameter (its annotation, else its
+    default): int, float, bool, str, or a tuple of them (a JSON list or a comma-separated string)."""
+    ann = param.annotation if param.annotation is not inspect.Parameter.empty else ""
+    ann = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
+    kinds = [t.strip() for t in ann.split("|") if t.strip() and t.strip() != "None"]
+    kind = kinds[0] if kinds else {bool: "bool", int: "int", float: "float", str: "str"}.get(type(param.default), "")
+    if value is None:
+        if param.default is None or "None" in ann:
+            return None
+        raise ConfigError(f"--set {param.name}=null is not valid for bench {suite}; give "
+                          f"{_KIND_NAMES.get(kind, 'a value')}")
+    if kind.startswith(("tuple[", "list[")):
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list):
+            items = [items]
+        inner = kind[kind.index("[") + 1:].split(",")[0].strip()
+        return tuple(_scalar(suite, param.name, v.strip() if isinstance(v, str) else v, inner) for v in items)
+    return _scalar(suite, param.name, value, kind)
+
+
+_KIND_NAMES = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string"}
+
+
+def _scalar(suite: str, key: str, value: Any, kind: str) -> Any:
+    ok = True
+    if kind == "bool":
+        if isinstance(value, str) and value.lower() in ("yes", "no", "1", "0"):
+            value = value.lower() in ("yes", "1")
+        elif isinstance(value, int) and value in (0, 1):
+            value = bool(value)
+        ok = isinstance(value, bool)
+    elif kind == "int":
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "float":
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind == "str" and not isinstance(value, str):
+        value = json.dumps(value)  # notes=12 -> "12", notes=true -> "true"
+    if not ok:
+        raise ConfigError(f"--set {key}={value!r} is not valid for bench {suite}; give {_KIND_NAMES[kind]}")
+    return value
 
 
 def cmd_demo(args) -> int:
@@ -215,21 +366,23 @@ def cmd_download(args) -> int:
 # ------------------------------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     from .models import MODELS
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="fairdistill", formatter_class=_Formatter, epilog=EPILOG,
         description="Turn a large, biased dataset into a small or synthetic one that trains accurate and fair "
                     "models.\n\nTypical use:\n  fairdistill datasets\n  fairdistill run fwc --dataset adult --size "
                     "0.01 --out runs/fwc\n  fairdistill evaluate runs/fwc --model mlp\n  fairdistill report "
                     "runs/fwc runs/random --out runs/compare")
     p.add_argument("--version", action="version", version=f"fairdistill {__version__}")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    _quiet_arg(p, default=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    p.commands = sub.choices
 
     d = sub.add_parser("datasets", help="list datasets, their sensitive attributes and whether files are present",
                        formatter_class=_Formatter, epilog=EPILOG)
     _data_args(d)
     d.add_argument("name", nargs="?", default=None, help="show one dataset in full, with its --data-option options")
     d.add_argument("--sizes", action="store_true", help="load each present dataset and print its split sizes")
+    _quiet_arg(d)
     d.set_defaults(fn=cmd_datasets)
 
     r = sub.add_parser("run", help="fit a method on a dataset and write a run folder",
@@ -238,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_Formatter, add_help=True)
     r.add_argument("method", nargs="?", help="method name, or `list`")
     r.add_argument("rest", nargs=argparse.REMAINDER, help="the method's options")
+    _quiet_arg(r)
+    r.help_extra = _methods_help
     r.set_defaults(fn=cmd_run)
 
     e = sub.add_parser("evaluate", help="train a model on a run's set, score it on the real test split",
@@ -248,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", choices=list(MODELS), default=None,
                    help="downstream model (default: the method's recommendation, else convnet for images, "
                         "mlp for tabular)")
-    e.add_argument("--repeats", type=int, default=None, help="models trained with seeds seed..seed+R-1 (default 5)")
+    e.add_argument("--repeats", type=_positive_int, default=None,
+                   help="models trained with seeds seed..seed+R-1 (default: the method's recommendation, else 5)")
     e.add_argument("--seed", type=int, default=0, help="first model seed")
     e.add_argument("--device", default="auto", help="auto, cpu, cuda")
     _data_args(e)
@@ -258,13 +414,20 @@ def build_parser() -> argparse.ArgumentParser:
         for prm in m.options:
             per_option.setdefault(prm.name, []).append(f"{m.name}: {prm.help}, default {prm.default}")
     for name, texts in per_option.items():
-        og.add_argument("--" + name.replace("_", "-"), dest="opt_" + name, type=_value, default=None,
-                        metavar=name.upper(), help=_escape("; ".join(texts)))
+        og.add_argument("--" + name.replace("_", "-"), dest="opt_" + name, type=_model_value,
+                        default=argparse.SUPPRESS, metavar=name.upper(), help=_escape("; ".join(texts)))
     og.add_argument("--model-option", action="append", metavar="KEY=VALUE", help="any other model option")
+    _quiet_arg(e)
     e.set_defaults(fn=cmd_evaluate)
 
     rp = sub.add_parser("report", help="compare runs: table, fairness-vs-accuracy plot, per-group bars, grids",
-                        formatter_class=_Formatter)
+                        formatter_class=_Formatter,
+                        description="Compare run folders (evaluate them first with `fairdistill evaluate`).\n"
+                                    "Writes OUT/comparison.md (one row per run: dataset, rows, model and repeats,\n"
+                                    "headline metrics), tradeoff.png (fairness vs accuracy), groups.png (per-group\n"
+                                    "test accuracy) and grid_RUN.png per image set, and prints the table.\n\n"
+                                    "example: fairdistill report runs/fwc runs/uniform --out runs/compare")
+    _quiet_arg(rp)
     rp.add_argument("run_dirs", nargs="+", help="run folders (evaluated ones show metrics)")
     rp.add_argument("--out", default="report", help="folder for comparison.md and figures")
     rp.set_defaults(fn=cmd_report)
@@ -272,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="reproduce the papers' tables and time the methods (results as JSON)",
                        formatter_class=_Formatter, epilog=EPILOG)
     b.add_argument("suite", nargs="?", help="suite name, or `list`")
-    b.add_argument("--out", default="benchmarks", help="folder for SUITE.json / .md / .png")
+    b.add_argument("--out", default=None, help="folder for SUITE.json / .md / .png (default: benchmarks, the "
+                   "committed results; with --quick runs/bench-quick, so a smoke test never replaces them)")
     _data_args(b)
     b.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the suite's)")
     b.add_argument("--quick", action="store_true", help="tiny configuration (smoke test, seconds)")
@@ -282,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=crime; fair4free-paper: cases=compas/sex; "
                         "fwc-paper, fair4free-paper, intersectional: resume=true keeps the finished runs in --out "
                         "and runs only what is missing)")
+    _quiet_arg(b)
     b.set_defaults(fn=cmd_bench)
 
     dm = sub.add_parser("demo", help="a real method on real data with a fairness/accuracy table (< 2 min on CPU)",
@@ -289,12 +454,14 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(dm)
     dm.add_argument("--out", default="runs/demo", help="folder for the demo's run folders and report")
     dm.add_argument("--seed", type=int, default=0, help="seed")
+    _quiet_arg(dm)
     dm.set_defaults(fn=cmd_demo)
 
     dl = sub.add_parser("download", help="fetch a dataset's files with checksum verification (needs internet)",
                         formatter_class=_Formatter)
     dl.add_argument("dataset", help="dataset name")
     _data_args(dl)
+    _quiet_arg(dl)
     dl.set_defaults(fn=cmd_download)
     return p
 
@@ -309,25 +476,67 @@ def _set_threads(value: str | None) -> None:
     torch.set_num_threads(int(value))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a batch scheduler): raised by the handler ``main`` installs, so that it cleans up as
+    Ctrl-C does (a ``.partial`` folder without a checkpoint is removed, one with a checkpoint kept)."""
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    if os.getpid() != _on_sigterm.pid:  # a forked child: plain termination
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Terminated()
+
+
+def _os_error(err: OSError, out: str | None) -> str:
+    """``cannot write OUT: <strerror>`` when the failing path is OUT or beside it, else the path itself."""
+    name = str(err.filename or "")
+    reason = err.strerror or str(err)
+    if out and (not name or Path(name).resolve().parent.is_relative_to(Path(out).resolve().parent)):
+        return f"cannot write {out}: {reason}; choose another folder"
+    return f"{name}: {reason}" if name else reason
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the subcommand that was given them, with its --help and a close option name
+        parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.quiet:
         from .progress import set_quiet
         set_quiet(True)
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
+    previous = None
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):  # a handler someone else installed stays
+        try:
+            _on_sigterm.pid = os.getpid()
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread: leave signals alone
+            previous = None
     try:
         _set_threads(os.environ.get("FAIRDISTILL_THREADS"))
         return args.fn(args)
     except FairDistillError as err:
         print(f"fairdistill: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("fairdistill: interrupted", file=sys.stderr)
-        return 130
+    except BrokenPipeError:  # `fairdistill datasets | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as err:
+        out = getattr(args, "out", None) or getattr(args, "run_dir", None)
+        print(f"fairdistill: error: {_os_error(err, out)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as err:
+        what, code = ("terminated (SIGTERM)", 143) if isinstance(err, Terminated) else ("interrupted", 130)
+        print("; ".join([f"fairdistill: {what}", *getattr(err, "__notes__", [])]), file=sys.stderr)
+        return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -81,6 +81,9 @@ def score(y: np.ndarray, proba: np.ndarray, s: np.ndarray, modality: str) -> tup
     return {k: float(v) for k, v in out.items()}, rows
 
 
+PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1", "auc", "recall")  # fractions, shown x100 for images
+
+
 @dataclass
 class Report:
     """Per-repeat metric values, per-group tables and the configuration that produced them."""
@@ -111,16 +114,21 @@ class Report:
             row = dict(first)
             for key in first:
                 if key not in ("group", "n"):
-                    row[key] = float(np.nanmean([g[i][key] for g in self.groups]))
+                    vals = np.asarray([g[i][key] for g in self.groups], dtype=float)
+                    row[key] = float(vals[~np.isnan(vals)].mean()) if (~np.isnan(vals)).any() else float("nan")
             rows.append(row)
         return rows
 
     def text(self, percent: bool = False) -> str:
-        """A plain table: metric, mean +- std (accuracy-like values x100 when ``percent``)."""
-        lines = [f"model={self.model} repeats={len(self.runs)}", f"{'metric':<24}{'mean':>10}{'std':>10}"]
-        for k, (m, s) in self.summary().items():
-            scale = 100 if percent and k in ("accuracy", "balanced_accuracy", "f1", "auc", "recall") else 1
-            lines.append(f"{k:<24}{m * scale:>10.4g}{s * scale:>10.3g}")
+        """A plain table: metric, mean, std. With ``percent`` (how FairDD's image results are reported) the
+        accuracy-like values are shown x100; every value in percent is labelled (%) (DEO is in percent always)."""
+        lines = [f"model={self.model} repeats={len(self.runs)}", f"{'metric':<28}{'mean':>10}{'std':>10}"]
+        for k, (m, sd) in self.summary().items():
+            scale = 100 if percent and k in PERCENT_METRICS else 1
+            name = k + (" (%)" if scale == 100 or k.startswith("deo_") else "")
+            lines.append(f"{name:<28}{m * scale:>10.4g}{sd * scale:>10.3g}")
+        if percent:
+            lines.append("(metrics.json holds accuracy-like values as fractions, DEO in percent)")
         return "\n".join(lines)
 
 

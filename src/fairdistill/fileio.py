@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -14,19 +14,31 @@ import torch
 from .errors import ResumeError
 
 
+def _new_dir(parent: Path, prefix: str) -> Path:
+    """A new, uniquely named folder in ``parent`` with the permissions of a plain mkdir (the umask applies;
+    ``tempfile.mkdtemp`` would make it 0700, and the renamed run folder would keep that)."""
+    while True:
+        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
 @contextmanager
 def atomic_dir(dest: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces ``dest``, on error it is removed."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    tmp = _new_dir(dest.parent, f".{dest.name}.tmp-")
     try:
         yield tmp
         old = None
         if dest.exists():
             if not overwrite:
                 raise FileExistsError(dest)
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+            old = _new_dir(dest.parent, f".{dest.name}.old-")
             os.replace(dest, old / dest.name)  # the old run stays on disk until the new one is in place
         os.replace(tmp, dest)
         if old is not None:
@@ -109,8 +121,8 @@ class Checkpointer:
         saved = json.loads(state.pop("config_json"))
         if saved != self.config:
             diff = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
-            raise ResumeError(f"checkpoint {self.path} was made with other settings ({', '.join(diff)}); "
-                              f"use the same settings or run without --resume")
+            raise ResumeError(f"checkpoint {self.path} was made with other settings ({', '.join(diff)}); use the "
+                              f"same settings, or pass --overwrite without --resume to discard it and start again")
         return state
 
     def due(self, step: int) -> bool:

@@ -1,4 +1,5 @@
-"""Progress for long loops: a tqdm bar on a terminal, a log line every ``log_every`` steps otherwise."""
+"""Progress for long loops: a tqdm bar on a terminal; otherwise a log line after the first step, then about every
+``log_seconds`` seconds and at the last step, each with step/total, elapsed time and an estimate of the time left."""
 from __future__ import annotations
 
 import sys
@@ -15,36 +16,70 @@ def set_quiet(quiet: bool) -> None:
     _QUIET = bool(quiet)
 
 
-class Progress:
-    """``for i in (p := Progress(range(n), "DM")): ...; p.set(loss=...)``."""
+def duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``2h07m``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
-    def __init__(self, it: Iterable[T], desc: str, total: int | None = None, log_every: int | None = None):
+
+class Progress:
+    """``for i in (p := Progress(range(n), "DM")): ...; p.set(loss=...)``.
+
+    ``start``: steps already done before this loop (a resumed run), so that the count reads start+1..total out of
+    the whole run's ``total``. A resumed 0-based loop written as ``Progress(range(done, n), total=n - done)`` is
+    recognised (a range that starts later, with ``total`` its length) and counts done+1..n out of n by itself.
+    """
+
+    def __init__(self, it: Iterable[T], desc: str, total: int | None = None, log_seconds: float = 30.0,
+                 start: int | None = None):
         self.it = it
         self.desc = desc
-        self.total = total if total is not None else (len(it) if hasattr(it, "__len__") else None)
-        self.log_every = log_every or max(1, (self.total or 100) // 10)
+        if start is None:
+            start = 0
+            if isinstance(it, range) and it.step == 1 and 0 < it.start < it.stop and total == len(it):
+                start, total = it.start, it.stop
+        self.start = start
+        if total is None and hasattr(it, "__len__"):
+            total = start + len(it)
+        self.total = total
+        self.log_seconds = log_seconds
         self.stats: dict[str, float] = {}
         self._bar = None
         if not _QUIET and sys.stderr.isatty():
             from tqdm import tqdm
-            self._bar = tqdm(total=self.total, desc=desc, leave=False, dynamic_ncols=True)
+            self._bar = tqdm(total=self.total, initial=start, desc=desc, leave=False, dynamic_ncols=True)
 
     def set(self, **stats: float) -> None:
         self.stats.update(stats)
         if self._bar is not None:
             self._bar.set_postfix({k: f"{v:.4g}" for k, v in self.stats.items()}, refresh=False)
 
+    def line(self, step: int, elapsed: float) -> str:
+        """``[desc] step/total elapsed, ETA left, stats`` (the ETA from this run's own steps)."""
+        done = step - self.start
+        parts = [f"[{self.desc}] {step}" + (f"/{self.total}" if self.total else ""), f"{duration(elapsed)} elapsed"]
+        if self.total and done > 0 and step < self.total:
+            parts.append(f"ETA {duration(elapsed / done * (self.total - step))}")
+        stats = " ".join(f"{a}={b:.4g}" for a, b in self.stats.items())
+        return ", ".join(parts) + (f", {stats}" if stats else "")
+
     def __iter__(self) -> Iterator[T]:
-        t0 = time.perf_counter()
+        t0 = last = time.perf_counter()
         for k, item in enumerate(self.it):
             yield item
             if self._bar is not None:
                 self._bar.update(1)
-            elif not _QUIET and ((k + 1) % self.log_every == 0 or k + 1 == self.total):
-                stats = " ".join(f"{a}={b:.4g}" for a, b in self.stats.items())
-                tot = f"/{self.total}" if self.total else ""
-                print(f"[{self.desc}] {k + 1}{tot} {time.perf_counter() - t0:.1f}s {stats}", file=sys.stderr,
-                      flush=True)
+                continue
+            if _QUIET:
+                continue
+            step, now = self.start + k + 1, time.perf_counter()
+            if k == 0 or now - last >= self.log_seconds or step == self.total:
+                last = now
+                print(self.line(step, now - t0), file=sys.stderr, flush=True)
         if self._bar is not None:
             self._bar.close()
 

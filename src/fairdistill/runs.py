@@ -20,7 +20,7 @@ import numpy as np
 from . import __version__
 from . import datasets, methods
 from .dataset import FairDataset, SyntheticSet
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, FairDistillError
 from .fileio import atomic_dir, write_json
 from .progress import log
 
@@ -113,39 +113,66 @@ def dataset_args(cfg: dict[str, Any]) -> dict[str, Any]:
             **cfg.get("dataset_options", {})}
 
 
+def check_model(model: str | None, modality: str) -> None:
+    """A downstream model name that exists and fits the data's modality (checked before any data is loaded)."""
+    if model is None:
+        return
+    from .models import MODELS
+    if model not in MODELS:
+        raise ConfigError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
+    if MODELS[model].modality != modality:
+        fits = [name for name, cls in MODELS.items() if cls.modality == modality]
+        raise ConfigError(f"model {model!r} is for {MODELS[model].modality} data but this data is {modality}; "
+                          f"choose one of: {', '.join(fits)}")
+
+
 def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, sensitive=None, data_dir=None,
             data_seed: int = 0, dataset_options: dict[str, Any] | None = None, out: str | Path,
             resume: bool = False, overwrite: bool = False) -> tuple[Path, SyntheticSet]:
     """Load ``dataset``, fit ``method`` on its training split and write the run folder ``out``.
 
-    Everything that can be checked is checked before any file is written; a failure leaves no run folder (only
-    ``out.partial`` with a checkpoint, when there is something to resume).
+    Names, parameters and checkpoints are checked before any folder is made; a failure leaves no run folder (only
+    ``out.partial`` with a checkpoint, when there is something to resume). A checkpoint left by an interrupted run
+    is continued with ``resume``, discarded with ``overwrite``, and otherwise never touched (the call fails).
     """
     out = Path(out)
     if out.exists() and not overwrite:
         raise ConfigError(f"run folder {out} already exists; choose another --out or pass --overwrite")
+    partial = partial_dir(out)
+    checkpoint = partial / "checkpoint.pt"
+    if resume and not checkpoint.exists():
+        raise ConfigError(f"--resume: no checkpoint at {checkpoint}; run without --resume")
+    if checkpoint.exists() and not resume and not overwrite:
+        raise ConfigError(f"{partial} holds a checkpoint of an interrupted run; continue with --resume, or pass "
+                          f"--overwrite to discard it")
     params = dict(params or {})
     est = methods.make(method, **params)
-    options = dict(dataset_options or {})
-    train = datasets.load(dataset, "train", data_dir=data_dir, sensitive=sensitive, seed=data_seed, **options)
-    partial = partial_dir(out)
-    if resume and not (partial / "checkpoint.pt").exists():
-        raise ConfigError(f"--resume: no checkpoint at {partial / 'checkpoint.pt'}; run without --resume")
+    # an unknown name or option fails here, before any folder is made; config.json records the given options typed
+    # (a csv path made absolute), so that `evaluate` rebuilds the same splits from any folder
+    given = dict(dataset_options or {})
+    typed = datasets.spec(dataset).resolve_options(given)
+    options = {k: typed[k] for k in given}
     if partial.exists() and not resume:
         shutil.rmtree(partial)
-    partial.mkdir(parents=True, exist_ok=True)
-    log(f"[run] {method} on {dataset} ({len(train)} training rows, sensitive={train.sensitive_names})")
+    partial.mkdir(parents=True, exist_ok=True)  # before the data is loaded: an unwritable --out fails at once
     try:
+        log(f"[run] loading {dataset} ...")
+        train = datasets.load_splits(dataset, data_dir=data_dir, sensitive=sensitive, seed=data_seed,
+                                     **options)["train"]  # (not load(): a dataset may have an option named split)
+        log(f"[run] {method} on {dataset} ({len(train)} training rows, sensitive={train.sensitive_names})")
         est.fit(train, checkpoint_dir=partial, resume=resume)
     except BaseException as err:
-        if (partial / "checkpoint.pt").exists():
-            log(f"[run] stopped ({type(err).__name__}); continue with --resume (checkpoint in {partial})")
-        else:
+        if not checkpoint.exists():
             shutil.rmtree(partial, ignore_errors=True)
+        elif isinstance(err, KeyboardInterrupt):  # Ctrl-C, or SIGTERM through the CLI: the one-line exit message
+            err.add_note(f"the checkpoint in {partial} is kept: continue with --resume")
+        elif not isinstance(err, FairDistillError):  # a crash (out of memory, ...): resuming skips the done part
+            log(f"[run] stopped ({type(err).__name__}); continue with --resume (checkpoint in {partial})")
         raise
     config = {"method": method, "params": est.get_params(), "dataset": dataset, "sensitive": train.sensitive_names,
-              "data_dir": None if data_dir is None else str(data_dir), "data_seed": data_seed,
-              "dataset_options": options, "command": " ".join(["fairdistill", *sys.argv[1:]])}
+              "data_dir": None if data_dir is None else str(Path(data_dir).expanduser().resolve()),
+              "data_seed": data_seed, "dataset_options": options,
+              "command": " ".join(["fairdistill", *sys.argv[1:]])}
     write_run(out, est.synthetic_, config, overwrite=overwrite)
     shutil.rmtree(partial, ignore_errors=True)
     return out, est.synthetic_
@@ -161,8 +188,11 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
     """
     from .evaluation import evaluate
     from .report import write_run_report
+    if repeats is not None and repeats < 1:
+        raise ConfigError(f"repeats={repeats} must be >= 1 (leave it out for the method's recommendation, else 5)")
     run_dir = Path(run_dir)
     syn, cfg = load_run(run_dir)
+    check_model(model, syn.modality)
     dargs = dataset_args(cfg)
     if data_dir is not None:
         dargs["data_dir"] = data_dir
@@ -171,7 +201,7 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
     model = model or hint.get("model")
     follow = model is not None and model == hint.get("model")  # the hint's options belong to its model only
     opts = {**(hint.get("options", {}) if follow else {}), **(options or {})}
-    repeats = repeats or hint.get("repeats") or 5
+    repeats = repeats if repeats is not None else (hint.get("repeats") or 5)
     rep = evaluate(syn, splits["test"], model=model, repeats=repeats, seed=seed, valid=splits.get("valid"),
                    device=device, **opts)
     protocol = {"model": rep.model, "repeats": repeats, "seed": seed, "options": opts}

@@ -324,12 +324,16 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     ``out_dir/fairdd-paper.notes.md`` when it exists).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     name = protocol or _default_protocol(quick, device)
     if name not in PROTOCOLS:
         raise ConfigError(f"protocol={name!r} is unknown; use one of {list(PROTOCOLS)}")
     if jobs < 1:
         raise ConfigError(f"jobs={jobs} must be >= 1")
+    for given, known, what in ((datasets, DATASETS, "datasets"), (methods, METHODS, "methods")):
+        unknown = sorted(set(given or ()) - set(known))
+        if unknown:
+            raise ConfigError(f"{what}={unknown} are not in this suite; choose from {list(known)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
     p = PROTOCOLS[name]
     notes_file = out_dir / "fairdd-paper.notes.md"
     if not notes and notes_file.exists():

@@ -36,6 +36,7 @@ class DatasetSpec:
     files: tuple[RemoteFile, ...] = ()
     folder: str | None = None  # user-supplied folder (datasets that cannot be bundled)
     options: tuple[Param, ...] = ()  # the loader's options; ``None`` given for one means its default
+    sensitive_from_data: bool = False  # the axes are columns of the user's table (``csv``), checked by the loader
 
     def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Every declared option by name: the given value coerced and checked, else (or when None) the default."""
@@ -58,7 +59,7 @@ class DatasetSpec:
         """One line per option: name, type, default, accepted values and help (for listings and --help)."""
         lines = []
         for p in self.options:
-            kind = getattr(p.type, "__name__", str(p.type))
+            kind = p.type.__name__ if p.type in (int, float, str, bool) else "text"
             accepted = f"; one of {', '.join(map(str, p.choices))}" if p.choices is not None else ""
             lines.append(f"{p.name} ({kind}, default {p.default}{accepted}): {p.help}")
         return lines
@@ -73,7 +74,7 @@ def register(spec: DatasetSpec) -> DatasetSpec:
 
 
 def _ensure_registered() -> None:
-    for mod in ("tabular", "images", "image_features"):
+    for mod in ("tabular", "images", "image_features", "frame"):
         try:
             importlib.import_module(f"{__name__}.{mod}")
         except ModuleNotFoundError as err:
@@ -138,7 +139,10 @@ def _resolve(name: str, sensitive, seed, options: Mapping[str, Any]) -> tuple[Da
     if isinstance(sensitive, str):
         sensitive = [sensitive]
     chosen = list(sensitive) if sensitive else list(sp.default_sensitive)
-    bad = [a for a in chosen if a not in sp.sensitive]
+    if sp.sensitive_from_data and not chosen:
+        raise ConfigError(f"dataset {name!r} needs its sensitive column(s): --sensitive COL [COL ...] (Python: "
+                          f"sensitive=[...])")
+    bad = [] if sp.sensitive_from_data else [a for a in chosen if a not in sp.sensitive]
     if bad:
         raise ConfigError(f"dataset {name!r} has no sensitive attribute {bad}; available: {list(sp.sensitive)}")
     if len(set(chosen)) != len(chosen):
@@ -192,5 +196,13 @@ def load(name: str, split: str = "train", data_dir=None, sensitive=None, seed: i
     return splits[split]
 
 
-__all__ = ["DatasetSpec", "Param", "REGISTRY", "RemoteFile", "build_splits", "files_present", "load", "load_splits",
+def __getattr__(name: str):
+    """``datasets.from_frame`` (your own DataFrame as train/valid/test splits), imported on first use."""
+    if name == "from_frame":
+        from .frame import from_frame
+        return from_frame
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["DatasetSpec", "Param", "REGISTRY", "RemoteFile", "build_splits", "files_present", "from_frame", "load", "load_splits",
            "names", "register", "spec"]

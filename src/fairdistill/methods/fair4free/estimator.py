@@ -236,7 +236,7 @@ class Fair4Free(Method):
                 ckpt.save(step, {**{k: part.state_dict() for k, part in modules.items()},
                                  **{k: gen.get_state() for k, gen in generators.items()}})
 
-        bar = Progress(range(done + 1, te + 1), "fair4free teacher")
+        bar = Progress(range(done + 1, te + 1), "fair4free teacher", total=te, start=min(done, te))
         for epoch in bar:
             stats = teacher_epoch(teacher, opt_t, X, S1h, G, batch_size=self.batch_size, beta=beta,
                                   penalty=self.setting("penalty"), generator=gen_t, penalty_rows=rows,
@@ -251,7 +251,7 @@ class Fair4Free(Method):
         self._fit_latent_models(teacher, mu_t, logvar_t, Y, G, n_classes, n_groups)
 
         self._train_student(student, opt_s, gen_s, mu_t, logvar_t, range(max(done, te) + 1, te + se + 1), save,
-                            history["student"])
+                            history["student"], first=te)
         teacher.eval()
         student.eval()
         self.teacher_, self.student_, self.history_ = teacher, student, history
@@ -276,8 +276,9 @@ class Fair4Free(Method):
             self.s_model_ = fit_latent_classifier(mu_t, logvar_t, G, n_groups, epochs=epochs,
                                                   generator=torch.Generator(device=dev).manual_seed(self.seed + 4))
 
-    def _train_student(self, student, opt, gen, mu_t, logvar_t, steps, save, history) -> None:
-        bar = Progress(steps, "fair4free student")
+    def _train_student(self, student, opt, gen, mu_t, logvar_t, steps, save, history, first: int = 0) -> None:
+        """Student steps ``steps`` (numbered after the ``first`` teacher epochs, as checkpoints count them)."""
+        bar = Progress(steps, "fair4free student", total=steps.stop - 1 - first, start=steps.start - 1 - first)
         for step in bar:
             stats = student_epoch(student, opt, mu_t, logvar_t, batch_size=self.setting("student_batch_size"),
                                   loss=self.setting("student_loss"), kl_weight=self.setting("kl_weight"),

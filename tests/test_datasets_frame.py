@@ -1,0 +1,87 @@
+"""Your own table: ``datasets.from_frame`` and the ``csv`` dataset (split, encoding, codes, errors)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from fairdistill import datasets
+from fairdistill.errors import ConfigError, DataError, MissingDataError
+
+
+def table(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["f", "m"], n)
+    region = rng.choice(["north", "south", "west"], n)
+    age = rng.integers(18, 70, n).astype(float)
+    age[:7] = np.nan  # missing numerics are filled, not dropped
+    job = rng.choice(["a", "b", None], n)
+    label = np.where(rng.random(n) < 0.3 + 0.2 * (sex == "m"), "yes", "no")
+    return pd.DataFrame({"age": age, "job": job, "sex": sex, "region": region, "hired": label})
+
+
+def test_from_frame_codes_splits_and_encoding():
+    df = table()
+    sp = datasets.from_frame(df, "hired", ["sex", "region"], seed=3)
+    train, valid, test = sp["train"], sp["valid"], sp["test"]
+    assert len(test) == 100 and len(train) + len(valid) == 300 and abs(len(valid) - 30) <= 3
+    rows = np.concatenate([d.meta["rows"] for d in sp.values()])
+    assert sorted(rows) == list(range(400))  # a partition of the rows
+    for d in sp.values():  # y and s from the frame, independently: positive = "yes" (second of two, sorted)
+        r = d.meta["rows"]
+        assert np.array_equal(d.y, (df["hired"].to_numpy()[r] == "yes").astype(int))
+        assert np.array_equal(d.s[:, 0], (df["sex"].to_numpy()[r] == "m").astype(int))
+        assert np.array_equal(d.s[:, 1], pd.Categorical(df["region"], ["north", "south", "west"]).codes[r])
+    assert train.sensitive_names == ["sex", "region"] and train.sensitive_values[1] == ["north", "south", "west"]
+    assert train.class_names == ["not yes", "yes"]
+    names = train.feature_names
+    assert not any(n.startswith(("sex", "region", "hired")) for n in names)  # sensitive and target not in X
+    assert "age" in names and any(n.startswith("job") for n in names)  # numeric kept, categorical one-hot
+    assert np.isfinite(train.X).all()
+    age = train.X[:, names.index("age")]
+    assert abs(age.mean()) < 0.05  # z-scored with training statistics (median-filled rows shift it slightly)
+    again = datasets.from_frame(df, "hired", ["sex", "region"], seed=3)["test"]
+    assert np.array_equal(again.X, test.X)
+
+
+def test_from_frame_positive_and_categorical_options():
+    df = table()
+    df["grade"] = np.random.default_rng(1).integers(1, 4, len(df))
+    sp = datasets.from_frame(df, "grade", "sex", positive=3, categorical=["age"])
+    d = sp["train"]
+    assert np.array_equal(d.y, (df["grade"].to_numpy()[d.meta["rows"]] == 3).astype(int))
+    assert "age" not in d.feature_names and any(n.startswith("age") for n in d.feature_names)  # one-hot now
+
+
+@pytest.mark.parametrize("kwargs,error,fragment", [
+    (dict(target="nope", sensitive="sex"), DataError, "not in the table"),
+    (dict(target="region", sensitive="sex"), ConfigError, "give positive=VALUE"),
+    (dict(target="hired", sensitive="hired"), ConfigError, "both the target and a sensitive column"),
+    (dict(target="hired", sensitive=[]), ConfigError, "at least one sensitive column"),
+    (dict(target="hired", sensitive="age"), ConfigError, "bin it first"),
+    (dict(target="hired", sensitive="sex", positive="maybe"), DataError, "rows of both classes"),
+    (dict(target="hired", sensitive="sex", protocol="fwc"), ConfigError, "'standard' or 'intersectional'"),
+])
+def test_from_frame_bad_input(kwargs, error, fragment):
+    with pytest.raises(error, match=fragment):
+        datasets.from_frame(table(), **kwargs)
+
+
+def test_single_valued_sensitive_column():
+    df = table()
+    df["country"] = "x"
+    with pytest.raises(DataError, match="single value"):
+        datasets.from_frame(df, "hired", "country")
+
+
+def test_csv_dataset_reads_a_file_and_records_where(tmp_path, monkeypatch):
+    table().to_csv(tmp_path / "t.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    d = datasets.load("csv", "train", sensitive=["sex"], path="t.csv", target="hired")
+    assert d.meta["path"] == str(tmp_path / "t.csv") and len(d.meta["sha256"]) == 64
+    direct = datasets.from_frame(pd.read_csv(tmp_path / "t.csv"), "hired", "sex")["train"]
+    assert np.array_equal(d.X, direct.X) and np.array_equal(d.y, direct.y)
+    with pytest.raises(ConfigError, match="--sensitive COL"):
+        datasets.load("csv", path="t.csv", target="hired")
+    with pytest.raises(MissingDataError, match="does not exist"):
+        datasets.load("csv", sensitive=["sex"], path="missing.csv", target="hired")
+    with pytest.raises(ConfigError, match="needs --data-option path=FILE"):
+        datasets.load("csv", sensitive=["sex"])
