@@ -81,6 +81,42 @@ def test_resume_reuses_cached_runs_and_summarises_every_case(tmp_path, data_dir)
             pending(tmp_path, cases="compas/sex", resume=resume)
     with pytest.raises(ConfigError, match="unknown case"):
         paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/age")
+    # the baselines have their own log: without it, a resume recomputes them alone
+    base = tmp_path / "fair4free-paper.baselines.jsonl"
+    assert [json.loads(line)["sensitive"] for line in base.read_text().splitlines()] == ["sex", "race"]
+    before = json.loads(base.read_text().splitlines()[0])
+    base.unlink()
+    again = paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/sex", resume=True)
+    assert [r.get("marker") for r in again["runs"]] == ["kept", None]  # no Fair4Free run was redone
+    after = json.loads(base.read_text().splitlines()[0])
+    assert after["rows"] == before["rows"]  # the same baseline, recomputed (seeded)
+
+
+def test_threshold_optimizer_baseline_is_fitted_on_the_held_out_rows():
+    from fairlearn.postprocessing import ThresholdOptimizer
+    from sklearn.ensemble import RandomForestClassifier
+
+    from fairdistill.bench.fair4free import _baselines
+    from fairdistill.dataset import FairDataset
+    rng = np.random.default_rng(0)
+
+    def part(n):
+        s = rng.integers(0, 2, n)
+        X = rng.normal(size=(n, 3)) + s[:, None]
+        y = (X[:, 0] + rng.normal(size=n) > 1).astype(int)
+        return FairDataset(X=X.astype(np.float32), y=y, s=s[:, None], sensitive_names=["g"])
+
+    train, valid, test = part(400), part(300), part(500)
+    make = lambda: RandomForestClassifier(n_estimators=30, random_state=1)  # noqa: E731
+    got = _baselines(train, valid, test, {"rf": make}, seed=2)["threshold-optimizer"]["rf"]
+    xs = [np.c_[d.X, d.s] for d in (train, valid, test)]
+    to = ThresholdOptimizer(estimator=make().fit(xs[0], train.y), constraints="demographic_parity",
+                            predict_method="predict_proba", prefit=True).fit(xs[1], valid.y,
+                                                                             sensitive_features=valid.s[:, 0])
+    pred = to.predict(xs[2], sensitive_features=test.s[:, 0], random_state=2)
+    assert got["positive_rate"] == pytest.approx(pred.mean())
+    rates = [pred[test.s[:, 0] == g].mean() for g in (0, 1)]
+    assert got["dpr"] == pytest.approx(min(rates) / max(rates))
 
 
 def _record(seed, dataset="compas", axis="sex", **f4f):
