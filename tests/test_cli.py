@@ -464,3 +464,19 @@ def test_own_csv_run_and_evaluate_from_another_folder(capsys, tmp_path, monkeypa
                        "--sensitive", "sex", "--out", tmp_path / "r3")
     assert code == 2 and "needs --data-option path=FILE and --data-option target=COLUMN" in err
     assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
+
+
+def test_paper_preset_loads_the_faithful_data(capsys, tmp_path, data_dir):
+    out = tmp_path / "p"
+    code, _, err = run(capsys, "run", "random", "--dataset", "cmnist-fg", "--ipc", 1, "--preset", "paper",
+                       "--out", out, "--data-dir", data_dir)
+    assert code == 0, err
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["params"]["preset"] == "paper" and cfg["dataset_options"] == {"faithful": True}
+    code, _, err = run(capsys, "run", "random", "--dataset", "cmnist-fg", "--ipc", 1, "--preset", "paper",
+                       "--data-option", "faithful=false", "--out", tmp_path / "q", "--data-dir", data_dir)
+    cfg = json.loads((tmp_path / "q" / "config.json").read_text())
+    assert code == 0 and cfg["dataset_options"] == {"faithful": False}  # an explicit choice wins
+    code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--preset", "paper",
+                       "--out", tmp_path / "g", "--data-dir", data_dir)  # german has no faithful form
+    assert code == 0 and json.loads((tmp_path / "g" / "config.json").read_text())["dataset_options"] == {}

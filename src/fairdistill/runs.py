@@ -150,7 +150,11 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
     # an unknown name or option fails here, before any folder is made; config.json records the given options typed
     # (a csv path made absolute), so that `evaluate` rebuilds the same splits from any folder
     given = dict(dataset_options or {})
-    typed = datasets.spec(dataset).resolve_options(given)
+    spec = datasets.spec(dataset)
+    if est.preset == "paper" and "faithful" not in given and any(o.name == "faithful" for o in spec.options):
+        given["faithful"] = True  # DATASETS.md: the paper preset reads the data as the reference code did
+        log(f"[run] preset=paper: {dataset} loaded with faithful=true (give --data-option faithful=false to not)")
+    typed = spec.resolve_options(given)
     options = {k: typed[k] for k in given}
     if partial.exists() and not resume:
         shutil.rmtree(partial)

@@ -86,6 +86,9 @@ def device_form(v) -> str | None:
 
 
 COMMON_PARAMS = (
+    Param("preset", str, "default", "'paper': the published setting (for this method its defaults are the paper's) "
+          "and, through `fairdistill run`, the dataset loaded in its faithful (reference-code) form where it has one; "
+          "the reference code's defects stay behind explicit options", choices=("default", "paper")),
     Param("seed", int, 0, "random seed: same seed, same result on the same machine"),
     Param("device", str, "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N, mps", check=device_form),
 )
