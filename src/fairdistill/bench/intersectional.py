@@ -58,7 +58,8 @@ AXES = {"adult": ["sex", "race", "age"], "compas": ["sex", "race", "age"], "germ
 DATA_OPTIONS = {"cmnist-pca": {"max_rows": 30000, "bias_ratio": 0.9, "n_components": 64, "colour_groups": 2}}
 VARIANTS = {"aug-reference": ("simple", "intermediate"), "aug-simple": ("simple", "simple"),
             "aug-intermediate": ("intermediate", "intermediate"), "aug-complex": ("complex", "complex")}
-DEFAULT_METHODS = ("erm", "erm-balanced", "equal-sampling", "aug-simple", "aug-intermediate", "aug-complex")
+DEFAULT_METHODS = ("erm", "erm-balanced", "equal-sampling", "aug-reference", "aug-simple", "aug-intermediate",
+                   "aug-complex")
 # Round selection of the generators: "mmd" (held-in MMD, cheap) instead of the estimator's default "discriminator"
 # (16 sklearn MLP fits per round), to fit the CPU budget; the real-vs-generated MLP score is still computed once.
 SELECTION = "mmd"
