@@ -244,6 +244,19 @@ def test_several_sensitive_axes():
     assert m.synthetic_.s.shape == (300, 2)
 
 
+def test_groups_single_axis_conditions_on_that_axis_only():
+    data = make_table(n=300, n_axes=2)
+    m = Fair4Free(**FAST, groups="single:a1").fit(data)
+    assert m.teacher_.s_dim == 2 and m.groups_ == [(0,), (1,)]
+    syn = m.synthetic_
+    assert np.all(syn.s[:, 0] == -1) and set(np.unique(syn.s[:, 1])) == {0, 1}  # a0 is not generated: unassigned
+    from fairdistill.evaluation import evaluate
+    rep = evaluate(syn, data, model="mlp", repeats=1, epochs=2)  # the unassigned axis is a valid model input
+    assert 0 <= rep.summary()["accuracy"][0] <= 1
+    with pytest.raises(DataError, match="unknown sensitive axis"):
+        Fair4Free(**FAST, groups="single:nope").fit(data)
+
+
 def test_numeric_layout_without_encoder():
     rng = np.random.default_rng(0)
     data = FairDataset(X=rng.normal(size=(200, 3)), y=rng.integers(0, 2, 200), s=rng.integers(0, 2, 200),

@@ -94,6 +94,11 @@ COMMON_PARAMS = (
 )
 
 
+#: the sensitive grouping shared by the methods that take one: the joint tuple of every axis, or one axis
+GROUPS = Param("groups", str, "joint", "sensitive grouping: 'joint' (every sensitive axis, intersectional; default) or "
+               "'single:<axis>'")
+
+
 class Method(ABC):
     """Base estimator. Subclasses set ``name``, ``modalities``, ``params`` and implement ``_fit``."""
 

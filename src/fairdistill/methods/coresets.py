@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dataset import FairDataset, SyntheticSet, group_ids
-from .base import Method, Param, positive, resolve_size
+from .base import GROUPS, Method, Param, positive, resolve_size
 from .coreset_utils import (alternating_kmedoids, bicriteria, indfair_sensitivity, kamiran_calders,
                             kmedian_sensitivity, kmedoids_dense, kmedoids_pp, sensitivity_sample)
 from .fwc.encoding import encode
@@ -21,7 +21,7 @@ from .subsample import allocate
 COMMON = (
     Param("size", "size", 0.05, "coreset size m: a fraction of the training rows (< 1) or a count (default 5%)"),
     Param("reweigh", bool, False, "apply Kamiran–Calders reweighing to the output weights (D and Y independent)"),
-    Param("groups", str, "joint", "sensitive grouping D: 'joint' (all axes, intersectional) or 'single:<axis>'"),
+    GROUPS,
 )
 
 

@@ -37,11 +37,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...dataset import FairDataset, SyntheticSet
+from ...dataset import UNASSIGNED, FairDataset, SyntheticSet, select_axes
 from ...errors import ConfigError, DataError
 from ...progress import Progress, log
 from ...torchutil import resolve_device, to_tensor, torch_seed
-from ..base import Method, Param, non_negative, positive
+from ..base import GROUPS, Method, Param, non_negative, positive
 from .parity import parity_offsets
 from .penalty import PENALTIES
 from .student import LOSSES, Student, student_epoch
@@ -87,6 +87,7 @@ class Fair4Free(Method):
     summary = "fair VAE teacher + data-free student generator (Sikder et al. 2024)"
     modalities = ("tabular",)
     params = (
+        GROUPS,
         Param("preset", str, "default", "'default' (CPU-friendly schedule, MMD student) or 'paper' (teacher 1000 "
               "epochs, student 5000 epochs, lr 1e-5, L1 loss, V^2 on the whole batch); explicit options override it",
               choices=("default", "paper")),
@@ -171,7 +172,7 @@ class Fair4Free(Method):
             raise DataError(f"fair4free needs 2-D tabular X; {data.name} has shape {data.X.shape}")
         if data.s.shape[1] == 0:
             raise DataError(f"{data.name} has no sensitive column; load it with sensitive=[...]")
-        gid, tuples = data.groups()
+        gid, tuples = data.groups(self.groups)
         if len(tuples) < 2:
             raise DataError(f"{data.name}: the sensitive attribute {data.sensitive_names} is constant "
                             f"(one group {tuples[0]}); Fair4Free needs at least 2 groups — choose another axis")
@@ -193,7 +194,7 @@ class Fair4Free(Method):
     def _fit_seeded(self, data: FairDataset) -> SyntheticSet:
         layout = self._check_data(data)
         dev = resolve_device(self.device)
-        gid, tuples = data.groups()
+        gid, tuples = data.groups(self.groups)
         n_groups, n_classes, x_dim = len(tuples), int(data.n_classes), data.X.shape[1]
         y_mode = self.setting("y_mode")
         if y_mode == "decoder":  # y becomes one more categorical block at the end of x
@@ -256,6 +257,8 @@ class Fair4Free(Method):
         student.eval()
         self.teacher_, self.student_, self.history_ = teacher, student, history
         self.groups_ = tuples
+        # the axes the groups are made of; generated rows leave the other axes unassigned (-1)
+        self.group_axes_, self.n_axes_ = select_axes(data.sensitive_names, self.groups), data.s.shape[1]
         self.group_freq_ = np.bincount(gid, minlength=n_groups) / len(gid)
         self.label_freq_ = np.bincount(data.y, minlength=n_classes) / len(data.y)
         self.x_dim_, self.n_classes_, self.device_ = x_dim, n_classes, dev
@@ -307,7 +310,7 @@ class Fair4Free(Method):
         if not hasattr(self, "teacher_"):
             raise ConfigError("student_variant() needs a fitted model; call fit(data) first")
         new = type(self)(**{**self.get_params(), **params})
-        for key in ("teacher_", "teacher_latents_", "numeric_sd_", "y_model_", "s_model_", "groups_", "group_freq_",
+        for key in ("teacher_", "teacher_latents_", "numeric_sd_", "y_model_", "s_model_", "groups_", "group_axes_", "n_axes_", "group_freq_",
                     "label_freq_", "x_dim_",
                     "n_classes_", "device_", "_template", "_posteriors"):
             setattr(new, key, getattr(self, key))
@@ -407,7 +410,8 @@ class Fair4Free(Method):
         else:
             probs = torch.softmax(logits, 1).cpu()
             y = torch.multinomial(probs, 1, generator=gen).reshape(-1).numpy()
-        s = np.asarray(self.groups_, dtype=np.int64)[g.cpu().numpy()]
+        s = np.full((n, self.n_axes_), UNASSIGNED, dtype=np.int64)
+        s[:, self.group_axes_] = np.asarray(self.groups_, dtype=np.int64)[g.cpu().numpy()]
         return SyntheticSet.from_dataset(self._template, X=X.astype(np.float32), y=y.astype(np.int64), s=s,
                                          provenance={"source": source, "s_mode": self.s_mode, "y_mode": y_mode,
                                                      "y_parity": y_parity, "decode": decode,

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...dataset import FairDataset, SyntheticSet
 from ...errors import DataError, SolverError
-from ..base import Method, Param, resolve_size
+from ..base import GROUPS, Method, Param, resolve_size
 from .allocation import allocate_cells, cell_counts
 from .dual import SOLVERS, fairness_matrix, solve_inner
 from .encoding import COSTS, Encoded, encode
@@ -40,8 +40,7 @@ _COMMON = (
           choices=COSTS),
     Param("solver", str, "accpm", "inner LP solver: 'accpm' (cutting-plane dual + exact repair, default) or "
           "'highs' (the whole aggregated LP in HiGHS; slower, a reference)", choices=SOLVERS),
-    Param("groups", str, "joint", "sensitive grouping D: 'joint' (all axes, intersectional; default) or "
-          "'single:<axis>'"),
+    GROUPS,
     Param("chunk_rows", int, None, "rows per chunk of the n x m cost matrix (default: about 8 MiB of costs per chunk)",
           check=_chunk_check),
 )
