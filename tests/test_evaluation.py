@@ -123,3 +123,27 @@ def test_rf_bad_max_depth(bad):
     with pytest.raises(ConfigError, match=r"max_depth=.* is not valid; give a whole number >= 1, or none for "
                                           r"unlimited$"):
         make_model("rf", 2, max_depth=bad)
+
+
+def test_convnet_schedule_is_the_reference_one(monkeypatch):
+    """E + 1 epochs; the learning rate drops tenfold after epoch E//2 + 1 with a fresh optimiser (momentum reset)."""
+    import torch
+
+    from fairdistill.models.torch_train import train_classifier
+    cfg, _ = make_model("convnet", 2, epochs=10)._config()
+    assert cfg.epochs == 11 and cfg.lr_decay_epoch == 7  # epochs 0..6 at lr, 7..10 at lr / 10 (E = 10)
+    made, seen = [], []
+    real_sgd = torch.optim.SGD
+
+    def sgd(params, lr, **kw):
+        made.append(lr)
+        return real_sgd(params, lr=lr, **kw)
+
+    monkeypatch.setattr(torch.optim, "SGD", sgd)
+    net = torch.nn.Linear(3, 2)
+    X, y = torch.randn(16, 3), torch.randint(0, 2, (16,))
+    cfg.progress = False
+    train_classifier(net, X, y, None, cfg, torch.Generator().manual_seed(0),
+                     on_epoch=lambda e, _: seen.append((e, len(made))))
+    assert made == [0.01, pytest.approx(0.001)]
+    assert [n for e, n in seen] == [1] * 7 + [2] * 4  # the second optimiser from epoch 7 on

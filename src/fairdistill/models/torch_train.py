@@ -23,7 +23,7 @@ class TrainConfig:
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 0.0
-    lr_decay_epoch: int | None = None  # multiply lr by 0.1 once, at the start of this epoch
+    lr_decay_epoch: int | None = None  # at the start of this epoch: lr x 0.1 and a fresh optimiser (no momentum)
     patience: int | None = None  # early stopping on validation loss (needs validation data)
     desc: str = "train"
     progress: bool = True  # False for inner loops called many times (DC's network updates)
@@ -42,18 +42,20 @@ def train_classifier(net: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, w: 
     n = len(X)
     w = torch.ones(n, device=X.device) if w is None else (w / w.mean()).to(X.device, torch.float32)
     params = [p for p in net.parameters() if p.requires_grad]
-    if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def optimiser(lr: float) -> torch.optim.Optimizer:
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+
+    opt = optimiser(cfg.lr)
     best = (float("inf"), -1, None)
     bad = 0
     epoch = 0
     prog = Progress(range(cfg.epochs), cfg.desc) if cfg.progress else None
     for epoch in prog if prog is not None else range(cfg.epochs):
         if cfg.lr_decay_epoch is not None and epoch == cfg.lr_decay_epoch:
-            for g in opt.param_groups:
-                g["lr"] *= 0.1
+            opt = optimiser(cfg.lr * 0.1)  # as the reference evaluation: a new optimiser, its momentum reset
         net.train()
         order = torch.randperm(n, generator=generator).to(X.device)
         total = 0.0
