@@ -103,8 +103,9 @@ def flip(x, g, p: DSAParams):
 
 
 def _warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    """Resample x on the affine grid theta (bilinear, zeros outside; corner-aligned, as DiffAugment)."""
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=True)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
 def scale(x, g, p: DSAParams):
