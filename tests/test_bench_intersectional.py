@@ -74,6 +74,26 @@ def test_resume_reuses_finished_runs_and_adds_new_methods(tmp_path, data_dir):
     assert bal["train_rows"] == first["compas"]["runs"]["erm"][0]["train_rows"]
 
 
+def test_an_interrupted_resume_keeps_every_kept_run(tmp_path, data_dir, monkeypatch):
+    from fairdistill.bench import intersectional as suite
+    run = get("intersectional")
+    run(tmp_path, data_dir=data_dir, quick=True, device="cpu", methods="erm", datasets="compas,german")
+    real = suite._method_set
+
+    def method_set(name, train, *args):  # the new method is interrupted on the second dataset
+        if name == "erm-balanced" and train.name.startswith("german"):
+            raise KeyboardInterrupt
+        return real(name, train, *args)
+
+    monkeypatch.setattr(suite, "_method_set", method_set)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, data_dir=data_dir, quick=True, device="cpu", methods="erm,erm-balanced",
+            datasets="compas,german", resume=True)
+    runs = {ds: {m: len(r) for m, r in res["runs"].items()}
+            for ds, res in json.loads((tmp_path / "intersectional.json").read_text())["results"].items()}
+    assert runs == {"compas": {"erm": 1, "erm-balanced": 1}, "german": {"erm": 1}}  # german's erm run survives
+
+
 def test_erm_balanced_weights_equalise_the_labels(data_dir):
     from fairdistill.bench.intersectional import _method_set
     from fairdistill.datasets import load

@@ -266,14 +266,23 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
               "run's best, lowest valid DF", "bootstrap": n_boot, "quick": quick,
               "generator_selection": SELECTION, "variants": {m: VARIANTS[m] for m in methods if m in VARIANTS}}
     done = _previous(out_dir, config) if resume else {}
-    results: dict = {}
+
+    def grouped() -> dict:
+        """Every finished run (kept or new) by dataset and method, in seed order: what is written after each seed,
+        so that an interrupted run loses none of the runs it was asked to keep."""
+        out = {}
+        for ds in datasets:
+            runs = {m: [done[(ds, s, m)] for s in seed_list if (ds, s, m) in done] for m in methods}
+            runs = {m: rows for m, rows in runs.items() if rows}
+            if runs:
+                out[ds] = {"runs": runs, "seeds_done": [r["seed"] for r in next(iter(runs.values()))]}
+        return out
+
     for ds in datasets:
-        runs: dict[str, list[dict]] = {m: [] for m in methods}
         for seed in seed_list:
             split = None
             for name in methods:
                 if (ds, seed, name) in done:
-                    runs[name].append(done[(ds, seed, name)])
                     continue
                 if split is None:
                     split = {sp: load(ds, split=sp, data_dir=data_dir, sensitive=AXES[ds], protocol="intersectional",
@@ -290,11 +299,12 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                 _, row["df_boot_lo"], row["df_boot_hi"] = metrics.bootstrap(
                     metrics.differential_fairness, test.y, sel["pred"], test.s, n=n_boot, seed=seed)
                 row["seconds"] = round(time.perf_counter() - t0, 1)
-                runs[name].append(row)
+                done[(ds, seed, name)] = row
                 log(f"[intersectional] {ds} seed {seed} {name}: bacc {row['balanced_accuracy']:.3f} "
                     f"DF {row['df']:.3f} IF {row['if_0.5']:.3f} worst {row['worst_tpr']:.3f} ({row['seconds']}s)")
-            results[ds] = {"runs": runs, "seeds_done": [r["seed"] for r in runs[methods[0]]]}
-            write_outputs(out_dir, results, config)  # after every seed, so an interrupted run keeps its results
+            write_outputs(out_dir, grouped(), config)  # after every seed, so an interrupted run keeps its results
+    results = grouped()
+    write_outputs(out_dir, results, config)
     return results
 
 
