@@ -480,3 +480,11 @@ def test_paper_preset_loads_the_faithful_data(capsys, tmp_path, data_dir):
     code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--preset", "paper",
                        "--out", tmp_path / "g", "--data-dir", data_dir)  # german has no faithful form
     assert code == 0 and json.loads((tmp_path / "g" / "config.json").read_text())["dataset_options"] == {}
+    # COMPAS has a faithful form only for FairDisCo's variant (the fair4free protocol): elsewhere the preset leaves it
+    for extra, want in (([], {}), (["--data-option", "protocol=fair4free"],
+                                   {"protocol": "fair4free", "faithful": True})):
+        out = tmp_path / f"c{len(extra)}"
+        code, _, err = run(capsys, "run", "uniform", "--dataset", "compas", "--size", 20, "--preset", "paper",
+                           *extra, "--out", out, "--data-dir", data_dir)
+        assert code == 0, err
+        assert json.loads((out / "config.json").read_text())["dataset_options"] == want

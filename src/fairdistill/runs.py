@@ -151,10 +151,10 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
     # (a csv path made absolute), so that `evaluate` rebuilds the same splits from any folder
     given = dict(dataset_options or {})
     spec = datasets.spec(dataset)
-    if est.preset == "paper" and "faithful" not in given and any(o.name == "faithful" for o in spec.options):
-        given["faithful"] = True  # DATASETS.md: the paper preset reads the data as the reference code did
-        log(f"[run] preset=paper: {dataset} loaded with faithful=true (give --data-option faithful=false to not)")
     typed = spec.resolve_options(given)
+    if est.preset == "paper" and "faithful" not in given and spec.has_faithful_form(typed):
+        given["faithful"] = typed["faithful"] = True  # DATASETS.md: the paper preset reads the data as the reference
+        log(f"[run] preset=paper: {dataset} loaded with faithful=true (give --data-option faithful=false to not)")
     options = {k: typed[k] for k in given}
     if partial.exists() and not resume:
         shutil.rmtree(partial)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -37,6 +37,15 @@ class DatasetSpec:
     folder: str | None = None  # user-supplied folder (datasets that cannot be bundled)
     options: tuple[Param, ...] = ()  # the loader's options; ``None`` given for one means its default
     sensitive_from_data: bool = False  # the axes are columns of the user's table (``csv``), checked by the loader
+    #: for a dataset with a ``faithful`` option: whether it applies under the given typed options (None: always)
+    faithful_applies: Callable[[Mapping[str, Any]], bool] | None = None
+
+    def has_faithful_form(self, typed: Mapping[str, Any]) -> bool:
+        """Whether ``faithful=True`` means something for this dataset under these typed options (``preset=paper``
+        switches it on exactly then)."""
+        if not any(o.name == "faithful" for o in self.options):
+            return False
+        return self.faithful_applies is None or self.faithful_applies(typed)
 
     def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Every declared option by name: the given value coerced and checked, else (or when None) the default."""

@@ -198,10 +198,14 @@ COMPAS_FILE = RemoteFile(
 COMPAS_VARIANTS = ("compas", "compas_binary_race", "compas_fairdisco")
 
 
+def _compas_variant(variant: str | None, protocol: str) -> str:
+    return variant or ("compas_fairdisco" if protocol == "fair4free" else "compas")
+
+
 def _load_compas(data_dir, seed: int, sensitive: Sequence[str], *, protocol: str, variant: str | None,
                  faithful: bool):
     """ProPublica COMPAS: y = two_year_recid; axes race (African-American=1), sex (Male=1), age (>= train median)."""
-    variant = variant or ("compas_fairdisco" if protocol == "fair4free" else "compas")
+    variant = _compas_variant(variant, protocol)
     if protocol == "fair4free" and variant != "compas_fairdisco":
         raise ConfigError(f"compas: protocol 'fair4free' uses variant 'compas_fairdisco', not {variant!r}")
     if faithful and variant != "compas_fairdisco":
@@ -328,7 +332,8 @@ register(DatasetSpec(
                    "'compas_fairdisco' (all 7,214 rows, FairDisCo columns, all categorical; used when not given "
                    "under protocol fair4free)", choices=COMPAS_VARIANTS),
              Param("faithful", bool, False, "compas_fairdisco only: keep FairDisCo's leaking duplicated columns "
-                   "decile_score.1 and priors_count.1 (false drops them)"))))
+                   "decile_score.1 and priors_count.1 (false drops them)")),
+    faithful_applies=lambda o: _compas_variant(o["variant"], o["protocol"]) == "compas_fairdisco"))
 register(DatasetSpec(
     name="german", modality="tabular", loader=f"{__name__}:_load_german",
     description="UCI Statlog German Credit (1,000 rows); sex from personal status A9 (male=1; A9 removed), "
