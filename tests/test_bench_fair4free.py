@@ -70,15 +70,21 @@ def test_resume_reuses_cached_runs_and_summarises_every_case(tmp_path, data_dir)
     rec = json.loads(cache.read_text())
     rec["marker"] = "kept"  # a recomputed run would not carry it
     cache.write_text(json.dumps(rec) + "\n")
-    assert pending(tmp_path, quick=True, cases="compas/sex,compas/race", resume=True) == [("compas", "race", 0)]
+    assert pending(tmp_path, quick=True, cases="compas/sex,compas/race") == [("compas", "race", 0)]
     out = paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/race", resume=True)
     assert [(r["sensitive"], r.get("marker")) for r in out["runs"]] == [("sex", "kept"), ("race", None)]
     assert [json.loads(line)["sensitive"] for line in cache.read_text().splitlines()] == ["sex", "race"]
     assert set(out["summary"]) == {"compas/sex", "compas/race"}
     # a full run never reuses (or appends to) the quick runs: the log is refused, resumed or not
+    with pytest.raises(ConfigError, match="another configuration"):
+        pending(tmp_path, cases="compas/sex")
     for resume in (True, False):
         with pytest.raises(ConfigError, match="another configuration"):
-            pending(tmp_path, cases="compas/sex", resume=resume)
+            paper(tmp_path, data_dir=data_dir, cases="compas/sex", resume=resume)
+    # without resume nothing is deleted or redone: the results hold the requested case, the log keeps both
+    only = paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/sex")
+    assert [(r["sensitive"], r.get("marker")) for r in only["runs"]] == [("sex", "kept")]
+    assert [json.loads(line)["sensitive"] for line in cache.read_text().splitlines()] == ["sex", "race"]
     with pytest.raises(ConfigError, match="unknown case"):
         paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/age")
     # the baselines have their own log: without it, a resume recomputes them alone

@@ -72,6 +72,10 @@ def test_resume_reuses_finished_runs_and_adds_new_methods(tmp_path, data_dir):
     with pytest.raises(ConfigError, match="differs"):
         run(tmp_path, data_dir=data_dir, quick=False, device="cpu", methods="erm", resume=True)
     assert bal["train_rows"] == first["compas"]["runs"]["erm"][0]["train_rows"]
+    # a resume that asks for fewer methods keeps the others in the file (it is their only record)
+    third = run(tmp_path, data_dir=data_dir, quick=True, device="cpu", methods="erm-balanced", resume=True)
+    assert set(third["compas"]["runs"]) == {"erm", "erm-balanced"}
+    assert third["compas"]["runs"]["erm"][0]["marker"] == "kept"
 
 
 def test_an_interrupted_resume_keeps_every_kept_run(tmp_path, data_dir, monkeypatch):

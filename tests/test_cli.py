@@ -457,6 +457,10 @@ def test_own_csv_run_and_evaluate_from_another_folder(capsys, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path / "elsewhere")
     code, out, err = run(capsys, "evaluate", tmp_path / "r", "--model", "mlp", "--repeats", 1, "--epochs", 3)
     assert code == 0 and "dp_ratio" in out, err
+    with open(tmp_path / "mine.csv", "a") as fh:  # the file changes: its splits would differ, so evaluate refuses
+        fh.write("0.5,a,f,yes\n")
+    code, _, err = run(capsys, "evaluate", tmp_path / "r", "--model", "mlp", "--repeats", 1, "--epochs", 3)
+    assert code == 2 and "changed since this run was made" in err
     code, _, err = run(capsys, "run", "uniform", "--dataset", "csv", "--data-option", "path=mine.csv",
                        "--out", tmp_path / "r2")
     assert code == 2 and "needs its sensitive column(s): --sensitive COL" in err

@@ -128,6 +128,38 @@ def test_atomic_dir_leaves_nothing_on_error(tmp_path):
     assert (dest / "ok.txt").exists()
 
 
+def test_atomic_overwrite_restores_the_old_run_when_the_new_one_cannot_be_put_in_place(tmp_path, monkeypatch):
+    import os
+
+    from fairdistill import fileio
+    dest = tmp_path / "run"
+    dest.mkdir()
+    (dest / "old.txt").write_text("old")
+    real = os.replace
+
+    def replace(src, dst):  # the new run's rename fails; the others work
+        if ".tmp-" in str(src):
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(fileio.os, "replace", replace)
+    with pytest.raises(OSError):
+        with atomic_dir(dest, overwrite=True) as tmp:
+            (tmp / "new.txt").write_text("new")
+    assert (dest / "old.txt").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_write_text_leaves_no_temporary_file_on_error(tmp_path):
+    from fairdistill.fileio import write_text
+    with pytest.raises(OSError):
+        write_text(tmp_path / "no-such-folder" / "x.md", "text")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.md").mkdir()  # renaming a file over a folder fails after the temporary file is written
+    with pytest.raises(OSError):
+        write_text(tmp_path / "d" / "x.md", "text")
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["x.md"]
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
 def test_atomic_dir_gets_the_permissions_of_a_plain_mkdir(tmp_path, umask):
     import os

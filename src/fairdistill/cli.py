@@ -490,11 +490,15 @@ def _on_sigterm(signum, frame):
 
 
 def _os_error(err: OSError, out: str | None) -> str:
-    """``cannot write OUT: <strerror>`` when the failing path is OUT or beside it, else the path itself."""
+    """``cannot write OUT: <strerror>`` when the failing path is the output folder OUT, inside it, one of its
+    parents or its temporary siblings (OUT.partial, .OUT.tmp-*); otherwise the failing path and the reason."""
     name = str(err.filename or "")
     reason = err.strerror or str(err)
-    if out and (not name or Path(name).resolve().parent.is_relative_to(Path(out).resolve().parent)):
-        return f"cannot write {out}: {reason}; choose another folder"
+    if out:
+        o = Path(out).resolve()
+        p = Path(name).resolve() if name else o
+        if p == o or o in p.parents or p in o.parents or (p.parent == o.parent and o.name in p.name):
+            return f"cannot write {out}: {reason}; choose another folder"
     return f"{name}: {reason}" if name else reason
 
 
@@ -527,8 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as err:
-        out = getattr(args, "out", None) or getattr(args, "run_dir", None)
-        print(f"fairdistill: error: {_os_error(err, out)}", file=sys.stderr)
+        print(f"fairdistill: error: {_os_error(err, getattr(args, 'out', None))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         what, code = ("terminated (SIGTERM)", 143) if isinstance(err, Terminated) else ("interrupted", 130)

@@ -40,7 +40,13 @@ def atomic_dir(dest: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
                 raise FileExistsError(dest)
             old = _new_dir(dest.parent, f".{dest.name}.old-")
             os.replace(dest, old / dest.name)  # the old run stays on disk until the new one is in place
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except BaseException:
+            if old is not None:  # put the old run back where it was
+                os.replace(old / dest.name, dest)
+                old.rmdir()
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:
@@ -52,11 +58,14 @@ def write_text(path: str | os.PathLike, content: str | bytes) -> None:
     """Write a text (or, given bytes, binary) file atomically: temporary sibling, then rename."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    if isinstance(content, bytes):
-        tmp.write_bytes(content)
-    else:
-        tmp.write_text(content)
-    os.replace(tmp, path)
+    try:
+        if isinstance(content, bytes):
+            tmp.write_bytes(content)
+        else:
+            tmp.write_text(content)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

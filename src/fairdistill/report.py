@@ -178,7 +178,8 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
     lines = ["# Comparison", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for label, cfg, m in rows:
         ev = cfg["evaluation"]
-        model = f"{ev['model']} ({ev['repeats']})" if ev else ("not evaluated" if not m else "?")
+        # runs evaluated before evaluation.json existed name their model in metrics.json
+        model = f"{ev['model']} ({ev['repeats']})" if ev else ("not evaluated" if not m else m.get("model", "?"))
         cells = [f"{_fmt(m[k])} ± {_fmt(m.get(k + '_std', float('nan')))}" if k in m else "" for k in keys]
         lines.append("| " + " | ".join([label, str(cfg.get("dataset")), str(cfg.get("n_synthetic")), model, *cells])
                      + " |")

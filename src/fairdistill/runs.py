@@ -201,6 +201,11 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
     if data_dir is not None:
         dargs["data_dir"] = data_dir
     splits = datasets.load_splits(cfg["dataset"], **dargs)
+    then = cfg.get("provenance", {}).get("dataset_meta", {}).get("sha256")
+    now = splits["train"].meta.get("sha256")
+    if then and now and then != now:  # your own csv file changed since the run: its splits would differ
+        raise DataError(f"{splits['train'].meta.get('path', 'the data file')} changed since this run was made (sha256 "
+                        f"{now[:12]}..., the run used {then[:12]}...); evaluate against the file the run used")
     hint = cfg.get("provenance", {}).get("eval", {})
     model = model or hint.get("model")
     follow = model is not None and model == hint.get("model")  # the hint's options belong to its model only

@@ -23,7 +23,7 @@ SUITES: dict[str, tuple[str, str]] = {
                     "(no --seeds; --set rounds=N)"),
     "fair4free-paper": ("fairdistill.bench.fair4free:paper", "Fair4Free on Adult and COMPAS vs the paper (real-test "
                         "and own-split; --seeds: seeds per case, default 10)"),
-    "intersectional": ("fairdistill.bench.intersectional:run", "intersectional augmentation on Adult, COMPAS, German "
+    "intersectional": ("fairdistill.bench.intersectional:run", "intersectional augmentation on Adult, COMPAS, German, C-MNIST features "
                        "(--seeds: the first N of 10, 20, 30, ..., default 5)"),
     "demo-timing": ("fairdistill.bench.demo:timing", "wall time of `fairdistill demo`; Adult MLP on 1 vs all threads "
                     "(no --seeds, no --device)"),

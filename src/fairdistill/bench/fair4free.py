@@ -309,7 +309,7 @@ def _markdown(summary, targets, config, bounds=None) -> str:
         bound = (bounds or {}).get(f"{dataset}/{axis}")
         lines += [f"## {dataset} — sensitive {axis}", ""]
         if bound is not None:
-            lines += [f"Coverage bound (rows with NND_5 > 0): {bound:.3f}", ""]
+            lines += [f"Coverage bound (rows with NND_5 > 0, mean over seeds): {bound:.3f}", ""]
         lines += ["| training set | model | DPR | EOR | Acc | BAcc | Recall | F1 | Density | Coverage | Coverage_dedup |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, row in case.items():
@@ -376,12 +376,10 @@ def _baseline_log(out_dir: Path, quick: bool, models: dict) -> RunLog:
                   config_key({"quick": quick, "models": list(models), "baselines": BASELINE_PROTOCOL}, BASELINE_KEY))
 
 
-def _cached(runs: RunLog, resume: bool) -> dict:
+def _cached(runs: RunLog) -> dict:
     """(dataset, axis, seed) -> (record, latents) of the run log (seed 0 also keeps 1,500 latent samples per source
-    for the figure); empty without ``resume``. The log is read either way: one of another configuration raises."""
+    for the figure); a log of another configuration raises."""
     records = runs.records()
-    if not resume:
-        return {}
     out = {}
     for r in records:
         lat = {k: np.asarray(v) for k, v in r.pop("latents").items()}
@@ -394,12 +392,11 @@ def _todo(n_seeds: int, chosen, done: dict) -> list[tuple[str, str, int]]:
     return [(d, a, r) for r in range(n_seeds) for d, a in chosen if (d, a, r) not in done]
 
 
-def pending(out_dir, *, seeds: int | None = None, quick: bool = False, cases=None,
-            resume: bool = False) -> list[tuple[str, str, int]]:
+def pending(out_dir, *, seeds: int | None = None, quick: bool = False, cases=None) -> list[tuple[str, str, int]]:
     """The (dataset, axis, seed) runs that ``paper`` with these options would compute in ``out_dir`` (the rest is in
     its run log); nothing is run or written."""
     n_seeds, chosen, models = _setup(seeds, quick, cases)
-    return _todo(n_seeds, chosen, _cached(_run_log(out_dir, quick, models), resume))
+    return _todo(n_seeds, chosen, _cached(_run_log(out_dir, quick, models)))
 
 
 def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool = False,
@@ -408,8 +405,8 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
 
     ``seeds``: runs per case (seeds 0..N-1). ``cases`` restricts the (dataset/axis) cases run this time
     (comma-separated, e.g. ``compas/sex,compas/race``). Every finished run is appended to
-    ``fair4free-paper.runs.jsonl``; with ``resume`` the runs found there are reused (not recomputed) and all of them,
-    of any case, are summarised together; without it the log is started afresh."""
+    ``fair4free-paper.runs.jsonl`` (the baselines to ``fair4free-paper.baselines.jsonl``); a run found there is never
+    recomputed. Without ``resume`` the results hold the requested cases and seeds; with it, every logged run."""
 
     from ..fileio import write_text
     from .record import write_results
@@ -417,9 +414,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     out_dir.mkdir(parents=True, exist_ok=True)
     n_seeds, chosen, models = _setup(seeds, quick, cases)
     runs = _run_log(out_dir, quick, models)
-    done = _cached(runs, resume)
-    if not resume:
-        runs.reset()
+    done = _cached(runs)
     for dataset, axis, seed in _todo(n_seeds, chosen, done):
         t0 = time.perf_counter()
         rec, lat = _one(dataset, axis, seed, data_dir=data_dir, quick=quick, device=device,
@@ -430,10 +425,10 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
         runs.append({**rec, "latents": {k: v.tolist() for k, v in lat.items()}})
         done[(dataset, axis, seed)] = (rec, lat)
         log(f"[fair4free-paper] {dataset}/{axis} seed {seed}: {time.perf_counter() - t0:.0f}s")
+    if not resume:  # the requested grid only
+        done = {k: v for k, v in done.items() if k[:2] in chosen and k[2] < n_seeds}
     base_log = _baseline_log(out_dir, quick, models)
-    base = {(r["dataset"], r["sensitive"], r["seed"]): r for r in base_log.records()} if resume else {}
-    if not resume:
-        base_log.reset()
+    base = {(r["dataset"], r["sensitive"], r["seed"]): r for r in base_log.records()}
     for key in sorted(set(done) - set(base), key=lambda k: (k[2], CASES.index(k[:2]))):
         base[key] = rec = _one_baselines(*key, data_dir=data_dir, quick=quick, models=_models(key[2], quick))
         base_log.append(rec)
@@ -446,12 +441,13 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     config = {"seeds": {c: sum(1 for r in records if f"{r['dataset']}/{r['sensitive']}" == c) for c in summary},
               "quick": quick, "device": device, "models": list(models),
               "cases": [list(c) for c in CASES if f"{c[0]}/{c[1]}" in summary],
-              "fair4free": "default preset; students share one teacher",
+              "fair4free": "default preset; students share one teacher", "baselines": BASELINE_PROTOCOL,
               "fair4free_effective_params": records[0].get("effective_params") if records else None}
     results = {"summary": summary, "targets": targets, "paper": {f"{d}/{a}": v for (d, a), v in PAPER.items()},
                "runs": records}
     write_results(out_dir / "fair4free-paper.json", "fair4free-paper", results, config)
-    bounds = {f"{r['dataset']}/{r['sensitive']}": r["coverage_bound"] for r in records}
+    bounds = {case: mean_std(r["coverage_bound"] for r in records if f"{r['dataset']}/{r['sensitive']}" == case)[0]
+              for case in summary}  # the bound differs by split: its mean over the seeds
     write_text(out_dir / "fair4free-paper.md", _markdown(summary, targets, config, bounds))
     _figure(out_dir / "fair4free-paper.png", latents_by_case)
     return results

@@ -233,14 +233,25 @@ def _previous(out_dir: Path, config: dict) -> dict:
             for m, rows in res["runs"].items() for r in rows}
 
 
+def _union_with_previous(out_dir: Path, datasets: list, methods: list, seeds: list) -> tuple[list, list, list]:
+    """The requested datasets, methods and seeds extended by those of ``out_dir/intersectional.json`` (if any)."""
+    path = out_dir / "intersectional.json"
+    if not path.exists():
+        return datasets, methods, seeds
+    old = json.loads(path.read_text())["config"]
+    return ([*datasets, *(d for d in old["datasets"] if d not in datasets)],
+            [*methods, *(m for m in old["methods"] if m not in methods)],
+            sorted({*seeds, *old["seeds"]}))
+
+
 def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",
         datasets=None, methods=None, resume: bool = False) -> dict:
     """Run the suite and write intersectional.{json,md,png} into ``out_dir``; return the results dict.
 
     ``seeds``: the first N of 10, 20, 30, ... (default 5, quick 1). ``datasets`` (default ``DATASETS``; quick:
-    compas) and ``methods`` (default erm, erm-balanced, equal-sampling, aug-simple, aug-intermediate, aug-complex;
-    aug-reference = positive simple / negative intermediate) restrict the run. ``resume`` keeps the runs already in
-    ``out_dir``'s results.
+    compas) and ``methods`` (default ``DEFAULT_METHODS``; aug-reference = positive simple / negative intermediate, the
+    method's own default) restrict the run. ``resume`` keeps the runs already in ``out_dir``'s results and adds the
+    requested ones: the datasets, methods and seeds of the file stay in it (missing runs of that grid are computed).
     """
     if seeds is not None and seeds < 1:
         raise ConfigError(f"seeds={seeds} must be >= 1")
@@ -257,6 +268,8 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     if bad:
         raise ConfigError(f"intersectional: unknown dataset(s)/method(s) {bad}; datasets {sorted(AXES)}, methods "
                           f"erm, erm-balanced, equal-sampling, {', '.join(VARIANTS)}")
+    if resume:  # the file is the only record of its runs: a resume keeps them all, so its grid is the union
+        datasets, methods, seed_list = _union_with_previous(out_dir, datasets, methods, seed_list)
     mlp = QUICK_MLP if quick else MLP
     n_boot = 20 if quick else 1000
     config = {"datasets": list(datasets), "sensitive": {ds: AXES[ds] for ds in datasets},

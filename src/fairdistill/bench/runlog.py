@@ -100,7 +100,3 @@ class RunLog:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
-
-    def reset(self) -> None:
-        """Delete the log (a run that starts afresh)."""
-        self.path.unlink(missing_ok=True)

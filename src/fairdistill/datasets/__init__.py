@@ -39,6 +39,8 @@ class DatasetSpec:
     sensitive_from_data: bool = False  # the axes are columns of the user's table (``csv``), checked by the loader
     #: for a dataset with a ``faithful`` option: whether it applies under the given typed options (None: always)
     faithful_applies: Callable[[Mapping[str, Any]], bool] | None = None
+    #: what else, under the typed options, the cached splits depend on (your own file's size and time)
+    cache_token: Callable[[Mapping[str, Any]], Any] | None = None
 
     def has_faithful_form(self, typed: Mapping[str, Any]) -> bool:
         """Whether ``faithful=True`` means something for this dataset under these typed options (``preset=paper``
@@ -182,7 +184,8 @@ def _select(sp: DatasetSpec, splits: dict[str, FairDataset], chosen: list[str]) 
 def load_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **options) -> dict[str, FairDataset]:
     """All splits of ``name`` ({"train", "test"} and "valid" where the protocol has one), cached and read-only."""
     sp, chosen, seed, typed = _resolve(name, sensitive, seed, options)
-    key = (name, str(data_dir), int(seed), tuple(chosen), tuple(sorted((k, repr(v)) for k, v in typed.items())))
+    key = (name, str(data_dir), int(seed), tuple(chosen), tuple(sorted((k, repr(v)) for k, v in typed.items())),
+           sp.cache_token(typed) if sp.cache_token else None)
     if key not in _CACHE:
         splits = {k: _read_only(v) for k, v in _call_loader(sp, data_dir, seed, chosen, typed).items()}
         while _CACHE and sum(map(_nbytes, _CACHE.values())) + _nbytes(splits) > _CACHE_MAX_BYTES:

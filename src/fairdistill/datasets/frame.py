@@ -33,6 +33,15 @@ def _absolute(path) -> str:
     return str(Path(str(path)).expanduser().resolve()) if str(path) else ""
 
 
+def _file_state(options) -> tuple | None:
+    """(size, modification time) of the csv file: a changed file is read again, not served from the cache."""
+    try:
+        st = Path(options["path"]).stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 def _category_axis(col: str, values: list[str]) -> Axis:
     codes = {v: i for i, v in enumerate(values)}
     return Axis(col, lambda df, _: (df[col].astype(str).map(codes).to_numpy().astype(np.int64), list(values)))
@@ -121,6 +130,7 @@ register(DatasetSpec(
     name="csv", modality="tabular", loader=f"{__name__}:_load_csv",
     description="your own table: a CSV file with a binary target and one or more sensitive columns",
     target="the column given as target=", sensitive=(), default_sensitive=(), sensitive_from_data=True,
+    cache_token=_file_state,
     options=(
         Param("path", _absolute, "", "the CSV file (required; stored as an absolute path)"),
         Param("target", str, "", "the target column (required); binary, see positive="),
