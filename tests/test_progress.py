@@ -47,7 +47,7 @@ def test_a_fast_loop_prints_two_lines(clock, capsys):
 
 def test_a_resumed_loop_counts_from_the_checkpoint(clock, capsys):
     # the way Distiller._optimise calls it after resuming at iteration 25 of 40
-    run(clock, Progress(range(25, 40), desc="dm", total=40 - 25))
+    run(clock, Progress(range(25, 40), desc="dm", total=40, start=25))
     out = lines(capsys)
     assert out[0].startswith("[dm] 26/40, ") and out[-1].startswith("[dm] 40/40, ")
     assert "ETA 59s" in out[0]  # 14 steps of 4.2 s left, from this run's own pace
@@ -86,7 +86,7 @@ def test_the_terminal_bar_starts_at_the_resumed_step(monkeypatch):
     monkeypatch.setattr(tqdm, "tqdm", Bar)
     monkeypatch.setattr(progress, "_QUIET", False)
     monkeypatch.setattr(progress.sys, "stderr", SimpleNamespace(isatty=lambda: True))
-    for _ in Progress(range(25, 40), desc="dm", total=15):
+    for _ in Progress(range(25, 40), desc="dm", total=40, start=25):
         pass
     assert made["initial"] == 25 and made["total"] == 40 and made["updates"] == 15
 

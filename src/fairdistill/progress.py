@@ -30,18 +30,14 @@ class Progress:
     """``for i in (p := Progress(range(n), "DM")): ...; p.set(loss=...)``.
 
     ``start``: steps already done before this loop (a resumed run), so that the count reads start+1..total out of
-    the whole run's ``total``. A resumed 0-based loop written as ``Progress(range(done, n), total=n - done)`` is
-    recognised (a range that starts later, with ``total`` its length) and counts done+1..n out of n by itself.
+    the whole run's ``total``.
     """
 
     def __init__(self, it: Iterable[T], desc: str, total: int | None = None, log_seconds: float = 30.0,
                  start: int | None = None):
         self.it = it
         self.desc = desc
-        if start is None:
-            start = 0
-            if isinstance(it, range) and it.step == 1 and 0 < it.start < it.stop and total == len(it):
-                start, total = it.start, it.stop
+        start = start or 0
         self.start = start
         if total is None and hasattr(it, "__len__"):
             total = start + len(it)

@@ -290,6 +290,12 @@ def _splits(ds: str, p: Protocol, data_dir):
     return _SPLITS[key]
 
 
+def _cell_job(args) -> tuple[tuple, tuple[dict, Any]]:
+    """One cell in a worker process (one torch thread): (cell, (row, synthetic set))."""
+    cell, p, repeats, device, data_dir = args
+    return cell, _cell(*cell, p, repeats, device, data_dir, 1)
+
+
 def _cell(ds: str, ipc: int, method: str, balanced: bool, p: Protocol, repeats: int, device: str, data_dir,
           threads: int | None = None) -> tuple[dict, Any]:
     """Distil and score one (dataset, IPC, method, initialisation) cell; return its row and the synthetic set."""
@@ -329,6 +335,8 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
         raise ConfigError(f"protocol={name!r} is unknown; use one of {list(PROTOCOLS)}")
     if jobs < 1:
         raise ConfigError(f"jobs={jobs} must be >= 1")
+    if seeds is not None and seeds < 1:
+        raise ConfigError(f"seeds={seeds} must be >= 1 (evaluation repeats per set)")
     for given, known, what in ((datasets, DATASETS, "datasets"), (methods, METHODS, "methods")):
         unknown = sorted(set(given or ()) - set(known))
         if unknown:
@@ -380,11 +388,12 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
             collect(cell, *_cell(*cell, p, repeats, device, data_dir))
     else:
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(_cell, *cell, p, repeats, device, data_dir, 1): cell for cell in cells}
-            for fut in as_completed(futures):
-                collect(futures[fut], *fut.result())
+        # a multiprocessing pool (not concurrent.futures): leaving the block on an interrupt or SIGTERM terminates
+        # the workers at once instead of waiting for every queued cell
+        with mp.get_context("spawn").Pool(jobs) as pool:
+            jobs_args = [(cell, p, repeats, device, data_dir) for cell in cells]
+            for cell, (row, S) in pool.imap_unordered(_cell_job, jobs_args):
+                collect(cell, row, S)
     if grids:
         image_grid(out_dir / "fairdd-paper.png", {title: S for m in ("dm", "fairdd-dm") if m in grids
                                                   for S, title in [grids[m]]})

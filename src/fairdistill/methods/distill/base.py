@@ -300,7 +300,7 @@ class Distiller(Method, metaclass=ABCMeta):
             if state["momentum"].numel():
                 opt.state[syn]["momentum_buffer"] = state["momentum"].to(syn.device)
             log(f"[{self.name}] resumed at iteration {start}")
-        prog = Progress(range(start, self.iterations), desc=self.name, total=self.iterations - start)
+        prog = Progress(range(start, self.iterations), desc=self.name, total=self.iterations, start=start)
         loss = float("nan")
         for it in prog:
             net_seed, gen_seed, cluster_seed = np.random.SeedSequence([self.seed, it]).generate_state(3)
