@@ -88,34 +88,6 @@ def test_unreachable_and_404_name_the_url(server, tmp_path):
     assert not (tmp_path / "f.bin").exists() and not list(tmp_path.glob(".f.bin*"))
 
 
-def test_fetch_dataset_downloads_only_missing(server, tmp_path, monkeypatch):
-    root, url = server
-    monkeypatch.setenv("FAIRDISTILL_DATA", str(tmp_path / "nowhere"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    files = {}
-    for n in ("one.gz", "two.gz"):
-        content = n.encode() * 50
-        (root / n).write_bytes(gzip.compress(content))
-        files[n] = hashlib.md5(content).hexdigest()
-    sp = DatasetSpec(name="toy-remote", modality="tabular", loader="x:y", description="toy", target="t",
-                     sensitive=("a",), default_sensitive=("a",),
-                     files=tuple(RemoteFile(f"toy/{n}", url=url + n, md5_raw=m) for n, m in files.items()))
-    datasets.names()
-    monkeypatch.setitem(datasets.REGISTRY, "toy-remote", sp)
-    data = tmp_path / "data"
-    (data / "toy").mkdir(parents=True)
-    (data / "toy" / "one.gz").write_bytes(b"already here")
-    written = fetch_dataset("toy-remote", data)
-    assert written == [data / "toy" / "two.gz"]
-    assert (data / "toy" / "one.gz").read_bytes() == b"already here"
-    assert datasets.files_present("toy-remote", data)
-    # without data_dir the user cache is the destination
-    assert fetch_dataset("toy-remote") == [tmp_path / "cache" / "fairdistill" / "toy" / n for n in files]
-    # user-supplied datasets say they cannot be downloaded
-    with pytest.raises(MissingDataError, match="celeba"):
-        fetch_dataset("celeba", data)
-
-
 @pytest.fixture
 def toy_remote(server, monkeypatch):
     """A registered dataset 'toy-remote' of two .gz files served by ``server``; returns the served folder."""
@@ -131,6 +103,26 @@ def toy_remote(server, monkeypatch):
     datasets.names()
     monkeypatch.setitem(datasets.REGISTRY, "toy-remote", sp)
     return root
+
+
+def test_fetch_dataset_downloads_only_missing(toy_remote, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAIRDISTILL_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    files = ("one.gz", "two.gz")
+    data = tmp_path / "data"
+    (data / "toy").mkdir(parents=True)
+    (data / "toy" / "one.gz").write_bytes(b"already here")
+    written = fetch_dataset("toy-remote", data)
+    assert written == [data / "toy" / "two.gz"]
+    assert (data / "toy" / "one.gz").read_bytes() == b"already here"
+    assert datasets.files_present("toy-remote", data)
+    # without data_dir the user cache is the destination
+    assert fetch_dataset("toy-remote") == [tmp_path / "cache" / "fairdistill" / "toy" / n for n in files]
+    # user-supplied datasets say they cannot be downloaded
+    with pytest.raises(MissingDataError, match="celeba"):
+        fetch_dataset("celeba", data)
+
+
 
 
 @pytest.fixture
