@@ -281,7 +281,7 @@ def test_evaluate_repeats_and_none_option_values(capsys, german_run):
         assert code == 0, err
         assert json.loads((german_run / "evaluation.json").read_text())["options"] == {"max_depth": None}
     code, _, err = run(capsys, "evaluate", german_run, "--model", "mlp", "--epochs", "none", "--repeats", 1)
-    assert code == 2 and "--epochs none is not valid" in err and err.count("\n") == 1
+    assert code == 2 and "epochs='none' is not valid" in err and err.count("\n") == 1
     code, _, err = run(capsys, "evaluate", german_run, "--model", "convnet")
     assert code == 2 and "model 'convnet' is for image data but this data is tabular" in err
 

@@ -72,11 +72,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _model_value(text: str) -> Any:
-    """A model option's value: ``none``, ``None`` and ``null`` all mean None (e.g. ``--max-depth none``)."""
-    return None if text.strip().lower() in ("none", "null") else _value(text)
-
-
 def _value(text: str) -> Any:
     """Parse KEY=VALUE values: JSON numbers / booleans / null, else the string."""
     low = text.lower()
@@ -250,10 +245,10 @@ def cmd_evaluate(args) -> int:
     opts = {}
     nullable = {p.name for m in MODELS.values() for p in m.options if p.default is None}
     for name in sorted({p.name for m in MODELS.values() for p in m.options}):
-        if hasattr(args, "opt_" + name):  # given on the command line (None included: --max-depth none)
+        if hasattr(args, "opt_" + name):  # given on the command line ("none" is read by the option's own parser)
             opts[name] = getattr(args, "opt_" + name)
             if opts[name] is None and name not in nullable:
-                raise ConfigError(f"--{name.replace('_', '-')} none is not valid; give a value (or leave the option "
+                raise ConfigError(f"--{name.replace('_', '-')} null is not valid; give a value (or leave the option "
                                   f"out for the model's default)")
     opts.update(_pairs(args.model_option, "--model-option"))
     return _evaluate_dir(Path(args.run_dir), args.model, args.repeats, args.seed, args.device, opts, args.data_dir)
@@ -414,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
         for prm in m.options:
             per_option.setdefault(prm.name, []).append(f"{m.name}: {prm.help}, default {prm.default}")
     for name, texts in per_option.items():
-        og.add_argument("--" + name.replace("_", "-"), dest="opt_" + name, type=_model_value,
+        og.add_argument("--" + name.replace("_", "-"), dest="opt_" + name, type=_value,
                         default=argparse.SUPPRESS, metavar=name.upper(), help=_escape("; ".join(texts)))
     og.add_argument("--model-option", action="append", metavar="KEY=VALUE", help="any other model option")
     _quiet_arg(e)

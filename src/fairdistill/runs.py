@@ -213,7 +213,9 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
     repeats = repeats if repeats is not None else (hint.get("repeats") or 5)
     rep = evaluate(syn, splits["test"], model=model, repeats=repeats, seed=seed, valid=splits.get("valid"),
                    device=device, **opts)
-    protocol = {"model": rep.model, "repeats": repeats, "seed": seed, "options": opts}
+    typed = rep.config["model_options"]  # the options as the model read them (e.g. "none" -> None)
+    protocol = {"model": rep.model, "repeats": repeats, "seed": seed,
+                "options": {k: typed.get(k, v) for k, v in opts.items()}}
     metrics, groups = rep.flat(), rep.group_table()
     # the report first: if drawing it fails, the folder keeps its earlier, consistent metrics
     write_run_report(run_dir, syn, cfg, metrics=metrics, groups=groups, protocol=protocol)
