@@ -47,6 +47,42 @@ def test_bad_shapes_and_values_are_named(kw, msg):
         FairDataset(**args)
 
 
+@pytest.mark.parametrize("kw,msg", [
+    ({"y": np.array(["no", "yes", "no", "yes"])}, r"y holds non-numeric values \(e\.g\. 'no', dtype <U3\); labels "
+                                                  r"are integer codes 0\.\.k-1: build .*datasets\.from_frame$"),
+    ({"y": np.array([0, 1, 0, 1]) + 0.7}, r"y holds non-integer values \(e\.g\. 0\.7\); labels are integer codes "
+                                          r"0\.\.k-1 \(whole-number floats such as 1\.0 are fine\)$"),
+    ({"s": np.array([0, -1, 1, 0])}, r"s holds the negative code -1; sensitive codes are 0\.\.k-1 \(k values per "
+                                     r"axis\): .*datasets\.from_frame$"),
+    ({"s": np.array(["f", "m", "f", "m"])}, r"s holds non-numeric values \(e\.g\. 'f'.*datasets\.from_frame$"),
+    ({"s": np.array([0, 0.5, 1, 0])}, r"s holds non-integer values \(e\.g\. 0\.5\)"),
+    ({"X": np.array([["a", 1], ["b", 2]] * 2, dtype=object)}, r"X has dtype object, not numbers; .*from_frame$"),
+    ({"X": np.array([["1", "2"]] * 4)}, r"X has dtype <U1, not numbers"),
+])
+def test_post_init_checks_what_it_coerces(kw, msg):
+    """y + 0.7 was truncated to 0 without a word, -1 group codes accepted, text gave numpy's raw ValueError."""
+    args = dict(X=np.zeros((4, 2)), y=np.array([0, 1, 0, 1]), s=np.zeros(4), sensitive_names=["a"], name="t")
+    args.update(kw)
+    with pytest.raises(DataError, match="^t: " + msg):
+        FairDataset(**args)
+
+
+def test_whole_number_floats_and_object_numbers_are_accepted():
+    d = FairDataset(X=np.array([[1, 2]] * 4, dtype=object), y=np.array([0.0, 1.0, 0.0, 1.0]),
+                    s=np.array([0., 1., 1., 0.]), sensitive_names=["a"])
+    assert d.y.dtype == np.int64 and d.s.dtype == np.int64 and d.X.dtype == np.float32 and d.y.tolist() == [0, 1, 0, 1]
+
+
+def test_only_a_synthetic_set_may_leave_a_group_unassigned():
+    d = table()
+    assert SyntheticSet.from_dataset(d, s=-np.ones((20, 2))).s.min() == -1  # -1 = unassigned (distilled images)
+    with pytest.raises(DataError, match=r"negative code -2; sensitive codes are 0\.\.k-1 \(k values per axis, or "
+                                        r"-1 = unassigned\)"):
+        SyntheticSet.from_dataset(d, s=np.full((20, 2), -2))
+    with pytest.raises(DataError, match="negative code -1"):
+        FairDataset(X=d.X, y=d.y, s=-np.ones((20, 2)), sensitive_names=d.sensitive_names)
+
+
 def test_synthetic_set_defaults_and_subset():
     d = table()
     syn = SyntheticSet.from_dataset(d, s=-np.ones((20, 2)))

@@ -31,7 +31,7 @@ def test_from_frame_codes_splits_and_encoding():
         assert np.array_equal(d.s[:, 0], (df["sex"].to_numpy()[r] == "m").astype(int))
         assert np.array_equal(d.s[:, 1], pd.Categorical(df["region"], ["north", "south", "west"]).codes[r])
     assert train.sensitive_names == ["sex", "region"] and train.sensitive_values[1] == ["north", "south", "west"]
-    assert train.class_names == ["not yes", "yes"]
+    assert train.class_names == ["no", "yes"]  # the other value, not "not yes"
     names = train.feature_names
     assert not any(n.startswith(("sex", "region", "hired")) for n in names)  # sensitive and target not in X
     assert "age" in names and any(n.startswith("job") for n in names)  # numeric kept, categorical one-hot
@@ -85,3 +85,40 @@ def test_csv_dataset_reads_a_file_and_records_where(tmp_path, monkeypatch):
         datasets.load("csv", sensitive=["sex"], path="missing.csv", target="hired")
     with pytest.raises(ConfigError, match="needs --data-option path=FILE"):
         datasets.load("csv", sensitive=["sex"])
+
+
+@pytest.mark.parametrize("positive", [1, "1", 1.0, None])
+def test_a_numeric_target_is_compared_by_value(positive):
+    """df.hired.astype(float) with positive=1 failed: '1.0' was compared with '1'."""
+    df = table()
+    df["hired"] = (df["hired"] == "yes").astype(float)
+    d = datasets.from_frame(df, "hired", "sex", positive=positive)["train"]
+    assert np.array_equal(d.y, df["hired"].to_numpy()[d.meta["rows"]].astype(int))
+    assert d.class_names == ["0", "1"] and d.meta["positive_class"] == "1"
+
+
+def test_class_names_are_the_two_values_or_not_p_for_more():
+    df = table()
+    df["grade"] = np.random.default_rng(1).integers(1, 4, len(df))
+    assert datasets.from_frame(df, "grade", "sex", positive=3)["train"].class_names == ["not 3", "3"]
+    assert datasets.from_frame(df, "hired", "sex", positive="no")["train"].class_names == ["yes", "no"]
+
+
+def test_categorical_may_be_one_name_and_column_names_become_text():
+    df = table()
+    df["level"] = np.random.default_rng(2).integers(0, 3, len(df))
+    d = datasets.from_frame(df, "hired", "sex", categorical="level")["train"]  # was read as 'l', 'e', 'v', ...
+    assert "level" not in d.feature_names and "level=2" in d.feature_names
+    df = df.rename(columns={"age": 7, "level": 8})
+    d = datasets.from_frame(df, "hired", "sex", categorical=[8])["train"]
+    assert all(isinstance(n, str) for n in d.feature_names) and "7" in d.feature_names and "8=0" in d.feature_names
+
+
+def test_from_frame_rejects_a_negative_seed_and_dates():
+    with pytest.raises(ConfigError, match=r"^seed=-1 must be >= 0$"):
+        datasets.from_frame(table(), "hired", "sex", seed=-1)
+    df = table()
+    df["start"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.arange(len(df)), unit="D")
+    with pytest.raises(DataError, match=r"^column\(s\) \['start'\] hold dates or times \(datetime64\[\w+\]\); convert "
+                                        r"them to numbers \(e\.g\. a year, or days since an origin\) or drop them$"):
+        datasets.from_frame(df, "hired", "sex")

@@ -148,3 +148,12 @@ def test_nan_rows_are_counted(modality, shape):
     X[4].flat[-1] = np.nan
     with pytest.raises(DataError, match=r"X has NaN or infinite values in 2 rows; impute or drop them"):
         FairDataset(X=X, y=[0, 1] * 3, s=[0, 0, 0, 1, 1, 1], sensitive_names=["g"], modality=modality)
+
+
+def test_unknown_dataset_and_option_names_suggest_the_closest():
+    with pytest.raises(ConfigError, match=r"^unknown dataset 'adultt'; did you mean 'adult'\?; choose one of: "
+                                          r".*compas"):
+        datasets.spec("adultt")
+    with pytest.raises(ConfigError, match=r"^dataset 'adult' has no option\(s\) \['protocl'\]; did you mean 'protocol'"
+                                          r"\?; accepted: \[.*'protocol'"):
+        datasets.load("adult", protocl="fwc")

@@ -147,3 +147,52 @@ def test_convnet_schedule_is_the_reference_one(monkeypatch):
                      on_epoch=lambda e, _: seen.append((e, len(made))))
     assert made == [0.01, pytest.approx(0.001)]
     assert [n for e, n in seen] == [1] * 7 + [2] * 4  # the second optimiser from epoch 7 on
+
+
+def test_evaluate_checks_valid_like_test_and_the_first_argument():
+    """valid= from another dataset gave a raw torch shape error; a bare array an AttributeError 'modality'."""
+    train, test = blobs(60, 0), blobs(60, 1)
+    syn = SyntheticSet.from_dataset(train)
+    wide = FairDataset(X=np.zeros((6, 5)), y=[0, 1] * 3, s=np.zeros((6, 2)), sensitive_names=["a", "b"])
+    with pytest.raises(DataError, match=r"^synthetic rows have shape \(2,\) but valid rows \(5,\); evaluate"):
+        evaluate(syn, test, model="logreg", valid=wide)
+    renamed = FairDataset(X=np.zeros((6, 2)), y=[0, 1] * 3, s=np.zeros((6, 2)), sensitive_names=["a", "race"])
+    with pytest.raises(DataError, match=r"^sensitive attributes differ: synthetic \['a', 'b'\] vs valid"):
+        evaluate(syn, test, model="logreg", valid=renamed)
+    with pytest.raises(DataError, match=r"^evaluate: synthetic must be a FairDataset or SyntheticSet; got ndarray"):
+        evaluate(train.X, test, model="logreg")
+    with pytest.raises(DataError, match=r"^evaluate: valid must be a FairDataset or SyntheticSet; got tuple"):
+        evaluate(syn, test, model="logreg", valid=(test.X, test.y))
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, "2", None, True])
+def test_evaluate_repeats_must_be_a_whole_number(bad):
+    from fairdistill.errors import ConfigError
+    train, test = blobs(60, 0), blobs(60, 1)
+    with pytest.raises(ConfigError, match=rf"^repeats={bad!r} is not valid; give a whole number >= 1$"):
+        evaluate(SyntheticSet.from_dataset(train), test, model="logreg", repeats=bad)
+
+
+def test_evaluate_warns_when_the_test_split_has_one_group_on_an_axis(monkeypatch, capsys):
+    from fairdistill import progress
+    monkeypatch.setattr(progress, "_QUIET", False)
+    train, test = blobs(100, 0), blobs(100, 1)
+    one = test.subset(np.flatnonzero(test.s[:, 1] == 0))
+    rep = evaluate(SyntheticSet.from_dataset(train), one, model="logreg", repeats=2.0)
+    assert len(rep.runs) == 2
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    assert warned == ["[evaluate] warning: the test split has a single group on sensitive axis 'b'; its fairness "
+                      "numbers are vacuous (e.g. dp_ratio 1.0)"]
+
+
+def test_unknown_model_and_model_option_suggest_the_closest():
+    from fairdistill.errors import ConfigError
+    from fairdistill.runs import check_model
+    with pytest.raises(ConfigError, match=r"^unknown model 'mlpp'; did you mean 'mlp'\?; choose one of: convnet, "
+                                          r"mlp, "):
+        make_model("mlpp", 2)
+    with pytest.raises(ConfigError, match=r"^unknown model 'logreg2'; did you mean 'logreg'\?; choose one of: "):
+        check_model("logreg2", "tabular")  # the run folder's check, before any data is loaded
+    with pytest.raises(ConfigError, match=r"^model 'mlp' has no option\(s\) \['epoch'\]; did you mean 'epochs'\?; "
+                                          r"accepted: \[.*'epochs'"):
+        make_model("mlp", 2, epoch=3)

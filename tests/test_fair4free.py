@@ -334,7 +334,7 @@ class _OddEncoder:
 def test_errors(toy):
     with pytest.raises(DataError, match="constant"):
         Fair4Free(**FAST).fit(make_table(n=100, constant_s=True))
-    with pytest.raises(DataError, match="single class"):
+    with pytest.raises(DataError, match="two classes"):
         Fair4Free(**FAST).fit(make_table(n=100, one_class=True))
     for bad in (0, -5):
         with pytest.raises(ConfigError, match="n_samples"):
@@ -355,6 +355,8 @@ def test_errors(toy):
     for bad in ("abc", float("nan"), float("inf"), True):
         with pytest.raises(ConfigError, match="positive whole number of rows"):
             m.sample(bad)
+    with pytest.raises(ConfigError, match=r"^n=1000000000000 rows would need about \d+ GiB"):
+        m.sample(1e12)  # refused at once (it used to grind on for minutes)
     with pytest.raises(DataError) as info:
         Fair4Free(**FAST).fit(make_table(n=100, constant_s=True))
     assert "\n" not in str(info.value)

@@ -183,3 +183,30 @@ def test_deo_agrees_with_per_class_fairlearn_tpr_on_balanced_data():
     assert M.deo_avg(y, p, sensitive_features=g) == pytest.approx(100 * np.mean(gaps))
     assert M.deo_avg(y, p, sensitive_features=g, reference_empty_cells=True) == pytest.approx(
         100 * np.mean(gaps), abs=1e-5)
+
+
+ALL_FAIRNESS = [M.demographic_parity_difference, M.demographic_parity_ratio, M.demographic_disparity,
+                M.equalized_odds_difference, M.equalized_odds_ratio, M.equal_opportunity_difference,
+                M.equal_opportunity_ratio, M.selection_rates, M.group_rates, M.deo_max, M.deo_avg, M.deo_table,
+                M.differential_fairness, M.differential_fairness_outcomes, M.if_alpha, M.if_alpha_reference,
+                M.worst_group_tpr, M.best_group_tpr, M.group_tpr]
+
+
+@pytest.mark.parametrize("fn", ALL_FAIRNESS, ids=lambda f: f.__name__)
+def test_fairness_metrics_need_hard_labels(fn):
+    """deo_max on scores returned 0.0, DP ratio NaN: scores and text were read as labels without a word."""
+    y, p, s, _ = _random(11, n=300)
+    with pytest.raises(DataError, match=r"^y_pred holds non-integer values \(e\.g\. 0\.\d+\): fairness metrics "
+                                        r"need hard labels; threshold the scores first \(e\.g\. scores >= 0\.5\)$"):
+        fn(y, np.random.default_rng(0).random(300), sensitive_features=s)
+    with pytest.raises(DataError, match=r"^y_pred holds non-numeric values \(e\.g\. 'no'"):
+        fn(y, np.where(p == 1, "yes", "no"), sensitive_features=s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricWarning)
+        as_float = fn(y.astype(float), p.astype(float), sensitive_features=s)  # 0./1. floats are labels
+        as_int = fn(y, p, sensitive_features=s)
+    if isinstance(as_int, float):
+        assert as_float == pytest.approx(as_int, nan_ok=True)
+    if fn is not M.differential_fairness_outcomes:  # it ignores y_true
+        with pytest.raises(DataError, match=r"^y_true holds non-integer values"):
+            fn(y + 0.5, p, sensitive_features=s)

@@ -94,3 +94,24 @@ def test_the_terminal_bar_starts_at_the_resumed_step(monkeypatch):
 def test_duration():
     assert [duration(s) for s in (4.2, 59.6, 61, 3599, 3600, 83000)] == ["4s", "1m00s", "1m01s", "59m59s", "1h00m",
                                                                         "23h03m"]
+
+
+def test_progress_of_a_fit_can_be_silenced_from_the_package(monkeypatch, capsys):
+    import numpy as np
+
+    import fairdistill
+    from fairdistill.methods import make
+    rng = np.random.default_rng(0)
+    data = fairdistill.FairDataset(X=rng.normal(size=(120, 3)), y=rng.integers(0, 2, 120),
+                                   s=rng.integers(0, 2, 120), sensitive_names=["a"])
+    fit = lambda: make("fwc", size=10).fit(data)  # noqa: E731
+    monkeypatch.setattr(progress, "_QUIET", False)
+    fit()
+    assert "[FWC] 1/" in capsys.readouterr().err  # shown by default
+    with fairdistill.quiet():
+        fit()
+    assert capsys.readouterr().err == ""
+    assert progress._QUIET is False  # the block restores the previous setting
+    fairdistill.set_quiet(True)
+    fit()
+    assert capsys.readouterr().err == ""

@@ -1,8 +1,13 @@
-"""fairdistill: small or synthetic datasets that train accurate and fair models."""
+"""fairdistill: small or synthetic datasets that train accurate and fair models.
+
+Long fits and evaluations print progress to stderr; ``fairdistill.set_quiet(True)`` silences it for the process,
+``with fairdistill.quiet(): ...`` for a block.
+"""
 __version__ = "0.1.0"
 
 from .dataset import FairDataset, SyntheticSet  # noqa: E402
 from .errors import ConfigError, DataError, FairDistillError, MissingDataError  # noqa: E402
+from .progress import quiet, set_quiet  # noqa: E402
 
 
 def evaluate(*args, **kwargs):
@@ -12,4 +17,4 @@ def evaluate(*args, **kwargs):
 
 
 __all__ = ["FairDataset", "SyntheticSet", "FairDistillError", "ConfigError", "DataError", "MissingDataError",
-           "evaluate", "__version__"]
+           "evaluate", "quiet", "set_quiet", "__version__"]

@@ -158,7 +158,7 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
     from . import methods
     from .models import MODELS
     cls = methods.get(name)
-    doc = (cls.__doc__ or cls.summary or "").strip()
+    doc = cls._doc_head  # the class docstring without the parameter list, which argparse shows itself
     example = "adult"
     if cls.modalities[0] == "image":  # a CPU-sized budget: the paper's 20,000 iterations take about a day on CPU
         example = "cmnist-fg --ipc 10" + (" --iterations 200" if "iterations" in cls.param_spec() else "")

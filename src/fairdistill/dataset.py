@@ -6,13 +6,49 @@ weights and provenance. Both are plain NumPy containers; methods convert to torc
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from .errors import DataError
 
 UNASSIGNED = -1  # s value of a synthetic sample whose group is meaningless (distilled images)
+
+
+def _numeric(X, name: str) -> np.ndarray:
+    """``X`` as float32; text, dates and objects that are not numbers are DataErrors."""
+    X = np.asarray(X)
+    if X.dtype == np.float32:
+        return X
+    try:
+        if X.dtype.kind not in "biufO":
+            raise ValueError(X.dtype)
+        return X.astype(np.float32)
+    except (TypeError, ValueError):
+        raise DataError(f"{name}: X has dtype {X.dtype}, not numbers; encode the features first, e.g. build the "
+                        f"dataset from a raw table with fairdistill.datasets.from_frame") from None
+
+
+def _integer_codes(a, field_name: str, name: str) -> np.ndarray:
+    """``a`` as int64; floats must be whole numbers (0., 1., ...), text and fractions are DataErrors."""
+    arr = np.asarray(a)
+    if arr.dtype.kind in "biu":
+        return arr.astype(np.int64, copy=False)
+    what = "labels" if field_name == "y" else "sensitive values"
+    try:
+        f = arr.astype(np.float64) if arr.dtype.kind in "fO" else None
+    except (TypeError, ValueError):
+        f = None
+    if f is None:
+        eg = arr.reshape(-1)[:1].tolist()
+        raise DataError(f"{name}: {field_name} holds non-numeric values (e.g. {eg[0] if eg else None!r}, dtype "
+                        f"{arr.dtype}); {what} are integer codes 0..k-1: build the dataset from a raw table with "
+                        f"fairdistill.datasets.from_frame")
+    bad = ~np.isfinite(f) | (f != np.round(f))
+    if bad.any():
+        raise DataError(f"{name}: {field_name} holds non-integer values (e.g. {f[bad][0]:.4g}); {what} are integer "
+                        f"codes 0..k-1 (whole-number floats such as 1.0 are fine)")
+    return f.astype(np.int64)
 
 
 @dataclass
@@ -37,15 +73,14 @@ class FairDataset:
     weights: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    #: the smallest sensitive code accepted (a SyntheticSet also accepts UNASSIGNED)
+    min_code: ClassVar[int] = 0
+
     def __post_init__(self):
-        self.X = np.asarray(self.X)
-        if self.X.dtype != np.float32:
-            self.X = self.X.astype(np.float32)
-        self.y = np.asarray(self.y).astype(np.int64, copy=False)
-        s = np.asarray(self.s)
-        if s.ndim == 1:
-            s = s[:, None]
-        self.s = s.astype(np.int64, copy=False)
+        self.X = _numeric(self.X, self.name)
+        self.y = _integer_codes(self.y, "y", self.name)
+        s = _integer_codes(self.s, "s", self.name)
+        self.s = s[:, None] if s.ndim == 1 else s
         self.sensitive_names = [str(n) for n in self.sensitive_names]
         if self.weights is not None:
             self.weights = np.asarray(self.weights, dtype=np.float64)
@@ -67,6 +102,10 @@ class FairDataset:
             raise DataError(f"{self.name}: y has shape {self.y.shape}; expected ({n},) to match X")
         if self.s.shape[0] != n:
             raise DataError(f"{self.name}: s has {self.s.shape[0]} rows; expected {n} to match X")
+        if self.s.size and self.s.min() < self.min_code:
+            raise DataError(f"{self.name}: s holds the negative code {int(self.s.min())}; sensitive codes are 0..k-1 "
+                            f"(k values per axis{', or -1 = unassigned' if self.min_code < 0 else ''}): code the axes "
+                            f"so, or build the dataset from a raw table with fairdistill.datasets.from_frame")
         if self.s.shape[1] != len(self.sensitive_names):
             raise DataError(f"{self.name}: s has {self.s.shape[1]} columns but {len(self.sensitive_names)} "
                             f"sensitive_names {self.sensitive_names}; give one name per column")
@@ -132,6 +171,7 @@ class SyntheticSet(FairDataset):
 
     origin: np.ndarray | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    min_code: ClassVar[int] = UNASSIGNED  # generated rows of some methods have no group on some (or all) axes
 
     def __post_init__(self):
         if self.weights is None:
@@ -145,12 +185,6 @@ class SyntheticSet(FairDataset):
         out = super().subset(idx)
         out.origin = self.origin[np.asarray(idx)]
         return out
-
-    def validate(self) -> None:
-        s = self.s
-        if s.size and s.min() < UNASSIGNED:
-            raise DataError(f"{self.name}: sensitive codes must be >= {UNASSIGNED} (-1 = unassigned)")
-        super().validate()
 
     @classmethod
     def from_dataset(cls, data: FairDataset, *, X=None, y=None, s=None, weights=None, origin=None,

@@ -24,3 +24,12 @@ class ResumeError(FairDistillError):
 class SolverError(FairDistillError, RuntimeError):
     """An optimisation problem set up from the user's parameters cannot be solved (for example parity constraints
     too tight to meet exactly); the message names the parameter to change."""
+
+
+def did_you_mean(names, choices) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice to each of ``names`` (difflib ratio >= 0.6), else ""."""
+    import difflib
+    if isinstance(names, str):
+        names = [names]
+    close = [m for n in names for m in difflib.get_close_matches(str(n), [str(c) for c in choices], n=1, cutoff=0.6)]
+    return f"; did you mean {' or '.join(repr(c) for c in dict.fromkeys(close))}?" if close else ""

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import metrics as M
 from .dataset import FairDataset, group_ids
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .models import make as make_model
 from .progress import log
 
@@ -132,6 +132,24 @@ class Report:
         return "\n".join(lines)
 
 
+def _check_split(data, role: str, synthetic: FairDataset | None) -> None:
+    """``data`` is a FairDataset; the real ``test`` / ``valid`` split also matches ``synthetic``'s modality, row
+    shape and sensitive attributes."""
+    if not isinstance(data, FairDataset):
+        raise DataError(f"evaluate: {role} must be a FairDataset or SyntheticSet; got {type(data).__name__} "
+                        f"(load it with fairdistill.datasets.load)")
+    if synthetic is None:
+        return
+    if synthetic.modality != data.modality:
+        raise DataError(f"synthetic set is {synthetic.modality} but the {role} split is {data.modality}")
+    if synthetic.X.shape[1:] != data.X.shape[1:]:
+        raise DataError(f"synthetic rows have shape {synthetic.X.shape[1:]} but {role} rows {data.X.shape[1:]}; "
+                        f"evaluate against the split the set was built from")
+    if synthetic.sensitive_names != data.sensitive_names:
+        raise DataError(f"sensitive attributes differ: synthetic {synthetic.sensitive_names} vs {role} "
+                        f"{data.sensitive_names}")
+
+
 def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None, repeats: int = 5, seed: int = 0,
              valid: FairDataset | None = None, use_sensitive: bool = True, device: str = "auto",
              **model_options) -> Report:
@@ -140,16 +158,18 @@ def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None
     ``model`` defaults to "convnet" for images and "mlp" for tabular data; ``model_options`` go to the model
     (see ``fairdistill.models``). ``valid`` (real rows) enables early stopping for the MLP.
     """
-    if synthetic.modality != test.modality:
-        raise DataError(f"synthetic set is {synthetic.modality} but the test split is {test.modality}")
-    if synthetic.X.shape[1:] != test.X.shape[1:]:
-        raise DataError(f"synthetic rows have shape {synthetic.X.shape[1:]} but test rows {test.X.shape[1:]}; "
-                        f"evaluate against the split the set was built from")
-    if synthetic.sensitive_names != test.sensitive_names:
-        raise DataError(f"sensitive attributes differ: synthetic {synthetic.sensitive_names} vs test "
-                        f"{test.sensitive_names}")
-    if repeats < 1:
-        raise DataError(f"repeats={repeats} must be >= 1")
+    _check_split(synthetic, "synthetic", None)
+    _check_split(test, "test", synthetic)
+    if valid is not None:
+        _check_split(valid, "valid", synthetic)
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer, float)) or repeats < 1 \
+            or not float(repeats).is_integer():
+        raise ConfigError(f"repeats={repeats!r} is not valid; give a whole number >= 1")
+    repeats = int(repeats)
+    for k, axis in enumerate(test.sensitive_names):
+        if np.unique(test.s[:, k]).size < 2:
+            log(f"[evaluate] warning: the test split has a single group on sensitive axis {axis!r}; its fairness "
+                f"numbers are vacuous (e.g. dp_ratio 1.0)")
     w = synthetic.w
     if len(synthetic) == 0 or w.sum() <= 0:
         raise DataError("the synthetic set is empty (or all weights are 0); nothing to train on")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 from typing import Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -12,8 +13,21 @@ _QUIET = False
 
 
 def set_quiet(quiet: bool) -> None:
+    """Silence (True) or restore (False) progress bars, progress lines and log lines, process-wide
+    (``fairdistill.set_quiet``; the CLI's default is to show them)."""
     global _QUIET
     _QUIET = bool(quiet)
+
+
+@contextmanager
+def quiet(on: bool = True) -> Iterator[None]:
+    """``with fairdistill.quiet(): ...``: ``set_quiet(on)`` inside the block, the previous setting after it."""
+    before = _QUIET
+    set_quiet(on)
+    try:
+        yield
+    finally:
+        set_quiet(before)
 
 
 def duration(seconds: float) -> str:

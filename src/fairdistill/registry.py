@@ -4,13 +4,14 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 
 def resolve(kind: str, name: str, entries: Mapping[str, str]) -> Any:
     """Import ``entries[name]``; unknown names and missing modules of this package are ConfigErrors."""
     if name not in entries:
-        raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(entries))}")
+        raise ConfigError(f"unknown {kind} {name!r}{did_you_mean(name, entries)}; choose one of: "
+                          f"{', '.join(sorted(entries))}")
     module, attr = entries[name].split(":")
     try:
         return getattr(importlib.import_module(module), attr)

@@ -117,12 +117,11 @@ def check_model(model: str | None, modality: str) -> None:
     """A downstream model name that exists and fits the data's modality (checked before any data is loaded)."""
     if model is None:
         return
-    from .models import MODELS
-    if model not in MODELS:
-        raise ConfigError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
-    if MODELS[model].modality != modality:
+    from .models import MODELS, model_class
+    kind = model_class(model).modality
+    if kind != modality:
         fits = [name for name, cls in MODELS.items() if cls.modality == modality]
-        raise ConfigError(f"model {model!r} is for {MODELS[model].modality} data but this data is {modality}; "
+        raise ConfigError(f"model {model!r} is for {kind} data but this data is {modality}; "
                           f"choose one of: {', '.join(fits)}")
 
 

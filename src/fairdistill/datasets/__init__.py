@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..dataset import FairDataset
-from ..errors import ConfigError, DataError, MissingDataError
+from ..errors import ConfigError, DataError, MissingDataError, did_you_mean
 from ..methods.base import Param, non_negative
 from .files import RemoteFile, dataset_root, search_roots
 
@@ -54,8 +54,8 @@ class DatasetSpec:
         declared = {p.name: p for p in self.options}
         unknown = sorted(set(options) - set(declared))
         if unknown:
-            raise ConfigError(f"dataset {self.name!r} has no option(s) {unknown}; accepted: "
-                              f"{sorted(declared) or 'none'}")
+            raise ConfigError(f"dataset {self.name!r} has no option(s) {unknown}{did_you_mean(unknown, declared)}; "
+                              f"accepted: {sorted(declared) or 'none'}")
         out = {}
         for p in self.options:
             value = options.get(p.name)
@@ -101,7 +101,8 @@ def names() -> list[str]:
 def spec(name: str) -> DatasetSpec:
     _ensure_registered()
     if name not in REGISTRY:
-        raise ConfigError(f"unknown dataset {name!r}; choose one of: {', '.join(REGISTRY)}")
+        raise ConfigError(f"unknown dataset {name!r}{did_you_mean(name, REGISTRY)}; choose one of: "
+                          f"{', '.join(REGISTRY)}")
     return REGISTRY[name]
 
 

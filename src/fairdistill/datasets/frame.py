@@ -5,9 +5,11 @@ The table goes through the same split and encoding as the bundled tabular sets (
 missing target or sensitive value are dropped (and counted in the log); each sensitive column becomes one axis whose
 codes index its distinct values in sorted order, and is removed from X; the other columns are numeric (z-scored with
 training statistics, missing values filled with the training median) when pandas reads them as numbers and not listed
-in ``categorical``, else categorical (one-hot, a missing value is its own category). The target is binary: ``y = 1``
-where it equals ``positive`` (as text); with ``positive`` not given the target must have exactly two values, and the
-second in sorted order is the positive class.
+in ``categorical``, else categorical (one-hot, a missing value is its own category); date and time columns are
+refused (convert them to numbers first). Column names become text. The target is binary: ``y = 1`` where it equals
+``positive`` (by value for a numeric target, so positive=1 matches 1.0; as text otherwise); with ``positive`` not
+given the target must have exactly two values, and the second in sorted order is the positive class. The class names
+are the two values, or ``not P`` and ``P`` when the target has more.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from ..dataset import FairDataset
 from ..errors import ConfigError, DataError, MissingDataError
 from ..methods.base import Param
 from ..progress import log
-from . import DatasetSpec, register
+from . import _SEED, DatasetSpec, register
 from .tabular import PROTOCOLS, Axis, Table, _build
 
 MAX_VALUES = 20  # distinct values a sensitive column may have (more is almost surely a numeric column)
@@ -47,15 +49,53 @@ def _category_axis(col: str, values: list[str]) -> Axis:
     return Axis(col, lambda df, _: (df[col].astype(str).map(codes).to_numpy().astype(np.int64), list(values)))
 
 
+def _names(columns) -> list[str]:
+    """One column name (text or a number) or several, as a list of text names."""
+    if isinstance(columns, (str, int, np.integer)):
+        return [str(columns)]
+    return [str(c) for c in columns]
+
+
+def _text(v) -> str:
+    """A target value as text: whole-number floats without ".0" (1.0 -> "1")."""
+    return str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer() else str(v)
+
+
+def _target(col: pd.Series, target: str, positive) -> tuple[np.ndarray, str, list[str]]:
+    """(y, the positive value as text, the target's values as text in sorted order). A numeric target is compared
+    by value (positive=1 matches 1.0), any other as text."""
+    numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+    values = col.to_numpy(dtype=np.float64) if numeric else col.astype(str).to_numpy()
+    uniq = np.unique(values)
+    labels = [_text(v) for v in uniq]
+    if positive is None:
+        if len(uniq) != 2:
+            raise ConfigError(f"target {target!r} has {len(labels)} values ({labels[:6]}...); give positive=VALUE "
+                              f"(--data-option positive=VALUE): the rows equal to it are the positive class")
+        positive = uniq[1]
+    if not numeric:
+        return (values == str(positive)).astype(np.int64), str(positive), labels
+    try:
+        y = values == float(positive)
+    except (TypeError, ValueError):  # not a number: no row equals it
+        y = np.zeros(len(values), dtype=bool)
+    return y.astype(np.int64), _text(float(positive)) if y.any() else str(positive), labels
+
+
 def from_frame(df: pd.DataFrame, target: str, sensitive: str | Sequence[str], *, positive=None,
-               categorical: Sequence[str] = (), protocol: str = "standard", seed: int = 0,
+               categorical: str | Sequence[str] = (), protocol: str = "standard", seed: int = 0,
                name: str = "frame") -> dict[str, FairDataset]:
     """Splits ``{"train", "valid", "test"}`` of ``df`` (see the module docstring): ``protocol="standard"`` is a
     seeded 75/25 split then 10% of the rest held out for validation, stratified by (y, s); ``"intersectional"``
     60/20/20."""
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"from_frame expects a pandas DataFrame; got {type(df).__name__}")
-    sensitive = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    seed = _SEED.coerce(seed)
+    df = df.rename(columns=str)  # feature names are text, whatever the column labels were
+    if df.columns.duplicated().any():
+        raise DataError(f"column names {sorted(set(df.columns[df.columns.duplicated()]))} occur twice (as text); "
+                        f"rename them")
+    target, sensitive, categorical = str(target), _names(sensitive), _names(categorical)
     if not sensitive:
         raise ConfigError("give at least one sensitive column (sensitive=[...], --sensitive COL)")
     if protocol not in ("standard", "intersectional"):
@@ -70,17 +110,12 @@ def from_frame(df: pd.DataFrame, target: str, sensitive: str | Sequence[str], *,
     if not keep.all():
         log(f"[{name}] {int((~keep).sum())} of {len(df)} rows have no target or sensitive value: dropped")
     df = df.loc[keep].reset_index(drop=True)
-    labels = sorted(pd.unique(df[target].astype(str)))
-    if positive is None:
-        if len(labels) != 2:
-            raise ConfigError(f"target {target!r} has {len(labels)} values ({labels[:6]}...); give positive=VALUE "
-                              f"(--data-option positive=VALUE): the rows equal to it are the positive class")
-        positive = labels[1]
-    positive = str(positive)
-    y = (df[target].astype(str) == positive).to_numpy().astype(np.int64)
+    y, positive, labels = _target(df[target], target, positive)
     if y.min() == y.max():
         raise DataError(f"target {target!r}: every row is {'' if y[0] else 'not '}{positive!r}; a classifier needs "
                         f"rows of both classes (check positive=, values: {labels[:6]})")
+    class_names = [next(v for v in labels if v != positive), positive] if len(labels) == 2 \
+        else [f"not {positive}", positive]
     axes = {}
     for col in sensitive:
         values = sorted(pd.unique(df[col].astype(str)))
@@ -94,12 +129,17 @@ def from_frame(df: pd.DataFrame, target: str, sensitive: str | Sequence[str], *,
     features = [c for c in df.columns if c != target and c not in sensitive]
     if not features:
         raise DataError("the table has no feature column besides the target and the sensitive columns")
+    dates = [c for c in features if pd.api.types.is_datetime64_any_dtype(df[c])
+             or pd.api.types.is_timedelta64_dtype(df[c])]
+    if dates:
+        raise DataError(f"column(s) {dates} hold dates or times ({df[dates[0]].dtype}); convert them to numbers "
+                        f"(e.g. a year, or days since an origin) or drop them")
     numeric = [c for c in features if c not in categorical and pd.api.types.is_numeric_dtype(df[c])
                and not pd.api.types.is_bool_dtype(df[c])]
     others = [c for c in features if c not in numeric]
     for c in others:  # text categories; a missing value becomes the category "nan"
         df[c] = np.where(df[c].isna(), "nan", df[c].astype(object).astype(str))
-    t = Table(name, df, y, axes, numeric, others, {}, [f"not {positive}", positive], target)
+    t = Table(name, df, y, axes, numeric, others, {}, class_names, target)
     return _build(t, sensitive, seed, protocol, {"dataset": name})
 
 

@@ -6,6 +6,7 @@ A method subclasses ``Method``, lists its hyper-parameters as ``Param`` objects 
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 import time
 from abc import ABC, abstractmethod
@@ -16,7 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..dataset import FairDataset, SyntheticSet
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,9 @@ class Param:
     """One hyper-parameter: name (snake_case), type, default, help text, optional choices and a check.
 
     ``check`` returns an error fragment (e.g. "must be > 0") or None. ``type`` is one of int, float, str, bool,
-    ``"size"`` (a fraction in (0, 1) of the rows, or a whole count >= 1; anything else is an error), or a parser
-    function that returns the typed value and raises ValueError whose message says what it accepts.
+    ``"size"`` (a fraction in (0, 1) of the rows, or a whole count >= 1; anything else is an error, and so is
+    1.0, which could mean either), or a parser function that returns the typed value and raises ValueError whose message says what it
+    accepts. None is accepted only where the default is None (it means "decided by the preset or the data").
     """
 
     name: str
@@ -37,11 +39,16 @@ class Param:
 
     def coerce(self, value: Any) -> Any:
         if value is None:
-            return None
+            if self.default is None:
+                return None
+            raise ConfigError(f"{self.name}=None is not valid; give {self._kind()} (default {self.default!r})")
         try:
-            if self.type == "size":  # one rule for every size: a fraction in (0, 1) or a whole count >= 1
+            if isinstance(value, bool) and self.type is not bool:  # True is an int to Python, not a size or a seed
+                raise ValueError(value)
+            if self.type == "size":  # one rule: a fraction in (0, 1) or a whole count >= 1
                 v = float(value)
-                if not (0 < v < 1 or (v >= 1 and v.is_integer())):
+                ambiguous = v == 1 and "." in str(value)  # 1.0: all the rows, or one?
+                if ambiguous or not (0 < v < 1 or (v >= 1 and v.is_integer())):
                     raise ValueError(value)
                 value = int(v) if v >= 1 else v
             elif self.type is bool and isinstance(value, str):
@@ -55,12 +62,7 @@ class Param:
             elif callable(self.type):
                 value = self.type(value)
         except (TypeError, ValueError) as err:
-            if self.type == "size":
-                kind = "a fraction in (0, 1) or a whole count >= 1"
-            elif self.type in (int, float, str, bool) or not callable(self.type):
-                kind = getattr(self.type, "__name__", str(self.type))
-            else:
-                kind = str(err)  # a parser's own description of what it accepts
+            kind = str(err) if self._kind() is None else self._kind()  # a parser describes what it accepts
             raise ConfigError(f"{self.name}={value!r} is not valid; give {kind}") from None
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"{self.name}={value!r} is not one of {list(self.choices)}")
@@ -69,6 +71,14 @@ class Param:
             if msg:
                 raise ConfigError(f"{self.name}={value!r} {msg}")
         return value
+
+    def _kind(self) -> str | None:
+        """What the type accepts, in words (None for a parser function, whose ValueError says it)."""
+        if self.type == "size":
+            return "a fraction in (0, 1) or a whole count >= 1 (1.0 is ambiguous: give 1 for one row)"
+        if self.type in (int, float, str, bool) or not callable(self.type):
+            return getattr(self.type, "__name__", str(self.type))
+        return None
 
 
 def positive(v) -> str | None:
@@ -89,7 +99,8 @@ COMMON_PARAMS = (
     Param("preset", str, "default", "'paper': the published setting (for this method its defaults are the paper's) "
           "and, through `fairdistill run`, the dataset loaded in its faithful (reference-code) form where it has one; "
           "the reference code's defects stay behind explicit options", choices=("default", "paper")),
-    Param("seed", int, 0, "random seed: same seed, same result on the same machine"),
+    Param("seed", int, 0, "random seed (0..2**32-1): same seed, same result on the same machine",
+          check=lambda v: None if 0 <= v < 2 ** 32 else "must lie in 0..2**32-1"),
     Param("device", str, "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N, mps", check=device_form),
 )
 
@@ -109,21 +120,43 @@ class Method(ABC):
     #: the downstream protocol the method's paper uses (``fairdistill evaluate`` follows it unless told otherwise):
     #: {"model": name, "repeats": r, "options": {...}}
     evaluation: ClassVar[dict[str, Any]] = {}
+    #: whether ``_fit`` reads ``data.weights``; a method that does not refuses data with unequal weights
+    uses_weights: ClassVar[bool] = False
+    #: the class docstring as written (``__doc__`` adds the parameter list; the CLI's --help shows its own)
+    _doc_head: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        """``help(cls)`` and ``inspect.signature(cls)`` show the declared parameters, their defaults and help."""
+        super().__init_subclass__(**kwargs)
+        spec = cls.param_spec()
+        cls.__signature__ = inspect.Signature(
+            [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=p.default) for k, p in spec.items()])
+        doc = inspect.cleandoc(cls.__dict__.get("__doc__") or cls.summary or "")
+        lines = [f"    {k} (default {p.default!r}): {p.help}" for k, p in spec.items()]
+        cls.__doc__ = f"{doc}\n\nParameters (keyword only):\n" + "\n".join(lines)
+        cls._doc_head = doc
 
     def __init__(self, **kwargs: Any):
-        spec = self.param_spec()
-        unknown = sorted(set(kwargs) - set(spec))
-        if unknown:
-            raise ConfigError(f"{self.name}: unknown parameter(s) {unknown}; accepted: {sorted(spec)}")
-        for key, p in spec.items():
-            setattr(self, key, p.coerce(kwargs.get(key, p.default)))
+        self.set_params(**{k: p.default for k, p in self.param_spec().items() if k not in kwargs}, **kwargs)
 
     @classmethod
     def param_spec(cls) -> dict[str, Param]:
         return {p.name: p for p in (*COMMON_PARAMS, *cls.params)}
 
-    def get_params(self) -> dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The parameters (scikit-learn's protocol: ``deep`` is accepted; methods hold no sub-estimators)."""
         return {k: getattr(self, k) for k in self.param_spec()}
+
+    def set_params(self, **params: Any) -> "Method":
+        """Set parameters, each checked as the constructor checks it; returns self (scikit-learn's protocol)."""
+        spec = self.param_spec()
+        unknown = sorted(set(params) - set(spec))
+        if unknown:
+            raise ConfigError(f"{self.name}: unknown parameter(s) {unknown}{did_you_mean(unknown, spec)}; "
+                              f"accepted: {sorted(spec)}")
+        for key, value in params.items():
+            setattr(self, key, spec[key].coerce(value))
+        return self
 
     def __repr__(self) -> str:
         changed = {k: v for k, v in self.get_params().items() if v != self.param_spec()[k].default}
@@ -131,16 +164,12 @@ class Method(ABC):
 
     # ----------------------------------------------------------------------
     def fit(self, data: FairDataset, *, checkpoint_dir=None, resume: bool = False) -> "Method":
-        """Learn from ``data``; long methods checkpoint into ``checkpoint_dir`` and continue with ``resume``."""
+        """Learn from ``data`` and return self, with the result in ``self.synthetic_`` (a ``SyntheticSet``); long
+        methods checkpoint into ``checkpoint_dir`` and continue with ``resume``. A refit starts afresh."""
         self._checkpoint_dir, self._resume = checkpoint_dir, resume
-        if not isinstance(data, FairDataset):
-            raise DataError(f"{self.name}.fit expects a FairDataset; got {type(data).__name__}")
-        if data.modality not in self.modalities:
-            raise DataError(f"{self.name} works on {'/'.join(self.modalities)} data; {data.name} is "
-                            f"{data.modality}")
-        if len(data) == 0:
-            raise DataError(f"{data.name} has no rows")
-        data.validate()
+        self._check_fit_data(data)
+        for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, key)  # a previous fit's state (fitted attributes end in "_", as in scikit-learn)
         t0 = time.perf_counter()
         out = self._fit(data)
         out.provenance = {
@@ -152,6 +181,32 @@ class Method(ABC):
         }
         self.synthetic_ = out
         return self
+
+    def _check_fit_data(self, data: FairDataset) -> None:
+        """What every method needs: a valid FairDataset of its modality with rows, two classes, two values on every
+        sensitive axis present (fairness is vacuous otherwise), and no row weights unless the method reads them."""
+        if not isinstance(data, FairDataset):
+            raise DataError(f"{self.name}.fit expects a FairDataset (see fairdistill.datasets.load / from_frame); "
+                            f"got {type(data).__name__}")
+        if data.modality not in self.modalities:
+            raise DataError(f"{self.name} works on {'/'.join(self.modalities)} data; {data.name} is "
+                            f"{data.modality}")
+        if len(data) == 0:
+            raise DataError(f"{data.name} has no rows")
+        data.validate()
+        if len(np.unique(data.y)) < 2:
+            raise DataError(f"{data.name}: every row has label {int(data.y[0])}; {self.name} needs at least two "
+                            "classes: give data with at least two labels")
+        for j, axis in enumerate(data.sensitive_names):
+            values = np.unique(data.s[:, j])
+            if len(values) < 2:
+                raise DataError(f"{data.name}: the sensitive attribute {axis!r} is constant ({int(values[0])} on every "
+                                f"row), so fairness across its groups is vacuous; choose another attribute")
+        w = data.weights
+        if w is not None and not self.uses_weights and len(w) and np.ptp(w) > 1e-12 * max(abs(float(w[0])), 1.0):
+            raise DataError(f"{self.name} ignores row weights and {data.name} has unequal ones; drop them "
+                            f"(dataclasses.replace(data, weights=None)) or reweigh inside the method where it offers "
+                            f"it (e.g. reweigh=True on the coreset baselines)")
 
     @abstractmethod
     def _fit(self, data: FairDataset) -> SyntheticSet:

@@ -9,10 +9,12 @@ from .base import Method, Param, positive, resolve_size
 
 
 class Full(Method):
-    """The whole training set, unchanged (weights 1): the upper reference every table reports as "Whole"."""
+    """The whole training set, unchanged (its weights, 1 by default): the upper reference every table reports as
+    "Whole"."""
 
     name = "full"
     summary = "the whole training set (reference)"
+    uses_weights = True
 
     def _fit(self, data: FairDataset) -> SyntheticSet:
         return SyntheticSet.from_dataset(data, weights=data.w.copy(), origin=np.zeros(len(data), np.int8))

@@ -27,6 +27,28 @@ def as_1d(a, name: str) -> np.ndarray:
     return arr
 
 
+def as_labels(a, name: str) -> np.ndarray:
+    """``as_1d`` for hard labels: ints or bools, or floats that are all whole numbers (0./1. arrays); scores,
+    NaN and text are DataErrors, so that a fairness metric never silently reads scores as labels."""
+    arr = as_1d(a, name)
+    if arr.dtype.kind in "biu":
+        return arr
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if arr.dtype.kind != "f":
+        eg = arr[:1].tolist()[0] if len(arr) else None
+        raise DataError(f"{name} holds non-numeric values (e.g. {eg!r}, dtype {arr.dtype}): fairness metrics need "
+                        f"integer or boolean labels; encode them first (e.g. {name} == {eg!r})")
+    bad = ~np.isfinite(arr) | (arr != np.round(arr))
+    if bad.any():
+        raise DataError(f"{name} holds non-integer values (e.g. {arr[bad][0]:.4g}): fairness metrics need hard "
+                        f"labels; threshold the scores first (e.g. scores >= 0.5)")
+    return arr
+
+
 def check_lengths(**arrays) -> int:
     lens = {k: len(v) for k, v in arrays.items() if v is not None}
     if len(set(lens.values())) > 1:
@@ -47,9 +69,11 @@ def as_weights(sample_weight, n: int) -> np.ndarray:
 
 
 def weighted_groups(sensitive_features, sample_weight, **arrays: np.ndarray):
-    """Group codes, group index, weights and the named ``arrays`` (length-checked against the groups, at least one
-    row) restricted to the rows of positive weight: a group whose rows all weigh 0 does not exist (fairlearn's
-    MetricFrame drops it too). Returns (codes, index, w, *arrays in the order given)."""
+    """Group codes, group index, weights and the named label ``arrays`` (checked as hard labels by ``as_labels``,
+    length-checked against the groups, at least one row) restricted to the rows of positive weight: a group whose rows
+    all weigh 0 does not exist (fairlearn's MetricFrame drops it too). Returns (codes, index, w, *arrays in the order
+    given). Every fairness metric reads its y_true / y_pred through here."""
+    arrays = {k: as_labels(v, k) for k, v in arrays.items()}
     codes, index = encode_groups(sensitive_features)
     n = check_lengths(**arrays, sensitive_features=codes)
     if n == 0:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import as_1d, as_weights, check_lengths, encode_groups, warn, with_table
+from ._common import as_labels, as_weights, check_lengths, encode_groups, warn, with_table
 
 
 def deo_table(y_true, y_pred, *, sensitive_features, sample_weight=None, groups=None, classes=None,
               reference_empty_cells=False) -> pd.DataFrame:
     """Per (group, class) cell: count, correct, tpr, and whether the cell enters the gap (``used``)."""
-    y_true, y_pred = as_1d(y_true, "y_true"), as_1d(y_pred, "y_pred")
+    y_true, y_pred = as_labels(y_true, "y_true"), as_labels(y_pred, "y_pred")
     codes, index = encode_groups(sensitive_features)
     n = check_lengths(y_true=y_true, y_pred=y_pred, sensitive_features=codes)
     w = as_weights(sample_weight, n)

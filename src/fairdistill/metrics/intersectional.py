@@ -30,7 +30,6 @@ def group_tpr(y_true, y_pred, *, sensitive_features, smoothing="reference", rate
     ``raw`` = hits / n (NaN when n = 0) and ``rate`` = the smoothed rate (NaN for n = 0 when smoothing="none")."""
     check_choice(smoothing, "smoothing", tuple(SMOOTHING))
     check_choice(rate, "rate", RATES)
-    y_true, y_pred = as_1d(y_true, "y_true"), as_1d(y_pred, "y_pred")
     codes, index, w, y_true, y_pred = weighted_groups(sensitive_features, sample_weight, y_true=y_true,
                                                       y_pred=y_pred)
     cond = (y_true == pos_label) if rate == "tpr" else (y_true != pos_label)
@@ -91,7 +90,6 @@ def differential_fairness_outcomes(y_true, y_pred, *, sensitive_features, concen
     """Foulds et al.'s smoothed epsilon-DF on outcomes (y_true is ignored):
     P(y | g) = (N_{y,g} + concentration/|Y|) / (N_g + concentration) over the outcomes Y = {0, 1} united with the
     predicted labels; eps = max over y and group pairs of |log P(y | g) - log P(y | g')|."""
-    y_pred = as_1d(y_pred, "y_pred")
     codes, index, w, y_pred = weighted_groups(sensitive_features, sample_weight, y_pred=y_pred)
     outcomes = np.union1d(np.unique(y_pred), [0, 1])
     alpha = concentration / len(outcomes)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, did_you_mean
 from ..methods.base import Param, non_negative, positive
 from ..torchutil import resolve_device, single_thread, to_tensor, torch_seed
 from .torch_train import TrainConfig, predict_logits, softmax_np, train_classifier
@@ -68,7 +68,8 @@ class Classifier(ABC):
         spec = {p.name: p for p in self.options}
         unknown = sorted(set(opts) - set(spec))
         if unknown:
-            raise ConfigError(f"model {self.name!r} has no option(s) {unknown}; accepted: {sorted(spec)}")
+            raise ConfigError(f"model {self.name!r} has no option(s) {unknown}{did_you_mean(unknown, spec)}; "
+                              f"accepted: {sorted(spec)}")
         self.opts = {k: p.coerce(opts.get(k, p.default)) for k, p in spec.items()}
         self.n_classes, self.seed, self.device = n_classes, seed, device
 
@@ -258,7 +259,12 @@ MODELS: dict[str, type[Classifier]] = {c.name: c for c in (ConvNetClassifier, ML
                                                            XGBoost)}
 
 
-def make(name: str, n_classes: int, seed: int = 0, device: str = "auto", **opts) -> Classifier:
+def model_class(name: str) -> type[Classifier]:
+    """The classifier called ``name``; an unknown name is a ConfigError with the closest name and the choices."""
     if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-    return MODELS[name](n_classes=n_classes, seed=seed, device=device, **opts)
+        raise ConfigError(f"unknown model {name!r}{did_you_mean(name, MODELS)}; choose one of: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def make(name: str, n_classes: int, seed: int = 0, device: str = "auto", **opts) -> Classifier:
+    return model_class(name)(n_classes=n_classes, seed=seed, device=device, **opts)

@@ -1,0 +1,114 @@
+"""The Method protocol every estimator shares: parameters, scikit-learn's get/set/clone, fit's input rules, refits."""
+import inspect
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from fairdistill import DataError, FairDataset
+from fairdistill.errors import ConfigError
+from fairdistill.methods import base, get, make
+from fairdistill.methods.fwc.estimator import FWC
+
+
+def table(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, 2, (n, 1))
+    X = rng.normal(size=(n, 3)) + s
+    y = (X[:, 0] + rng.normal(0, 0.5, n) > 0.5).astype(int)
+    return FairDataset(X=X, y=y, s=s, sensitive_names=["a"], name="toy")
+
+
+@pytest.mark.parametrize("bad", [-1, 2 ** 32, 2 ** 64, None, True, 1.5, "x"])
+def test_seed_is_checked_at_construction(bad):
+    """A negative, huge, boolean or missing seed fails in the constructor with the library's error, not in numpy or
+    torch during fit (seed=None used to run with a different result each time)."""
+    with pytest.raises(ConfigError, match="seed="):
+        make("uniform", seed=bad)
+    assert make("uniform", seed=2 ** 32 - 1).seed == 2 ** 32 - 1
+
+
+def test_none_only_where_the_default_is_none():
+    with pytest.raises(ConfigError, match="epsilon=None is not valid"):
+        make("fwc", epsilon=None)
+    assert make("random", ipc=None).ipc is None  # None = decided by the data
+
+
+def test_size_one_point_zero_and_booleans_are_refused():
+    p = base.Param("size", "size", 0.1, "h")
+    assert p.coerce(1) == 1 and p.coerce("1") == 1 and p.coerce(0.5) == 0.5 and p.coerce(250.0) == 250
+    for bad in (1.0, "1.0", np.float64(1.0), True):  # 1.0: every row or one row? True: a count of 1?
+        with pytest.raises(ConfigError, match="size="):
+            p.coerce(bad)
+    with pytest.raises(ConfigError, match="n_per_cell=True"):
+        make("equal-sampling", n_per_cell=True)
+
+
+def test_unknown_names_suggest_the_closest():
+    with pytest.raises(ConfigError, match="did you mean 'epsilon'"):
+        make("fwc", epsilion=0.1)
+    with pytest.raises(ConfigError, match="did you mean 'fwc'"):
+        make("fcw")
+
+
+def test_signature_and_help_list_the_parameters():
+    sig = inspect.signature(FWC)
+    assert sig.parameters["epsilon"].default == FWC.param_spec()["epsilon"].default
+    assert sig.parameters["seed"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert list(sig.parameters) == list(FWC.param_spec())
+    for name, p in FWC.param_spec().items():
+        assert f"{name} (default {p.default!r}): {p.help}" in FWC.__doc__
+    assert FWC.__doc__.startswith(FWC._doc_head) and FWC._doc_head  # the class's own text comes first
+
+
+def test_scikit_learn_clone_and_set_params():
+    m = make("fwc", epsilon=0.05, size=30, seed=3)
+    c = clone(m)
+    assert c is not m and c.get_params() == m.get_params() and type(c) is FWC
+    assert m.set_params(epsilon=0.2) is m and m.epsilon == 0.2
+    with pytest.raises(ConfigError, match="epsilon=-5"):
+        m.set_params(epsilon=-5)
+    with pytest.raises(ConfigError, match="did you mean 'size'"):
+        m.set_params(sise=3)
+
+
+def test_weights_are_refused_where_a_method_ignores_them():
+    data = table()
+    weighted = replace(data, weights=np.where(data.s[:, 0] == 0, 5.0, 0.2))
+    for name in ("fwc", "uniform", "kmeans"):
+        with pytest.raises(DataError, match="ignores row weights"):
+            make(name, size=20).fit(weighted)
+    equal = replace(data, weights=np.full(len(data), 2.0))  # equal weights carry nothing to ignore
+    assert np.array_equal(make("uniform", size=20).fit(equal).synthetic_.X, make("uniform", size=20).fit(data).synthetic_.X)
+    assert np.array_equal(make("full").fit(weighted).synthetic_.weights, weighted.weights)  # full reads them
+
+
+@pytest.mark.parametrize("name", ["uniform", "kmeans", "fwc", "fairwasp", "kmedian-coreset", "equal-sampling"])
+def test_a_constant_sensitive_axis_is_refused_by_every_method(name):
+    data = table()
+    const = replace(data, s=np.zeros_like(data.s))
+    with pytest.raises(DataError, match="'a' is constant"):
+        make(name).fit(const)
+
+
+def test_a_refit_starts_afresh():
+    """Fitted state ends in "_" and is cleared by fit: a refit on other data equals a fresh fit (Fair4Free used to
+    keep the first fit's label offsets, breaking y_parity on the second data set)."""
+    from fairdistill.methods.fair4free.estimator import Fair4Free
+    from test_fair4free import FAST, make_table
+    first, second = make_table(n=160, seed=1), make_table(n=200, seed=2, n_axes=2)
+    fresh = Fair4Free(**FAST).fit(second).synthetic_
+    m = Fair4Free(**FAST).fit(first)
+    m.sample(50)  # fills the label-offset cache
+    again = m.fit(second).synthetic_
+    assert np.array_equal(again.X, fresh.X) and np.array_equal(again.y, fresh.y) and np.array_equal(again.s, fresh.s)
+    assert torch.equal(m._label_offsets("student"), Fair4Free(**FAST).fit(second)._label_offsets("student"))
+
+
+def test_every_registered_method_documents_its_parameters():
+    from fairdistill.methods import REGISTRY
+    for name in REGISTRY:
+        cls = get(name)
+        assert "Parameters (keyword only):" in cls.__doc__ and "seed (default 0)" in cls.__doc__
