@@ -409,7 +409,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     recomputed. Without ``resume`` the results hold the requested cases and seeds; with it, every logged run."""
 
     from ..fileio import write_text
-    from .record import write_results
+    from .record import stamp, write_results
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     n_seeds, chosen, models = _setup(seeds, quick, cases)
@@ -422,6 +422,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
         rng = np.random.default_rng(seed)  # the figure shows the first seed's latents: keep 1,500 of those
         lat = {k: np.round(v[rng.choice(len(v), min(1500, len(v)), replace=False)], 4)
                for k, v in lat.items()} if seed == 0 else {}
+        rec = stamp(rec)  # the commit that made the run, in the log and in the results
         runs.append({**rec, "latents": {k: v.tolist() for k, v in lat.items()}})
         done[(dataset, axis, seed)] = (rec, lat)
         log(f"[fair4free-paper] {dataset}/{axis} seed {seed}: {time.perf_counter() - t0:.0f}s")
@@ -445,7 +446,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
               "fair4free_effective_params": records[0].get("effective_params") if records else None}
     results = {"summary": summary, "targets": targets, "paper": {f"{d}/{a}": v for (d, a), v in PAPER.items()},
                "runs": records}
-    write_results(out_dir / "fair4free-paper.json", "fair4free-paper", results, config)
+    write_results(out_dir / "fair4free-paper.json", "fair4free-paper", results, config, runs=records)
     bounds = {case: mean_std(r["coverage_bound"] for r in records if f"{r['dataset']}/{r['sensitive']}" == case)[0]
               for case in summary}  # the bound differs by split: its mean over the seeds
     write_text(out_dir / "fair4free-paper.md", _markdown(summary, targets, config, bounds))

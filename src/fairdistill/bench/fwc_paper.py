@@ -447,9 +447,7 @@ def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
         z_raw = enc.z(X=enc.X * raw[0] + raw[1]) if raw is not None else None
         for size, ms in todo.items():
             block = _run_block(name, seed, size, ms, splits, enc, z_train, z_raw, raw, device)
-            for r in block:
-                runs.append(r)
-            done += block
+            done += [runs.append(r) for r in block]
             log(f"[fwc-paper] {name} seed {seed} size {size:g} done ({time.perf_counter() - t0:.0f}s)")
     if resume:  # the merged results describe every dataset and seed they hold
         config["seeds"] = {d: len({r["seed"] for r in done if r["dataset"] == d}) for d in DATASETS
@@ -475,7 +473,7 @@ def write_outputs(out_dir, records: list[dict], config: dict, seconds: float | N
     datasets = sorted({r["dataset"] for r in records})
     results = {"aggregate": agg, "targets": targets, "runs": records,
                "paper_w1": {d: PAPER_W1[d] for d in datasets}, "seconds": seconds}
-    write_results(out_dir / f"{SUITE}.json", SUITE, results, config)
+    write_results(out_dir / f"{SUITE}.json", SUITE, results, config, runs=records)
     write_text(out_dir / f"{SUITE}.md", markdown(agg, targets, config))
     figure(agg, out_dir / f"{SUITE}.png")
     return results

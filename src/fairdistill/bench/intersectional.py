@@ -48,7 +48,7 @@ from ..methods.intersectional.estimator import REFERENCE_MLP
 from ..models import MLPClassifier
 from ..progress import log
 from .common import config_diff, mean_std
-from .record import write_results
+from .record import stamp, write_results
 
 SEEDS = (10, 20, 30, 40, 50)
 DATASETS = ("adult", "compas", "german", "cmnist-pca")
@@ -312,7 +312,7 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                 _, row["df_boot_lo"], row["df_boot_hi"] = metrics.bootstrap(
                     metrics.differential_fairness, test.y, sel["pred"], test.s, n=n_boot, seed=seed)
                 row["seconds"] = round(time.perf_counter() - t0, 1)
-                done[(ds, seed, name)] = row
+                done[(ds, seed, name)] = stamp(row)
                 log(f"[intersectional] {ds} seed {seed} {name}: bacc {row['balanced_accuracy']:.3f} "
                     f"DF {row['df']:.3f} IF {row['if_0.5']:.3f} worst {row['worst_tpr']:.3f} ({row['seconds']}s)")
             write_outputs(out_dir, grouped(), config)  # after every seed, so an interrupted run keeps its results
@@ -328,6 +328,7 @@ def write_outputs(out_dir, results: dict, config: dict) -> None:
     for res in results.values():  # summaries and checks always follow the runs (also after a resume)
         res["summary"] = {m: _summary(rows) for m, rows in res["runs"].items()}
         res["checks"] = _checks(res["summary"])
-    write_results(out_dir / "intersectional.json", "intersectional", results, config)
+    write_results(out_dir / "intersectional.json", "intersectional", results, config,
+                  runs=[r for res in results.values() for rows in res["runs"].values() for r in rows])
     write_text(out_dir / "intersectional.md", _markdown(results, config))
     _figure(results, out_dir / "intersectional.png")

@@ -1,4 +1,10 @@
-"""What every committed benchmark result carries: the command, the commit, the machine, the version."""
+"""What every committed benchmark result carries: the command, the commit, the machine, the version.
+
+A resumed suite keeps runs made by earlier commands, possibly at earlier commits, so the header's ``commit`` and
+``command`` (those of the invocation that wrote the file) do not say where every run came from. Each run record is
+therefore stamped with the commit that made it (``made_at``, by ``stamp``), and the header counts them
+(``runs_made_at``: commit -> runs; "unrecorded" for runs logged before the stamp existed).
+"""
 from __future__ import annotations
 
 import os
@@ -6,8 +12,9 @@ import platform
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .. import __version__
 from ..fileio import write_json
@@ -48,13 +55,31 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def write_results(path: str | os.PathLike, suite: str, results: Any, config: dict | None = None) -> Path:
-    """Write ``{"suite", "command", "commit", "machine", "version", "date", "config", "results"}`` as JSON."""
+MADE_AT = "made_at"
+
+
+def stamp(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with the commit that made it under ``made_at``; a record that has one (a resumed run) keeps it."""
+    return record if MADE_AT in record else {**record, MADE_AT: git_commit()}
+
+
+def made_at_tally(records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Runs per commit that made them, most first ("unrecorded": runs from before records were stamped)."""
+    return dict(Counter(r.get(MADE_AT, "unrecorded") for r in records).most_common())
+
+
+def write_results(path: str | os.PathLike, suite: str, results: Any, config: dict | None = None,
+                  runs: Iterable[dict[str, Any]] | None = None) -> Path:
+    """Write ``{"suite", "command", "commit", "machine", "version", "date", "config", "results"}`` as JSON, with
+    ``runs_made_at`` (``made_at_tally(runs)``) when the suite passes its run records."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    head = {"suite": suite, "command": " ".join(["fairdistill", *sys.argv[1:]]) if sys.argv else "",
+            "commit": git_commit()}
+    if runs is not None:
+        head["runs_made_at"] = made_at_tally(runs)
     write_json(path, {
-        "suite": suite, "command": " ".join(["fairdistill", *sys.argv[1:]]) if sys.argv else "",
-        "commit": git_commit(), "machine": machine(), "fairdistill_version": __version__,
+        **head, "machine": machine(), "fairdistill_version": __version__,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": config or {}, "results": results,
     })
     return path

@@ -12,7 +12,8 @@ what one run records), and a log belongs to one configuration:
 - A torn last line (the process was killed in the middle of an append) is skipped with a ``RuntimeWarning``; the
   next ``append`` cuts it off first. An unreadable line anywhere else means the file was damaged otherwise:
   ``ResumeError``.
-- ``append(record)`` writes one line in one call and flushes it to disk.
+- ``append(record)`` writes one line in one call and flushes it to disk, the record stamped with the commit that
+  made it (``record.stamp``: ``made_at``).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ResumeError
+from .record import stamp
 
 STAMP = "config_key"
 
@@ -91,8 +93,10 @@ class RunLog:
         with open(self.path, "r+b") as fh:
             fh.truncate(sum(len(line) + 1 for line in lines[:-1]))
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Add one record, stamped with this log's configuration key."""
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Add one record, stamped with this log's configuration key and the commit that made it; returns the record
+        as ``records()`` will return it (with ``made_at``)."""
+        record = stamp(record)
         line = (json.dumps({**record, STAMP: self.config_key}) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._cut_torn_tail()
@@ -100,3 +104,4 @@ class RunLog:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
+        return record
