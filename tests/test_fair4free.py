@@ -482,10 +482,29 @@ def test_y_parity_offsets_belong_to_the_fitted_generator(toy):
     """The label repair is fixed once per fitted generator (and source, and target), not per sample() batch: a
     one-row sample gets the same offsets as a large one, and the large sample's group rates meet the target."""
     m = Fair4Free(**dict(FAST, teacher_epochs=30, y_mode="decoder", lg_beta=0, y_parity="balanced")).fit(toy)
-    first = m._label_offsets("student")
+    first = m._label_offsets("student", "sample")
     assert len(m.sample(1).y) == 1
     syn = m.sample(8000, seed=123)
-    assert m._label_offsets("student") is first  # reused, whatever n
+    assert m._label_offsets("student", "sample") is first  # reused, whatever n
     assert np.abs(np.array([syn.y[syn.s[:, 0] == s].mean() for s in (0, 1)]) - 0.5).max() < 0.03
     m.y_parity = "data"
-    assert not torch.equal(m._label_offsets("student"), first)  # another target, other offsets
+    assert not torch.equal(m._label_offsets("student", "sample"), first)  # another target, other offsets
+
+
+def test_s_mode_of_a_draw_can_differ_from_the_fitted_one(toy):
+    """The teacher and student do not depend on s_mode, so sample(n, s_mode=m) of one fit equals sample(n) of a fit
+    with s_mode=m; the label offsets are fixed per s_mode (they depend on how (z, s) pairs are drawn)."""
+    m = Fair4Free(**FAST).fit(toy)
+    for mode in ("counterfactual", "balanced"):
+        other = Fair4Free(s_mode=mode, **FAST).fit(toy).sample(300)
+        here = m.sample(300, s_mode=mode)
+        assert np.array_equal(here.X, other.X) and np.array_equal(here.y, other.y) and np.array_equal(here.s, other.s)
+        assert here.provenance["s_mode"] == mode
+    assert np.array_equal(m.sample(300).X, m.sample(300, s_mode="sample").X)
+    assert not torch.equal(m._label_offsets("student", "sample"), m._label_offsets("student", "counterfactual"))
+    with pytest.raises(ConfigError, match="needs the q\\(s \\| z\\) classifier"):
+        m.sample(10, s_mode="posterior")
+    with pytest.raises(ConfigError, match="s_mode='nope' is not one of"):
+        m.sample(10, s_mode="nope")
+    with pytest.raises(ConfigError, match="s_group=0|s_group="):
+        Fair4Free(s_group=7, **FAST).fit(toy).sample(10, s_mode="fixed")

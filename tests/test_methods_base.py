@@ -104,7 +104,7 @@ def test_a_refit_starts_afresh():
     m.sample(50)  # fills the label-offset cache
     again = m.fit(second).synthetic_
     assert np.array_equal(again.X, fresh.X) and np.array_equal(again.y, fresh.y) and np.array_equal(again.s, fresh.s)
-    assert torch.equal(m._label_offsets("student"), Fair4Free(**FAST).fit(second)._label_offsets("student"))
+    assert torch.equal(m._label_offsets("student", "sample"), Fair4Free(**FAST).fit(second)._label_offsets("student", "sample"))
 
 
 def test_every_registered_method_documents_its_parameters():

@@ -438,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto", help="auto, cpu, cuda")
     b.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="suite-specific option, repeatable (e.g. fairdd-paper: protocol=full, jobs=4, "
-                        "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=crime; fair4free-paper: cases=compas/sex; "
+                        "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=crime; fair4free-paper, fair4free-smode: cases=compas/sex; "
                         "fwc-paper, fair4free-paper, intersectional: resume=true keeps the finished runs in --out "
                         "and runs only what is missing)")
     _quiet_arg(b)

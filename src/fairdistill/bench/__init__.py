@@ -23,6 +23,9 @@ SUITES: dict[str, tuple[str, str]] = {
                     "(no --seeds; --set rounds=N)"),
     "fair4free-paper": ("fairdistill.bench.fair4free:paper", "Fair4Free on Adult and COMPAS vs the paper (real-test "
                         "and own-split; --seeds: seeds per case, default 10)"),
+    "fair4free-smode": ("fairdistill.bench.fair4free_smode:run", "Fair4Free's s_mode options (how s of a generated "
+                        "row is drawn) on the fair4free-paper cases, paired by seed (--seeds: seeds per case, "
+                        "default 10)"),
     "intersectional": ("fairdistill.bench.intersectional:run", "intersectional augmentation on Adult, COMPAS, German, C-MNIST features "
                        "(--seeds: the first N of 10, 20, 30, ..., default 5)"),
     "demo-timing": ("fairdistill.bench.demo:timing", "wall time of `fairdistill demo`; Adult MLP on 1 vs all threads "

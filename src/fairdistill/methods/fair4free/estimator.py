@@ -329,58 +329,62 @@ class Fair4Free(Method):
         return new
 
     # ------------------------------------------------------------------ sample
-    def _groups_for(self, n: int, gen: torch.Generator, z: torch.Tensor) -> torch.Tensor:
+    def _groups_for(self, n: int, gen: torch.Generator, z: torch.Tensor, s_mode: str) -> torch.Tensor:
         k = len(self.groups_)
-        if self.s_mode == "posterior":  # s ~ q(s | z), drawn on the CPU generator
+        if s_mode == "posterior":  # s ~ q(s | z), drawn on the CPU generator
             probs = torch.softmax(self.s_model_(z), 1).cpu()
             return torch.multinomial(probs, 1, generator=gen).reshape(-1)
-        if self.s_mode == "sample":
+        if s_mode == "sample":
             p = torch.as_tensor(self.group_freq_, dtype=torch.float)
             return torch.multinomial(p, n, replacement=True, generator=gen)
-        if self.s_mode == "fixed":
+        if s_mode == "fixed":
             return torch.full((n,), self.s_group, dtype=torch.long)
-        if self.s_mode == "balanced":  # equal shares, in random order
+        if s_mode == "balanced":  # equal shares, in random order
             g = torch.arange(n) % k
             return g[torch.randperm(n, generator=gen)]
         return torch.arange(n) % k  # counterfactual: latent j decoded for groups 0..k-1 in turn
 
-    def _draw(self, n: int, source: str, gen: torch.Generator):
+    def _draw(self, n: int, source: str, gen: torch.Generator, s_mode: str):
         """Latents z, groups g, decoder output and label logits of n generated rows (before any label repair)."""
         k = len(self.groups_)
-        n_codes = -(-n // k) if self.s_mode == "counterfactual" else n
+        n_codes = -(-n // k) if s_mode == "counterfactual" else n
         if source == "student":
             z = self.student_.sample(n_codes, gen)
         else:
             z = torch.randn((n_codes, self.z_dim), generator=gen).to(self.device_)
-        if self.s_mode == "counterfactual":
+        if s_mode == "counterfactual":
             z = z.repeat_interleave(k, 0)[:n]
-        g = self._groups_for(n, gen, z).to(self.device_)
+        g = self._groups_for(n, gen, z, s_mode).to(self.device_)
         out = self.teacher_.decode(z, torch.nn.functional.one_hot(g, k).float())
         logits = out[:, self.x_dim_:] if self.setting("y_mode") == "decoder" else self.y_model_(z)
         return z, g, out, logits
 
     @torch.no_grad()
-    def _label_offsets(self, source: str) -> torch.Tensor:
+    def _label_offsets(self, source: str, s_mode: str) -> torch.Tensor:
         """``y_parity``'s per-group logit offsets for ``source``, fixed once per fitted generator on
         ``PARITY_REFERENCE`` reference rows (seeded), so that sample(n) does not depend on n."""
         cache = self.__dict__.setdefault("_offsets_", {})  # fitted state: a refit clears it
         y_parity = self.setting("y_parity")
-        if (source, y_parity) not in cache:
+        key = (source, s_mode, self.s_group, y_parity)  # the offsets depend on how (z, s) pairs are drawn
+        if key not in cache:
             target = (self.label_freq_ if y_parity == "data" else np.full(self.n_classes_, 1.0 / self.n_classes_))
             if np.any(target == 0):
                 raise ConfigError(f"y_parity={y_parity!r} needs every class in the training labels; class(es) "
                                   f"{np.flatnonzero(target == 0).tolist()} never occur — use y_parity='none'")
             gen = torch.Generator(device="cpu").manual_seed(self.seed + 5)
-            _, g, _, logits = self._draw(PARITY_REFERENCE, source, gen)
-            cache[source, y_parity] = parity_offsets(logits, g, len(self.groups_), torch.as_tensor(target))
-        return cache[source, y_parity]
+            _, g, _, logits = self._draw(PARITY_REFERENCE, source, gen, s_mode)
+            cache[key] = parity_offsets(logits, g, len(self.groups_), torch.as_tensor(target))
+        return cache[key]
 
     @torch.no_grad()
-    def sample(self, n: int, *, source: str = "student", seed: int | None = None) -> SyntheticSet:
+    def sample(self, n: int, *, source: str = "student", seed: int | None = None,
+               s_mode: str | None = None) -> SyntheticSet:
         """``n`` synthetic rows in the dataset's encoded X space, with s and y.
 
         ``source="student"`` (Fair4Free) or ``"prior"`` (z ~ N(0, I) straight through the teacher decoder). With
-        ``s_mode="counterfactual"`` every latent code is decoded once per group (ceil(n / groups) codes).
+        ``s_mode="counterfactual"`` every latent code is decoded once per group (ceil(n / groups) codes). ``s_mode``
+        overrides the fitted model's for this draw (the teacher and student do not depend on it; 'posterior' needs a
+        model fitted with s_mode='posterior', which also trains q(s | z)).
         The rows are a function of (n, seed): the same call returns the same rows (seed None = the model's seed + 3),
         so for two independent draws give two seeds. n is refused up front when its rows could not fit in memory
         (about 12 float32 copies of a row are alive at once).
@@ -392,7 +396,13 @@ class Fair4Free(Method):
             raise ConfigError(f"n={n!r} must be a positive whole number of rows (e.g. 1000)")
         if source not in ("student", "prior"):
             raise ConfigError(f"source={source!r} is unknown; use 'student' or 'prior'")
-        if self.s_mode == "posterior" and getattr(self, "s_model_", None) is None:
+        s_mode = self.s_mode if s_mode is None else s_mode
+        if s_mode not in S_MODES:
+            raise ConfigError(f"s_mode={s_mode!r} is not one of {list(S_MODES)}")
+        if s_mode == "fixed" and self.s_group >= len(self.groups_):
+            raise ConfigError(f"s_group={self.s_group} but the model has only {len(self.groups_)} groups; give "
+                              f"0..{len(self.groups_) - 1}")
+        if s_mode == "posterior" and getattr(self, "s_model_", None) is None:
             raise ConfigError("s_mode='posterior' needs the q(s | z) classifier that fit() trains only when s_mode is "
                               "'posterior'; refit with s_mode='posterior'")
         n = int(n)
@@ -402,14 +412,14 @@ class Fair4Free(Method):
             raise ConfigError(f"n={n} rows would need about {need / 2 ** 30:.0f} GiB and this machine has "
                               f"{total / 2 ** 30:.0f} GiB; draw fewer rows per call (several calls with different seeds)")
         gen = torch.Generator(device="cpu").manual_seed(self.seed + 3 if seed is None else seed)
-        z, g, out, logits = self._draw(n, source, gen)
+        z, g, out, logits = self._draw(n, source, gen, s_mode)
         y_mode, decode = self.setting("y_mode"), self.setting("decode")
         # decoded on the CPU with the seeded CPU generator, so sample(n, seed=s) repeats on every device
         rows = self.teacher_.to_rows(out.cpu(), decode, gen, self.numeric_sd_.cpu()).numpy()
         X = rows[:, :self.x_dim_]
         y_parity = self.setting("y_parity")
         if y_parity != "none":  # one logit offset per group: every group's mean p(y) = the target frequencies
-            logits = logits + self._label_offsets(source)[g]
+            logits = logits + self._label_offsets(source, s_mode)[g]
         if y_mode == "decoder" and (y_parity == "none" or decode == "argmax"):
             y = (rows[:, self.x_dim_:] if y_parity == "none" else logits.cpu().numpy()).argmax(1)
         else:
@@ -418,6 +428,6 @@ class Fair4Free(Method):
         s = np.full((n, self.n_axes_), UNASSIGNED, dtype=np.int64)
         s[:, self.group_axes_] = np.asarray(self.groups_, dtype=np.int64)[g.cpu().numpy()]
         return SyntheticSet.from_dataset(self._template, X=X.astype(np.float32), y=y.astype(np.int64), s=s,
-                                         provenance={"source": source, "s_mode": self.s_mode, "y_mode": y_mode,
+                                         provenance={"source": source, "s_mode": s_mode, "y_mode": y_mode,
                                                      "y_parity": y_parity, "decode": decode,
                                                      "groups": [list(t) for t in self.groups_]})
