@@ -274,7 +274,7 @@ def german_run(capsys, tmp_path_factory):
 def test_evaluate_repeats_and_none_option_values(capsys, german_run):
     from fairdistill.errors import ConfigError
     from fairdistill.runs import evaluate_run
-    with pytest.raises(ConfigError, match="repeats=0 must be >= 1"):
+    with pytest.raises(ConfigError, match="repeats=0 must be > 0"):
         evaluate_run(german_run, repeats=0)  # never silently 5
     for none in ("none", "None", "null"):
         code, _, err = run(capsys, "evaluate", german_run, "--model", "rf", "--max-depth", none, "--repeats", 1)

@@ -48,9 +48,9 @@ def test_bad_shapes_and_values_are_named(kw, msg):
 
 
 @pytest.mark.parametrize("kw,msg", [
-    ({"y": np.array(["no", "yes", "no", "yes"])}, r"y holds non-numeric values \(e\.g\. 'no', dtype <U3\); labels "
+    ({"y": np.array(["no", "yes", "no", "yes"])}, r"y holds non-numeric values \(e\.g\. 'no', dtype <U3\): labels "
                                                   r"are integer codes 0\.\.k-1: build .*datasets\.from_frame$"),
-    ({"y": np.array([0, 1, 0, 1]) + 0.7}, r"y holds non-integer values \(e\.g\. 0\.7\); labels are integer codes "
+    ({"y": np.array([0, 1, 0, 1]) + 0.7}, r"y holds non-integer values \(e\.g\. 0\.7\): labels are integer codes "
                                           r"0\.\.k-1 \(whole-number floats such as 1\.0 are fine\)$"),
     ({"s": np.array([0, -1, 1, 0])}, r"s holds the negative code -1; sensitive codes are 0\.\.k-1 \(k values per "
                                      r"axis\): .*datasets\.from_frame$"),

@@ -1,4 +1,6 @@
 """The downstream protocol: weights are respected, metrics equal direct computations, bad inputs are named."""
+import re
+
 import numpy as np
 import pytest
 
@@ -165,12 +167,16 @@ def test_evaluate_checks_valid_like_test_and_the_first_argument():
         evaluate(syn, test, model="logreg", valid=(test.X, test.y))
 
 
-@pytest.mark.parametrize("bad", [0, 1.5, "2", None, True])
-def test_evaluate_repeats_must_be_a_whole_number(bad):
+@pytest.mark.parametrize("bad, msg", [(0, "repeats=0 must be > 0"), (1.5, "repeats=1.5 is not valid; give an integer"),
+                                      (None, "repeats=None is not valid"), (True, "repeats=True is not valid"),
+                                      (-1, "seed=-1 must lie in 0..4294967295")])
+def test_evaluate_repeats_and_seed_are_checked(bad, msg):
+    """repeats must be a whole number >= 1 and seed a seed (-1 reached scikit-learn as a raw error)."""
     from fairdistill.errors import ConfigError
     train, test = blobs(60, 0), blobs(60, 1)
-    with pytest.raises(ConfigError, match=rf"^repeats={bad!r} is not valid; give a whole number >= 1$"):
-        evaluate(SyntheticSet.from_dataset(train), test, model="logreg", repeats=bad)
+    kw = {"seed": bad} if msg.startswith("seed") else {"repeats": bad}
+    with pytest.raises(ConfigError, match="^" + re.escape(msg)):
+        evaluate(SyntheticSet.from_dataset(train), test, model="logreg", **kw)
 
 
 def test_evaluate_warns_when_the_test_split_has_one_group_on_an_axis(monkeypatch, capsys):

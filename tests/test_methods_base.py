@@ -44,6 +44,19 @@ def test_size_one_point_zero_and_booleans_are_refused():
             p.coerce(bad)
     with pytest.raises(ConfigError, match="n_per_cell=True"):
         make("equal-sampling", n_per_cell=True)
+    with pytest.raises(ConfigError, match="size='1e0'"):
+        p.coerce("1e0")
+    with pytest.raises(ConfigError, match="max_iter=(np.)?True_? is not valid: a boolean is not an integer"):
+        make("fwc", max_iter=np.True_)
+
+
+def test_errors_of_parser_typed_params_say_what_they_accept():
+    from fairdistill.models import make as make_model
+    with pytest.raises(ConfigError) as info:
+        make_model("mlp", 2, hidden=None)
+    assert "give None" not in str(info.value) and "hidden layer sizes" in str(info.value)
+    with pytest.raises(ConfigError, match="a boolean is not what its help says: hidden layer sizes"):
+        make_model("mlp", 2, hidden=True)
 
 
 def test_unknown_names_suggest_the_closest():
@@ -58,15 +71,33 @@ def test_signature_and_help_list_the_parameters():
     assert sig.parameters["epsilon"].default == FWC.param_spec()["epsilon"].default
     assert sig.parameters["seed"].kind is inspect.Parameter.KEYWORD_ONLY
     assert list(sig.parameters) == list(FWC.param_spec())
+    flat = " ".join(FWC.__doc__.split())  # the parameter lines are wrapped
     for name, p in FWC.param_spec().items():
-        assert f"{name} (default {p.default!r}): {p.help}" in FWC.__doc__
+        line = f"{name}: {p.help}" if "(default" in p.help else f"{name} (default {p.default!r}): {p.help}"
+        assert " ".join(line.split()) in flat
+    assert max(len(line) for line in FWC.__doc__.splitlines()) <= 120
     assert FWC.__doc__.startswith(FWC._doc_head) and FWC._doc_head  # the class's own text comes first
+
+
+@pytest.mark.parametrize("params", [dict(epsilon=0.05, size=30, seed=3), dict(size=1000, seed=123456789),
+                                    dict(size=np.int64(500), epsilon=np.float64(0.1)), dict(size=0.25)])
+def test_scikit_learn_clone_keeps_every_parameter(params):
+    """clone checks that the constructor keeps its arguments as the same objects: counts above 256 (not cached by
+    Python) and numpy scalars used to fail."""
+    m = make("fwc", **params)
+    c = clone(m)
+    assert c is not m and c.get_params() == m.get_params() and type(c) is FWC
+
+
+def test_every_method_can_be_cloned():
+    from fairdistill.methods import REGISTRY
+    for name in REGISTRY:
+        m = make(name)
+        assert clone(m).get_params() == m.get_params()
 
 
 def test_scikit_learn_clone_and_set_params():
     m = make("fwc", epsilon=0.05, size=30, seed=3)
-    c = clone(m)
-    assert c is not m and c.get_params() == m.get_params() and type(c) is FWC
     assert m.set_params(epsilon=0.2) is m and m.epsilon == 0.2
     with pytest.raises(ConfigError, match="epsilon=-5"):
         m.set_params(epsilon=-5)
@@ -81,7 +112,8 @@ def test_weights_are_refused_where_a_method_ignores_them():
         with pytest.raises(DataError, match="ignores row weights"):
             make(name, size=20).fit(weighted)
     equal = replace(data, weights=np.full(len(data), 2.0))  # equal weights carry nothing to ignore
-    assert np.array_equal(make("uniform", size=20).fit(equal).synthetic_.X, make("uniform", size=20).fit(data).synthetic_.X)
+    plain = make("uniform", size=20).fit(data).synthetic_.X
+    assert np.array_equal(make("uniform", size=20).fit(equal).synthetic_.X, plain)
     assert np.array_equal(make("full").fit(weighted).synthetic_.weights, weighted.weights)  # full reads them
 
 
@@ -91,6 +123,34 @@ def test_a_constant_sensitive_axis_is_refused_by_every_method(name):
     const = replace(data, s=np.zeros_like(data.s))
     with pytest.raises(DataError, match="'a' is constant"):
         make(name).fit(const)
+
+
+def test_only_the_axes_a_fit_reads_must_vary():
+    """A constant axis that groups= leaves out, or data a method never reads s of, is fine."""
+    data = table()
+    two = replace(data, s=np.c_[data.s, np.zeros(len(data), int)], sensitive_names=["a", "b"])
+    make("uniform", size=20, groups="single:a").fit(two)
+    with pytest.raises(DataError, match="'b' is constant"):
+        make("uniform", size=20).fit(two)  # joint: b is read
+    const = replace(data, s=np.zeros_like(data.s))
+    make("full").fit(const)
+    make("random", size=20).fit(const)
+
+
+def test_random_checks_ipc_with_size_whatever_the_order():
+    with pytest.raises(ConfigError, match="not both"):
+        make("random", size=0.1, ipc=5)
+    m = make("random", size=0.1)
+    with pytest.raises(ConfigError, match="not both"):
+        m.set_params(ipc=5)
+    assert m.ipc is None and m.size == 0.1  # nothing set when the check fails
+
+
+def test_largest_seed_runs_through_scikit_learn():
+    """Derived seeds (seed + offset) reach scikit-learn, which takes 0..2**32-1, modulo 2**32."""
+    data = table()
+    for name in ("fwc", "kmeans"):
+        make(name, size=20, seed=2 ** 32 - 1).fit(data)
 
 
 def test_a_refit_starts_afresh():
@@ -104,7 +164,8 @@ def test_a_refit_starts_afresh():
     m.sample(50)  # fills the label-offset cache
     again = m.fit(second).synthetic_
     assert np.array_equal(again.X, fresh.X) and np.array_equal(again.y, fresh.y) and np.array_equal(again.s, fresh.s)
-    assert torch.equal(m._label_offsets("student", "sample"), Fair4Free(**FAST).fit(second)._label_offsets("student", "sample"))
+    fresh_offsets = Fair4Free(**FAST).fit(second)._label_offsets("student", "sample")
+    assert torch.equal(m._label_offsets("student", "sample"), fresh_offsets)
 
 
 def test_every_registered_method_documents_its_parameters():

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
-from .errors import ConfigError, FairDistillError
+from .errors import ConfigError, FairDistillError, did_you_mean
 
 EPILOG = ("Data is read from --data-dir, else $FAIRDISTILL_DATA, else ~/.cache/fairdistill. "
           "Every command is reproducible: same --seed, same result on the same machine.")
@@ -274,8 +274,8 @@ def cmd_bench(args) -> int:
     accepted = set(params) - {"out_dir", "data_dir", "seeds", "quick", "device"}
     unknown = sorted(set(extra) - accepted)
     if unknown:
-        raise ConfigError(f"bench {args.suite} has no option(s) {unknown}; accepted with --set: "
-                          f"{sorted(accepted) or 'none'}")
+        raise ConfigError(f"bench {args.suite} has no option(s) {unknown}{did_you_mean(unknown, accepted)}; "
+                          f"accepted with --set: {sorted(accepted) or 'none'}")
     extra = {k: _suite_value(args.suite, params[k], v) for k, v in extra.items()}
     args.out = args.out or ("runs/bench-quick" if args.quick else "benchmarks")
     out = Path(args.out)
@@ -438,7 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto", help="auto, cpu, cuda")
     b.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="suite-specific option, repeatable (e.g. fairdd-paper: protocol=full, jobs=4, "
-                        "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=crime; fair4free-paper, fair4free-smode: cases=compas/sex; "
+                        "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=crime; fair4free-paper, fair4free-smode: "
+                        "cases=compas/sex; "
                         "fwc-paper, fair4free-paper, intersectional: resume=true keeps the finished runs in --out "
                         "and runs only what is missing)")
     _quiet_arg(b)

@@ -5,6 +5,7 @@ weights and provenance. Both are plain NumPy containers; methods convert to torc
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Sequence
 
@@ -29,26 +30,31 @@ def _numeric(X, name: str) -> np.ndarray:
                         f"dataset from a raw table with fairdistill.datasets.from_frame") from None
 
 
-def _integer_codes(a, field_name: str, name: str) -> np.ndarray:
-    """``a`` as int64; floats must be whole numbers (0., 1., ...), text and fractions are DataErrors."""
+def integer_valued(a, what: str, text_fix: str, fraction_fix: str) -> np.ndarray:
+    """``a`` as int64 when every value is a whole number (ints, bools, or floats such as 1.0); otherwise a DataError
+    naming the first offending value: "WHAT holds non-numeric values (e.g. 'x'...): TEXT_FIX" for text, None and
+    other objects, "WHAT holds non-integer values (e.g. 0.374): FRACTION_FIX" for fractions, NaN and infinities."""
     arr = np.asarray(a)
     if arr.dtype.kind in "biu":
         return arr.astype(np.int64, copy=False)
-    what = "labels" if field_name == "y" else "sensitive values"
-    try:
-        f = arr.astype(np.float64) if arr.dtype.kind in "fO" else None
-    except (TypeError, ValueError):
-        f = None
-    if f is None:
-        eg = arr.reshape(-1)[:1].tolist()
-        raise DataError(f"{name}: {field_name} holds non-numeric values (e.g. {eg[0] if eg else None!r}, dtype "
-                        f"{arr.dtype}); {what} are integer codes 0..k-1: build the dataset from a raw table with "
-                        f"fairdistill.datasets.from_frame")
+    flat = arr.reshape(-1)
+    if arr.dtype.kind != "f":
+        eg = next((v for v in flat.tolist() if not isinstance(v, numbers.Real)), flat)  # tolist: Python scalars
+        if eg is not flat:
+            raise DataError(f"{what} holds non-numeric values (e.g. {eg!r}, dtype {arr.dtype}): {text_fix}")
+    f = flat.astype(np.float64)
     bad = ~np.isfinite(f) | (f != np.round(f))
     if bad.any():
-        raise DataError(f"{name}: {field_name} holds non-integer values (e.g. {f[bad][0]:.4g}); {what} are integer "
-                        f"codes 0..k-1 (whole-number floats such as 1.0 are fine)")
-    return f.astype(np.int64)
+        raise DataError(f"{what} holds non-integer values (e.g. {f[bad][0]:.4g}): {fraction_fix}")
+    return f.astype(np.int64).reshape(arr.shape)
+
+
+def _integer_codes(a, field_name: str, name: str) -> np.ndarray:
+    """``y`` or ``s`` of a dataset as int64 codes (``integer_valued``)."""
+    what = "labels" if field_name == "y" else "sensitive values"
+    return integer_valued(a, f"{name}: {field_name}", f"{what} are integer codes 0..k-1: build the dataset from a "
+                          "raw table with fairdistill.datasets.from_frame",
+                          f"{what} are integer codes 0..k-1 (whole-number floats such as 1.0 are fine)")
 
 
 @dataclass

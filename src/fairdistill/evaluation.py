@@ -19,7 +19,8 @@ import numpy as np
 
 from . import metrics as M
 from .dataset import FairDataset, group_ids
-from .errors import ConfigError, DataError
+from .errors import DataError
+from .methods.base import SEED, Param, positive
 from .models import make as make_model
 from .progress import log
 
@@ -150,6 +151,10 @@ def _check_split(data, role: str, synthetic: FairDataset | None) -> None:
                         f"{data.sensitive_names}")
 
 
+#: models trained per evaluation (``evaluate`` and ``fairdistill evaluate``)
+REPEATS = Param("repeats", int, 5, "models trained, seeds seed..seed+repeats-1", check=positive)
+
+
 def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None, repeats: int = 5, seed: int = 0,
              valid: FairDataset | None = None, use_sensitive: bool = True, device: str = "auto",
              **model_options) -> Report:
@@ -162,10 +167,7 @@ def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None
     _check_split(test, "test", synthetic)
     if valid is not None:
         _check_split(valid, "valid", synthetic)
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer, float)) or repeats < 1 \
-            or not float(repeats).is_integer():
-        raise ConfigError(f"repeats={repeats!r} is not valid; give a whole number >= 1")
-    repeats = int(repeats)
+    repeats, seed = REPEATS.coerce(repeats), SEED.coerce(seed)
     for k, axis in enumerate(test.sensitive_names):
         if np.unique(test.s[:, k]).size < 2:
             log(f"[evaluate] warning: the test split has a single group on sensitive axis {axis!r}; its fairness "

@@ -189,10 +189,10 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
     A method may recommend a protocol in ``provenance["eval"]`` (model, repeats, options such as DSA for DM
     sets); explicit arguments win. Returns (Report, SyntheticSet, config).
     """
-    from .evaluation import evaluate
+    from .evaluation import REPEATS, evaluate
     from .report import write_run_report
-    if repeats is not None and repeats < 1:
-        raise ConfigError(f"repeats={repeats} must be >= 1 (leave it out for the method's recommendation, else 5)")
+    if repeats is not None:  # None: the method's recommendation, else 5
+        repeats = REPEATS.coerce(repeats)
     run_dir = Path(run_dir)
     syn, cfg = load_run(run_dir)
     check_model(model, syn.modality)

@@ -221,7 +221,7 @@ def _one(dataset, axis, seed, *, data_dir, quick, device, models):
         rows[f"{name} @own-split"] = {"downstream": _own_split(np.c_[syn.X, syn.s], syn.y, syn.s[:, 0], models,
                                                                seed)}
     gen = torch.Generator().manual_seed(seed)
-    mu, logvar = (a.cpu() for a in model._posteriors)
+    mu, logvar = (a.cpu() for a in model._posteriors_)
     latents = {"teacher": (mu + torch.randn(mu.shape, generator=gen) * (0.5 * logvar).exp()).numpy(),
                **{k: v.student_.sample(len(train), gen).cpu().numpy()
                   for k, v in variants.items() if k in ("fair4free-mmd", "fair4free-paper")}}
@@ -353,15 +353,16 @@ def _figure(path, latents_by_case) -> None:
     save_figure(fig, path, dpi=110)
 
 
-def _setup(seeds: int | None, quick: bool, cases) -> tuple[int, list[tuple[str, str]], dict]:
-    """(seeds per case, the cases, the downstream model factories) of a run with these options."""
+def _setup(seeds: int | None, quick: bool, cases, suite: str = "fair4free-paper"
+           ) -> tuple[int, list[tuple[str, str]], dict]:
+    """(seeds per case, the cases, the downstream model factories) of a run of ``suite`` with these options."""
     if seeds is not None and seeds < 1:
         raise ConfigError(f"seeds={seeds} must be >= 1")
     n_seeds = seeds if seeds is not None else (1 if quick else 10)
     chosen = [tuple(c.split("/")) for c in cases.split(",")] if isinstance(cases, str) else list(cases or CASES)
     bad = [c for c in chosen if c not in CASES]
     if bad:
-        raise ConfigError(f"fair4free-paper: unknown case(s) {['/'.join(c) for c in bad]}; choose from "
+        raise ConfigError(f"{suite}: unknown case(s) {['/'.join(c) for c in bad]}; choose from "
                           f"{', '.join('/'.join(c) for c in CASES)}")
     return n_seeds, chosen, _models(0, quick)
 

@@ -9,7 +9,9 @@ EOR, balanced accuracy, accuracy, positive rate. ``sample`` is the default mode,
 
 Reported per case and mode: mean ± std over seeds, and the paired difference to ``sample`` (mean and standard error
 of the per-seed differences, std / sqrt(n), ddof 1): the seeds share splits and fits, so pairs cancel most of the
-split-to-split spread. Runs are logged in ``fair4free-smode.runs.jsonl`` (``runlog.RunLog``) and never recomputed.
+split-to-split spread. Runs are logged in ``fair4free-smode.runs.jsonl`` (``runlog.RunLog``) and never recomputed
+(always, without a ``resume`` option: each run carries the commit that made it, counted in the results' header as
+``runs_made_at``; delete the log, or use another ``--out``, to rerun after a change to Fair4Free).
 """
 from __future__ import annotations
 
@@ -17,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..progress import log
 from .common import config_key, mean_std
-from .fair4free import CASES, _downstream, _models, _split
+from .fair4free import _downstream, _models, _setup, _split
 from .runlog import RunLog
 
 SUITE = "fair4free-smode"
@@ -90,13 +91,7 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     return the summary. ``cases`` (comma-separated, e.g. ``compas/sex``) restricts the cases."""
     from ..fileio import write_text
     from .record import write_results
-    if seeds is not None and seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be >= 1")
-    n_seeds = seeds if seeds is not None else (1 if quick else 10)
-    chosen = [tuple(c.split("/")) for c in cases.split(",")] if isinstance(cases, str) else list(cases or CASES)
-    bad = ["/".join(c) for c in chosen if c not in CASES]
-    if bad:
-        raise ConfigError(f"{SUITE}: unknown case(s) {bad}; choose from {', '.join('/'.join(c) for c in CASES)}")
+    n_seeds, chosen, _ = _setup(seeds, quick, cases, SUITE)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = RunLog(out_dir / f"{SUITE}.runs.jsonl", config_key({"quick": quick, "s_modes": S_MODES}, RUN_KEY))

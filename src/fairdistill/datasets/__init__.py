@@ -19,7 +19,8 @@ import numpy as np
 
 from ..dataset import FairDataset
 from ..errors import ConfigError, DataError, MissingDataError, did_you_mean
-from ..methods.base import Param, non_negative
+from ..methods.base import Param
+from ..seeding import seed_range
 from .files import RemoteFile, dataset_root, search_roots
 
 
@@ -136,7 +137,7 @@ def _read_only(d: FairDataset) -> FairDataset:
     return d
 
 
-_SEED = Param("seed", int, 0, "seed of the dataset's random split / colouring", check=non_negative)
+_SEED = Param("seed", int, 0, "seed of the dataset's random split / colouring (0..2**32-1)", check=seed_range)
 
 
 def _resolve(name: str, sensitive, seed, options: Mapping[str, Any]) -> tuple[DatasetSpec, list[str], int,

@@ -50,7 +50,9 @@ def _category_axis(col: str, values: list[str]) -> Axis:
 
 
 def _names(columns) -> list[str]:
-    """One column name (text or a number) or several, as a list of text names."""
+    """One column name (text or a number) or several, as a list of text names (None: none)."""
+    if columns is None:
+        return []
     if isinstance(columns, (str, int, np.integer)):
         return [str(columns)]
     return [str(c) for c in columns]

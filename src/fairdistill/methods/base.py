@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import inspect
 import re
+import textwrap
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ from typing import Any, Callable, ClassVar, Sequence
 import numpy as np
 
 from .. import __version__
-from ..dataset import FairDataset, SyntheticSet
+from ..dataset import FairDataset, SyntheticSet, select_axes
 from ..errors import ConfigError, DataError, did_you_mean
+from ..seeding import seed_range
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,9 @@ class Param:
 
     ``check`` returns an error fragment (e.g. "must be > 0") or None. ``type`` is one of int, float, str, bool,
     ``"size"`` (a fraction in (0, 1) of the rows, or a whole count >= 1; anything else is an error, and so is
-    1.0, which could mean either), or a parser function that returns the typed value and raises ValueError whose message says what it
-    accepts. None is accepted only where the default is None (it means "decided by the preset or the data").
+    1.0, which could mean either), or a parser function that returns the typed value and raises ValueError whose
+    message says what it accepts. None is accepted only where the default is None (it means "decided by the
+    preset or the data").
     """
 
     name: str
@@ -38,47 +41,56 @@ class Param:
     check: Callable[[Any], str | None] | None = None
 
     def coerce(self, value: Any) -> Any:
+        """The typed, checked value; a value already of the right type and equal to its coerced form is returned
+        as the same object (scikit-learn's ``clone`` checks that the constructor keeps its arguments)."""
         if value is None:
             if self.default is None:
                 return None
-            raise ConfigError(f"{self.name}=None is not valid; give {self._kind()} (default {self.default!r})")
+            raise ConfigError(f"{self.name}=None is not valid; give {self._accepts()} (default {self.default!r})")
+        if isinstance(value, (bool, np.bool_)) and self.type is not bool:  # True is an int to Python, not a count
+            raise ConfigError(f"{self.name}={value!r} is not valid: a boolean is not {self._accepts()}")
         try:
-            if isinstance(value, bool) and self.type is not bool:  # True is an int to Python, not a size or a seed
-                raise ValueError(value)
             if self.type == "size":  # one rule: a fraction in (0, 1) or a whole count >= 1
                 v = float(value)
-                ambiguous = v == 1 and "." in str(value)  # 1.0: all the rows, or one?
-                if ambiguous or not (0 < v < 1 or (v >= 1 and v.is_integer())):
-                    raise ValueError(value)
-                value = int(v) if v >= 1 else v
+                given_whole = isinstance(value, (int, np.integer)) or (isinstance(value, str)
+                                                                      and value.strip().isdigit())
+                if (v == 1 and not given_whole) or not (0 < v < 1 or (v >= 1 and v.is_integer())):
+                    raise ValueError(value)  # 1.0 (or "1e0"): all the rows, or one?
+                typed = int(v) if v >= 1 else v
             elif self.type is bool and isinstance(value, str):
                 if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
                     raise ValueError(value)
-                value = value.lower() in ("1", "true", "yes")
+                typed = value.lower() in ("1", "true", "yes")
             elif self.type in (int, float, str, bool):
                 if self.type is int and isinstance(value, float) and not value.is_integer():
                     raise ValueError(value)
-                value = self.type(value)
-            elif callable(self.type):
-                value = self.type(value)
+                typed = self.type(value)
+            else:
+                typed = self.type(value)
         except (TypeError, ValueError) as err:
-            kind = str(err) if self._kind() is None else self._kind()  # a parser describes what it accepts
+            kind = self._kind() or str(err)  # a parser's ValueError says what it accepts
             raise ConfigError(f"{self.name}={value!r} is not valid; give {kind}") from None
-        if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"{self.name}={value!r} is not one of {list(self.choices)}")
+        if type(typed) is type(value) and typed == value:
+            typed = value
+        if self.choices is not None and typed not in self.choices:
+            raise ConfigError(f"{self.name}={typed!r} is not one of {list(self.choices)}")
         if self.check is not None:
-            msg = self.check(value)
+            msg = self.check(typed)
             if msg:
-                raise ConfigError(f"{self.name}={value!r} {msg}")
-        return value
+                raise ConfigError(f"{self.name}={typed!r} {msg}")
+        return typed
 
     def _kind(self) -> str | None:
         """What the type accepts, in words (None for a parser function, whose ValueError says it)."""
         if self.type == "size":
             return "a fraction in (0, 1) or a whole count >= 1 (1.0 is ambiguous: give 1 for one row)"
-        if self.type in (int, float, str, bool) or not callable(self.type):
-            return getattr(self.type, "__name__", str(self.type))
+        if self.type in (int, float, str, bool):
+            return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[self.type]
         return None
+
+    def _accepts(self) -> str:
+        """``_kind``, or for a parser function the parameter's help."""
+        return self._kind() or f"what its help says: {self.help}"
 
 
 def positive(v) -> str | None:
@@ -95,12 +107,14 @@ def device_form(v) -> str | None:
     return None if ok else "is not a device name; use auto, cpu, cuda, cuda:N or mps"
 
 
+#: every seed a user gives (methods, evaluation): an integer in 0..2**32-1
+SEED = Param("seed", int, 0, "random seed (0..2**32-1): same seed, same result on the same machine", check=seed_range)
+
 COMMON_PARAMS = (
     Param("preset", str, "default", "'paper': the published setting (for this method its defaults are the paper's) "
           "and, through `fairdistill run`, the dataset loaded in its faithful (reference-code) form where it has one; "
           "the reference code's defects stay behind explicit options", choices=("default", "paper")),
-    Param("seed", int, 0, "random seed (0..2**32-1): same seed, same result on the same machine",
-          check=lambda v: None if 0 <= v < 2 ** 32 else "must lie in 0..2**32-1"),
+    SEED,
     Param("device", str, "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N, mps", check=device_form),
 )
 
@@ -122,6 +136,8 @@ class Method(ABC):
     evaluation: ClassVar[dict[str, Any]] = {}
     #: whether ``_fit`` reads ``data.weights``; a method that does not refuses data with unequal weights
     uses_weights: ClassVar[bool] = False
+    #: whether ``_fit`` reads the sensitive attributes at all (see ``sensitive_axes``)
+    reads_sensitive: ClassVar[bool] = True
     #: the class docstring as written (``__doc__`` adds the parameter list; the CLI's --help shows its own)
     _doc_head: ClassVar[str] = ""
 
@@ -132,7 +148,8 @@ class Method(ABC):
         cls.__signature__ = inspect.Signature(
             [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=p.default) for k, p in spec.items()])
         doc = inspect.cleandoc(cls.__dict__.get("__doc__") or cls.summary or "")
-        lines = [f"    {k} (default {p.default!r}): {p.help}" for k, p in spec.items()]
+        lines = [textwrap.fill(f"{k}: {p.help}" if "(default" in p.help else f"{k} (default {p.default!r}): {p.help}",
+                               width=116, initial_indent="    ", subsequent_indent="        ") for k, p in spec.items()]
         cls.__doc__ = f"{doc}\n\nParameters (keyword only):\n" + "\n".join(lines)
         cls._doc_head = doc
 
@@ -154,9 +171,14 @@ class Method(ABC):
         if unknown:
             raise ConfigError(f"{self.name}: unknown parameter(s) {unknown}{did_you_mean(unknown, spec)}; "
                               f"accepted: {sorted(spec)}")
-        for key, value in params.items():
-            setattr(self, key, spec[key].coerce(value))
+        typed = {key: spec[key].coerce(value) for key, value in params.items()}
+        self._check_params({**{k: getattr(self, k) for k in spec if hasattr(self, k)}, **typed})
+        for key, value in typed.items():  # only once every value passed
+            setattr(self, key, value)
         return self
+
+    def _check_params(self, params: dict[str, Any]) -> None:
+        """Rules between parameters (each is checked alone by its Param); raise ConfigError. Default: none."""
 
     def __repr__(self) -> str:
         changed = {k: v for k, v in self.get_params().items() if v != self.param_spec()[k].default}
@@ -184,7 +206,8 @@ class Method(ABC):
 
     def _check_fit_data(self, data: FairDataset) -> None:
         """What every method needs: a valid FairDataset of its modality with rows, two classes, two values on every
-        sensitive axis present (fairness is vacuous otherwise), and no row weights unless the method reads them."""
+        sensitive axis the fit reads (fairness across one group is vacuous), and no row weights unless the method
+        reads them."""
         if not isinstance(data, FairDataset):
             raise DataError(f"{self.name}.fit expects a FairDataset (see fairdistill.datasets.load / from_frame); "
                             f"got {type(data).__name__}")
@@ -197,8 +220,8 @@ class Method(ABC):
         if len(np.unique(data.y)) < 2:
             raise DataError(f"{data.name}: every row has label {int(data.y[0])}; {self.name} needs at least two "
                             "classes: give data with at least two labels")
-        for j, axis in enumerate(data.sensitive_names):
-            values = np.unique(data.s[:, j])
+        for j in self.sensitive_axes(data):
+            axis, values = data.sensitive_names[j], np.unique(data.s[:, j])
             if len(values) < 2:
                 raise DataError(f"{data.name}: the sensitive attribute {axis!r} is constant ({int(values[0])} on every "
                                 f"row), so fairness across its groups is vacuous; choose another attribute")
@@ -207,6 +230,13 @@ class Method(ABC):
             raise DataError(f"{self.name} ignores row weights and {data.name} has unequal ones; drop them "
                             f"(dataclasses.replace(data, weights=None)) or reweigh inside the method where it offers "
                             f"it (e.g. reweigh=True on the coreset baselines)")
+
+    def sensitive_axes(self, data: FairDataset) -> list[int]:
+        """The sensitive axes a fit on ``data`` reads: those ``groups`` names where the method has that parameter,
+        else every axis; none for a method that never reads s (``reads_sensitive`` False)."""
+        if not self.reads_sensitive:
+            return []
+        return select_axes(data.sensitive_names, getattr(self, "groups", "joint"))
 
     @abstractmethod
     def _fit(self, data: FairDataset) -> SyntheticSet:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..seeding import random_state
 
 _CHUNK_BYTES = 64 * 2**20  # working memory of one distance chunk
 
@@ -160,7 +161,7 @@ def bicriteria(Z: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray
     from sklearn.cluster import KMeans
 
     k = min(k, len(Z))
-    km = KMeans(n_clusters=k, init="k-means++", n_init=1, max_iter=1, random_state=seed).fit(Z)
+    km = KMeans(n_clusters=k, init="k-means++", n_init=1, max_iter=1, random_state=random_state(seed)).fit(Z)
     return nearest(Z, km.cluster_centers_)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dataset import FairDataset, SyntheticSet, group_ids
+from ..seeding import random_state
 from .base import GROUPS, Method, Param, positive, resolve_size
 from .coreset_utils import (alternating_kmedoids, bicriteria, indfair_sensitivity, kamiran_calders,
                             kmedian_sensitivity, kmedoids_dense, kmedoids_pp, sensitivity_sample)
@@ -166,7 +167,7 @@ class KMeansCoreset(ClusterBaseline):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # duplicates: fewer distinct points than k
             km = KMeans(n_clusters=k, init="k-means++", n_init="auto", max_iter=self.max_iter,
-                        random_state=seed).fit(Z)
+                        random_state=random_state(seed)).fit(Z)
         return km.cluster_centers_, km.labels_.astype(np.int64), None
 
 

@@ -15,6 +15,7 @@ class Full(Method):
     name = "full"
     summary = "the whole training set (reference)"
     uses_weights = True
+    reads_sensitive = False
 
     def _fit(self, data: FairDataset) -> SyntheticSet:
         return SyntheticSet.from_dataset(data, weights=data.w.copy(), origin=np.zeros(len(data), np.int8))
@@ -37,11 +38,12 @@ class Random(Method):
               "count, for tabular or image data (default for tabular: 0.05); not with --ipc"),
     )
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        if self.ipc is not None and self.size is not None:
-            raise ConfigError(f"random: give ipc (rows per class) or size (rows in all), not both; got ipc={self.ipc} "
-                              f"and size={self.size}")
+    reads_sensitive = False
+
+    def _check_params(self, params) -> None:
+        if params["ipc"] is not None and params["size"] is not None:
+            raise ConfigError(f"random: give ipc (rows per class) or size (rows in all), not both; got "
+                              f"ipc={params['ipc']} and size={params['size']}")
 
     def _fit(self, data: FairDataset) -> SyntheticSet:
         rng = self.rng()

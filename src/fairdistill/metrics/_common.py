@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..dataset import integer_valued
 from ..errors import ConfigError, DataError
 
 
@@ -28,25 +29,11 @@ def as_1d(a, name: str) -> np.ndarray:
 
 
 def as_labels(a, name: str) -> np.ndarray:
-    """``as_1d`` for hard labels: ints or bools, or floats that are all whole numbers (0./1. arrays); scores,
-    NaN and text are DataErrors, so that a fairness metric never silently reads scores as labels."""
-    arr = as_1d(a, name)
-    if arr.dtype.kind in "biu":
-        return arr
-    if arr.dtype.kind == "O":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            pass
-    if arr.dtype.kind != "f":
-        eg = arr[:1].tolist()[0] if len(arr) else None
-        raise DataError(f"{name} holds non-numeric values (e.g. {eg!r}, dtype {arr.dtype}): fairness metrics need "
-                        f"integer or boolean labels; encode them first (e.g. {name} == {eg!r})")
-    bad = ~np.isfinite(arr) | (arr != np.round(arr))
-    if bad.any():
-        raise DataError(f"{name} holds non-integer values (e.g. {arr[bad][0]:.4g}): fairness metrics need hard "
-                        f"labels; threshold the scores first (e.g. scores >= 0.5)")
-    return arr
+    """``as_1d`` for hard labels (``dataset.integer_valued``: ints, bools, or whole-number floats such as 0./1.);
+    scores, NaN and text are DataErrors, so that a fairness metric never silently reads scores as labels."""
+    return integer_valued(as_1d(a, name), name, "fairness metrics need integer or boolean labels; encode them first "
+                          f"(e.g. {name} == 'yes')", "fairness metrics need hard labels; threshold the scores first "
+                          "(e.g. scores >= 0.5)")
 
 
 def check_lengths(**arrays) -> int:

@@ -14,6 +14,7 @@ import torch
 
 from ..errors import ConfigError, DataError, did_you_mean
 from ..methods.base import Param, non_negative, positive
+from ..seeding import random_state
 from ..torchutil import resolve_device, single_thread, to_tensor, torch_seed
 from .torch_train import TrainConfig, predict_logits, softmax_np, train_classifier
 
@@ -216,7 +217,7 @@ class RandomForest(_SklearnClassifier):
     def _estimator(self):
         from sklearn.ensemble import RandomForestClassifier
         return RandomForestClassifier(n_estimators=self.opts["n_estimators"], max_depth=self.opts["max_depth"],
-                                      random_state=self.seed, n_jobs=1)
+                                      random_state=random_state(self.seed), n_jobs=1)
 
 
 class LogReg(_SklearnClassifier):
@@ -240,7 +241,7 @@ class XGBoost(_SklearnClassifier):
         except ImportError:
             raise ConfigError("model 'xgboost' needs the xgboost package: pip install 'fairdistill[xgboost]'") \
                 from None
-        return XGBClassifier(n_estimators=self.opts["n_estimators"], random_state=self.seed, n_jobs=1)
+        return XGBClassifier(n_estimators=self.opts["n_estimators"], random_state=random_state(self.seed), n_jobs=1)
 
     def fit(self, X, y, w=None, valid=None):
         # XGBoost needs labels 0..K-1 without gaps: remap to the classes present.

@@ -130,6 +130,10 @@ class Distiller(Method, metaclass=ABCMeta):
     fair: ClassVar[bool] = False
     modalities: ClassVar[tuple[str, ...]] = ("image",)
 
+    def sensitive_axes(self, data) -> list[int]:
+        """``groups="cluster"`` never reads s (pseudo-groups from k-means); otherwise as every method."""
+        return [] if self.groups == "cluster" else super().sensitive_axes(data)
+
     @abstractmethod
     def default_lr_img(self) -> float:
         """The paper's image learning rate for this method and IPC."""

@@ -259,7 +259,7 @@ class Fair4Free(Method):
         self.group_freq_ = np.bincount(gid, minlength=n_groups) / len(gid)
         self.label_freq_ = np.bincount(data.y, minlength=n_classes) / len(data.y)
         self.x_dim_, self.n_classes_, self.device_ = x_dim, n_classes, dev
-        self._template, self._posteriors = data.subset(np.arange(0)), (mu_t, logvar_t)
+        self._template_, self._posteriors_ = data.subset(np.arange(0)), (mu_t, logvar_t)
         return self._synthesise(len(data))
 
     def _fit_latent_models(self, teacher, mu_t, logvar_t, Y, G, n_classes: int, n_groups: int) -> None:
@@ -309,9 +309,9 @@ class Fair4Free(Method):
         new = type(self)(**{**self.get_params(), **params})
         for key in ("teacher_", "teacher_latents_", "numeric_sd_", "y_model_", "s_model_", "groups_", "group_axes_", "n_axes_", "group_freq_",
                     "label_freq_", "x_dim_",
-                    "n_classes_", "device_", "_template", "_posteriors"):
+                    "n_classes_", "device_", "_template_", "_posteriors_"):
             setattr(new, key, getattr(self, key))
-        mu_t, logvar_t = self._posteriors
+        mu_t, logvar_t = self._posteriors_
         n_train = len(mu_t)
         student = Student(new.z_dim, new.noise_dim, new.student_hidden).to(self.device_)
         opt = torch.optim.Adam(student.parameters(), lr=new.setting("lr_student"))
@@ -365,7 +365,7 @@ class Fair4Free(Method):
         ``PARITY_REFERENCE`` reference rows (seeded), so that sample(n) does not depend on n."""
         cache = self.__dict__.setdefault("_offsets_", {})  # fitted state: a refit clears it
         y_parity = self.setting("y_parity")
-        key = (source, s_mode, self.s_group, y_parity)  # the offsets depend on how (z, s) pairs are drawn
+        key = (source, s_mode, self.s_group, y_parity, self.seed)  # they depend on how (z, s) pairs are drawn
         if key not in cache:
             target = (self.label_freq_ if y_parity == "data" else np.full(self.n_classes_, 1.0 / self.n_classes_))
             if np.any(target == 0):
@@ -407,10 +407,14 @@ class Fair4Free(Method):
                               "'posterior'; refit with s_mode='posterior'")
         n = int(n)
         need = n * (self.x_dim_ + self.n_classes_ + self.z_dim + self.n_axes_) * 4 * 12
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else None
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name: no guard
+            total = None
         if total and need > total:
             raise ConfigError(f"n={n} rows would need about {need / 2 ** 30:.0f} GiB and this machine has "
-                              f"{total / 2 ** 30:.0f} GiB; draw fewer rows per call (several calls with different seeds)")
+                              f"{total / 2 ** 30:.0f} GiB; draw fewer rows per call (several calls with different "
+                              f"seeds)")
         gen = torch.Generator(device="cpu").manual_seed(self.seed + 3 if seed is None else seed)
         z, g, out, logits = self._draw(n, source, gen, s_mode)
         y_mode, decode = self.setting("y_mode"), self.setting("decode")
@@ -427,7 +431,7 @@ class Fair4Free(Method):
             y = torch.multinomial(probs, 1, generator=gen).reshape(-1).numpy()
         s = np.full((n, self.n_axes_), UNASSIGNED, dtype=np.int64)
         s[:, self.group_axes_] = np.asarray(self.groups_, dtype=np.int64)[g.cpu().numpy()]
-        return SyntheticSet.from_dataset(self._template, X=X.astype(np.float32), y=y.astype(np.int64), s=s,
+        return SyntheticSet.from_dataset(self._template_, X=X.astype(np.float32), y=y.astype(np.int64), s=s,
                                          provenance={"source": source, "s_mode": s_mode, "y_mode": y_mode,
                                                      "y_parity": y_parity, "decode": decode,
                                                      "groups": [list(t) for t in self.groups_]})

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import ConfigError
+from ...seeding import random_state
 from .dual import fairness_matrix
 
 
@@ -72,7 +73,7 @@ class EqualizedOdds:
         if len(p_target) != 2:
             raise ConfigError(f"constraint='eo' needs binary labels (this data has {len(p_target)}); use "
                               "constraint='dp'")
-        self.h = LogisticRegression(max_iter=1000, random_state=seed).fit(X, y)
+        self.h = LogisticRegression(max_iter=1000, random_state=random_state(seed)).fit(X, y)
         pred = self.h.predict(X)
         self.q = np.array([pred[y == k].mean() for k in range(2)])
         row_cell = 2 * (np.asarray(d, dtype=np.int64) * 2 + np.asarray(y)) + pred  # (d, y, v) of every row

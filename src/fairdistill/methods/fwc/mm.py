@@ -23,6 +23,7 @@ import numpy as np
 
 from ...metrics.groups import parity_violation
 from ...progress import Progress
+from ...seeding import random_state
 from .dual import InnerResult, solve_inner
 from .encoding import pairwise_cost
 from .nearest import CellNearest
@@ -64,7 +65,7 @@ def init_centers(X: np.ndarray, cell: np.ndarray, d: np.ndarray, alloc: np.ndarr
             rows = np.sort(rng.choice(rows, init_sample, replace=False))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            km = KMeans(n_clusters=int(k), n_init="auto", random_state=int(seed) + g).fit(X[rows])
+            km = KMeans(n_clusters=int(k), n_init="auto", random_state=random_state(seed + g)).fit(X[rows])
         out.append(km.cluster_centers_.astype(np.float64))
     return np.vstack(out)
 

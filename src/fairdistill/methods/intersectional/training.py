@@ -29,6 +29,7 @@ import torch
 from ...errors import ConfigError
 from ...nn.mmd import DEFAULT_SIGMAS, median_bandwidths, mmd2
 from ...progress import Progress
+from ...seeding import random_state
 from .generators import make_generator
 from .hierarchy import GroupHierarchy
 
@@ -104,8 +105,9 @@ def discriminator_score(real: np.ndarray, fake: np.ndarray, seed: int = 0) -> fl
 
     Z = np.concatenate([real, fake]).astype(np.float64)
     lab = np.r_[np.zeros(len(real), int), np.ones(len(fake), int)]
-    ztr, zte, ltr, lte = train_test_split(Z, lab, test_size=0.33, random_state=seed, stratify=lab)
-    clf = MLPClassifier(hidden_layer_sizes=(50, 20), learning_rate_init=0.01, max_iter=200, random_state=seed)
+    ztr, zte, ltr, lte = train_test_split(Z, lab, test_size=0.33, random_state=random_state(seed), stratify=lab)
+    clf = MLPClassifier(hidden_layer_sizes=(50, 20), learning_rate_init=0.01, max_iter=200,
+                        random_state=random_state(seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(ztr, ltr)
