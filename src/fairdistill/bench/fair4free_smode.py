@@ -72,8 +72,9 @@ def summarise(records: list[dict]) -> dict:
 
 def markdown(summary: dict, config: dict) -> str:
     lines = [f"# Fair4Free: how s of a generated row is drawn ({SUITE})", "",
-             f"Random forest on {config['rows']} rows per mode, real test split; seeds per case: {config['seeds']}. "
-             "Mean ± std over seeds; Δ = paired difference to `sample` (the default), ± its standard error.", "",
+             "A random forest trained on as many generated rows as the training split has, per mode, tested on the "
+             "real test split; seeds: " + ", ".join(f"{c} {n}" for c, n in config["seeds"].items()) + ". Mean ± std "
+             "over seeds; Δ = paired difference to `sample` (the default), ± its standard error.", "",
              "| case | s_mode | DPR | EOR | bal. acc | positive rate | Δ DPR | Δ EOR | Δ bal. acc |",
              "|---|---|---|---|---|---|---|---|---|"]
     for case, modes in summary.items():
