@@ -127,7 +127,9 @@ class Fair4Free(Method):
               "frequencies, independent of z), 'fixed' (every row gets group s_group), 'counterfactual' (each latent "
               "decoded once per group), 'balanced' (groups in equal shares) or 'posterior' (s ~ q(s | z'), a small "
               "classifier fitted on the teacher's posteriors: each latent is decoded with a group it came from; "
-              "labels then depend on s through z, so pair it with y_parity)", choices=S_MODES),
+              "labels then depend on s through z, so pair it with y_parity). No mode wins on every case: "
+              "benchmarks/fair4free-smode.md (equal shares help a small group, per-group decoding COMPAS-sex)",
+              choices=S_MODES),
         Param("s_group", int, 0, "group index (in the sorted list of sensitive tuples) used by s_mode=fixed",
               check=non_negative),
         Param("y_mode", str, None, "label of generated rows: 'decoder' (default: y one more decoded column, decoded "
