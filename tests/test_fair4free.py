@@ -508,3 +508,23 @@ def test_s_mode_of_a_draw_can_differ_from_the_fitted_one(toy):
         m.sample(10, s_mode="nope")
     with pytest.raises(ConfigError, match=r"^s_group=7 but the model has only 2 groups; give 0\.\.1$"):
         Fair4Free(s_group=7, **FAST).fit(toy).sample(10, s_mode="fixed")
+
+
+def test_posterior_balanced_draws_equal_shares_of_latents_from_each_group(toy):
+    """posterior-balanced: groups in equal shares, and each row's latent resampled from the student with weights
+    q(g | z): rows of group g hold latents that q assigns to g more than the student's own latents do."""
+    import torch as T
+    m = Fair4Free(s_mode="posterior", **FAST).fit(toy)
+    syn = m.sample(4000, s_mode="posterior-balanced")
+    counts = np.bincount(syn.s[:, 0], minlength=2)
+    assert counts.tolist() == [2000, 2000]
+    with T.no_grad():
+        z, g, _, _ = m._draw(40000, "student", T.Generator().manual_seed(11), "posterior-balanced")
+        q = T.softmax(m.s_model_(z), 1).double()
+        pool = T.softmax(m.s_model_(m.student_.sample(160000, T.Generator().manual_seed(12))), 1).double()
+    for j in (0, 1):  # resampling with weights q_j moves the mean of q_j from E[q_j] to E[q_j^2] / E[q_j]
+        before, after = float(pool[:, j].mean()), float((pool[:, j] ** 2).mean() / pool[:, j].mean())
+        got, noise = float(q[g == j, j].mean()), float(pool[:, j].std()) / np.sqrt(20000)
+        assert after > before + 8 * noise and abs(got - after) < 4 * noise
+    with pytest.raises(ConfigError, match="posterior-balanced' needs the q"):
+        Fair4Free(**FAST).fit(toy).sample(10, s_mode="posterior-balanced")

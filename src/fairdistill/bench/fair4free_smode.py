@@ -25,7 +25,7 @@ from .fair4free import _downstream, _models, _setup, _split
 from .runlog import RunLog
 
 SUITE = "fair4free-smode"
-S_MODES = ("sample", "counterfactual", "posterior", "balanced")
+S_MODES = ("sample", "counterfactual", "posterior", "balanced", "posterior-balanced")
 SCORES = ("dpr", "eor", "bacc", "acc", "positive_rate")
 RUN_KEY = ("quick", "s_modes")
 

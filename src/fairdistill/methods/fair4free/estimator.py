@@ -12,7 +12,8 @@ y ~ p(y | z') (``head`` / ``latent``: y depends on s only through z', which the 
 y = the decoder's extra y block (``y_mode="decoder"``; may carry s -> y dependence back). ``y_parity="data"`` /
 ``"balanced"`` then shifts each group's label logits by one per-group offset (``parity.py``) so that every group's mean
 p(y) equals the training label frequencies / equal shares: demographic parity of the synthetic labels by construction,
-whatever the y model; ``s_mode="posterior"`` draws s ~ q(s | z') instead of independently of z'.
+whatever the y model; ``s_mode="posterior"`` draws s ~ q(s | z') instead of independently of z', and
+``"posterior-balanced"`` draws s in equal shares and z' ~ p(z | s) (student latents resampled with weights q(s | z')).
 
 Why real-test fairness lags the own-split one, and why labels are decoded with s and repaired per group: README
 "Fair4Free" (measured there, with the numbers behind each choice; ``benchmarks/fair4free-paper.md``). In short, the
@@ -68,7 +69,9 @@ PRESETS = {
     "penalty": ("dcor", "analytic"),
 }
 LG_BETA_DCOR = 1.5  # default log10 weight of the dcor penalty (COMPAS/Adult sweep, benchmarks/fair4free-paper.md)
-S_MODES = ("sample", "fixed", "counterfactual", "balanced", "posterior")
+S_MODES = ("sample", "fixed", "counterfactual", "balanced", "posterior", "posterior-balanced")
+POSTERIOR_MODES = ("posterior", "posterior-balanced")  # the modes that need q(s | z)
+POOL = 4  # posterior-balanced: student latents drawn per generated row, resampled per group
 PARITY_REFERENCE = 20_000  # generated rows that fix the y_parity offsets of a fitted generator (per source)
 Y_PARITY = ("none", "data", "balanced")
 
@@ -127,7 +130,9 @@ class Fair4Free(Method):
               "frequencies, independent of z), 'fixed' (every row gets group s_group), 'counterfactual' (each latent "
               "decoded once per group), 'balanced' (groups in equal shares) or 'posterior' (s ~ q(s | z'), a small "
               "classifier fitted on the teacher's posteriors: each latent is decoded with a group it came from; "
-              "labels then depend on s through z, so pair it with y_parity). No mode wins on every case: "
+              "labels then depend on s through z, so pair it with y_parity) or 'posterior-balanced' (groups in equal "
+              "shares, each latent drawn from p(z | s) by resampling student latents with weights q(s | z)). "
+              "No mode wins on every case: "
               "benchmarks/fair4free-smode.md (equal shares help a small group, per-group decoding COMPAS-sex)",
               choices=S_MODES),
         Param("s_group", int, 0, "group index (in the sorted list of sensitive tuples) used by s_mode=fixed",
@@ -266,7 +271,7 @@ class Fair4Free(Method):
 
     def _fit_latent_models(self, teacher, mu_t, logvar_t, Y, G, n_classes: int, n_groups: int) -> None:
         """``y_model_``: p(y | z) (the teacher's head, or for ``y_mode="latent"`` a small MLP fitted on posterior
-        samples); ``s_model_``: q(s | z) when ``s_mode="posterior"``, else None."""
+        samples); ``s_model_``: q(s | z) when ``s_mode`` is one of ``POSTERIOR_MODES``, else None."""
         dev = mu_t.device
         gen_y = torch.Generator(device=dev).manual_seed(self.seed + 2)
         epochs = max(3, min(30, 200000 // max(1, len(mu_t))))
@@ -274,7 +279,7 @@ class Fair4Free(Method):
         if self.setting("y_mode") == "latent":
             self.y_model_ = fit_latent_classifier(mu_t, logvar_t, Y, n_classes, epochs=epochs, generator=gen_y)
         self.s_model_ = None
-        if self.s_mode == "posterior":
+        if self.s_mode in POSTERIOR_MODES:
             self.s_model_ = fit_latent_classifier(mu_t, logvar_t, G, n_groups, epochs=epochs,
                                                   generator=torch.Generator(device=dev).manual_seed(self.seed + 4))
 
@@ -341,7 +346,7 @@ class Fair4Free(Method):
             return torch.multinomial(p, n, replacement=True, generator=gen)
         if s_mode == "fixed":
             return torch.full((n,), self.s_group, dtype=torch.long)
-        if s_mode == "balanced":  # equal shares, in random order
+        if s_mode in ("balanced", "posterior-balanced"):  # equal shares, in random order
             g = torch.arange(n) % k
             return g[torch.randperm(n, generator=gen)]
         return torch.arange(n) % k  # counterfactual: latent j decoded for groups 0..k-1 in turn
@@ -349,7 +354,7 @@ class Fair4Free(Method):
     def _draw(self, n: int, source: str, gen: torch.Generator, s_mode: str):
         """Latents z, groups g, decoder output and label logits of n generated rows (before any label repair)."""
         k = len(self.groups_)
-        n_codes = -(-n // k) if s_mode == "counterfactual" else n
+        n_codes = {"counterfactual": -(-n // k), "posterior-balanced": POOL * n}.get(s_mode, n)
         if source == "student":
             z = self.student_.sample(n_codes, gen)
         else:
@@ -357,6 +362,14 @@ class Fair4Free(Method):
         if s_mode == "counterfactual":
             z = z.repeat_interleave(k, 0)[:n]
         g = self._groups_for(n, gen, z, s_mode).to(self.device_)
+        if s_mode == "posterior-balanced":  # z | s = g ~ p(z | g), by resampling the pool with weights q(g | z)
+            weights = torch.softmax(self.s_model_(z), 1).cpu()
+            pick = torch.empty(n, dtype=torch.long)
+            for j in range(k):
+                rows = torch.nonzero(g.cpu() == j).reshape(-1)
+                if len(rows):
+                    pick[rows] = torch.multinomial(weights[:, j], len(rows), replacement=True, generator=gen)
+            z = z[pick.to(z.device)]
         out = self.teacher_.decode(z, torch.nn.functional.one_hot(g, k).float())
         logits = out[:, self.x_dim_:] if self.setting("y_mode") == "decoder" else self.y_model_(z)
         return z, g, out, logits
@@ -404,9 +417,9 @@ class Fair4Free(Method):
         if s_mode == "fixed" and self.s_group >= len(self.groups_):
             raise ConfigError(f"s_group={self.s_group} but the model has only {len(self.groups_)} groups; give "
                               f"0..{len(self.groups_) - 1}")
-        if s_mode == "posterior" and getattr(self, "s_model_", None) is None:
-            raise ConfigError("s_mode='posterior' needs the q(s | z) classifier that fit() trains only when s_mode is "
-                              "'posterior'; refit with s_mode='posterior'")
+        if s_mode in POSTERIOR_MODES and getattr(self, "s_model_", None) is None:
+            raise ConfigError(f"s_mode={s_mode!r} needs the q(s | z) classifier that fit() trains only when s_mode is "
+                              f"one of {list(POSTERIOR_MODES)}; refit with s_mode='posterior'")
         n = int(n)
         need = n * (self.x_dim_ + self.n_classes_ + self.z_dim + self.n_axes_) * 4 * 12
         try:
