@@ -133,7 +133,8 @@ class Fair4Free(Method):
               "labels then depend on s through z, so pair it with y_parity) or 'posterior-balanced' (groups in equal "
               "shares, each latent drawn from p(z | s) by resampling student latents with weights q(s | z)). "
               "No mode wins on every case: "
-              "benchmarks/fair4free-smode.md (equal shares help a small group, per-group decoding COMPAS-sex)",
+              "benchmarks/fair4free-smode.md (posterior-balanced meets both targets on Adult-race, counterfactual on "
+              "COMPAS-sex, the default on COMPAS-race)",
               choices=S_MODES),
         Param("s_group", int, 0, "group index (in the sorted list of sensitive tuples) used by s_mode=fixed",
               check=non_negative),
