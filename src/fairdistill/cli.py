@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import inspect
 import json
 import os
@@ -44,9 +43,8 @@ class _Parser(argparse.ArgumentParser):
         hint = ""
         if message.startswith("unrecognized arguments:"):
             known = [o for o in self._option_string_actions if o.startswith("--")]
-            close = [m for tok in message.split(":", 1)[1].split() if tok.startswith("--")
-                     for m in difflib.get_close_matches(tok.split("=", 1)[0], known, n=1, cutoff=0.75)]
-            hint = f"; did you mean {' or '.join(dict.fromkeys(close))}?" if close else ""
+            given = [tok.split("=", 1)[0] for tok in message.split(":", 1)[1].split() if tok.startswith("--")]
+            hint = did_you_mean(given, known, cutoff=0.75, show=str)
         self.exit(2, f"{self.prog}: error: {message}{hint} (see {self.prog} --help)\n")
 
 
@@ -242,14 +240,10 @@ def _evaluate_dir(run_dir: Path, model: str | None, repeats: int | None, seed: i
 
 def cmd_evaluate(args) -> int:
     from .models import MODELS
-    opts = {}
-    nullable = {p.name for m in MODELS.values() for p in m.options if p.default is None}
+    opts = {}  # None (from "none") is checked by the option's Param: allowed only where its default is None
     for name in sorted({p.name for m in MODELS.values() for p in m.options}):
         if hasattr(args, "opt_" + name):  # given on the command line ("none" is read by the option's own parser)
             opts[name] = getattr(args, "opt_" + name)
-            if opts[name] is None and name not in nullable:
-                raise ConfigError(f"--{name.replace('_', '-')} null is not valid; give a value (or leave the option "
-                                  f"out for the model's default)")
     opts.update(_pairs(args.model_option, "--model-option"))
     return _evaluate_dir(Path(args.run_dir), args.model, args.repeats, args.seed, args.device, opts, args.data_dir)
 

@@ -26,10 +26,12 @@ class SolverError(FairDistillError, RuntimeError):
     too tight to meet exactly); the message names the parameter to change."""
 
 
-def did_you_mean(names, choices) -> str:
-    """``"; did you mean 'x'?"`` for the closest choice to each of ``names`` (difflib ratio >= 0.6), else ""."""
+def did_you_mean(names, choices, *, cutoff: float = 0.6, show=repr) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice to each of ``names`` (difflib ratio >= ``cutoff``), each shown
+    by ``show``; "" when none is close."""
     import difflib
     if isinstance(names, str):
         names = [names]
-    close = [m for n in names for m in difflib.get_close_matches(str(n), [str(c) for c in choices], n=1, cutoff=0.6)]
-    return f"; did you mean {' or '.join(repr(c) for c in dict.fromkeys(close))}?" if close else ""
+    close = [m for n in names
+             for m in difflib.get_close_matches(str(n), [str(c) for c in choices], n=1, cutoff=cutoff)]
+    return f"; did you mean {' or '.join(show(c) for c in dict.fromkeys(close))}?" if close else ""

@@ -50,3 +50,9 @@ def reject_ignored(suite: str, given: Mapping[str, bool], accepts: str) -> None:
     bad = [name for name, was_given in given.items() if was_given]
     if bad:
         raise ConfigError(f"bench {suite} ignores {', '.join(bad)}; it accepts {accepts}")
+
+
+def check_seeds(seeds: int | None, counts: str = "") -> None:
+    """The generic ``--seeds`` of a suite: None (the suite's default) or a count >= 1 (``counts``: what it counts)."""
+    if seeds is not None and seeds < 1:
+        raise ConfigError(f"seeds={seeds} must be >= 1{f' ({counts})' if counts else ''}")

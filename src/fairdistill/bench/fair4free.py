@@ -47,7 +47,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import ConfigError
 from ..progress import log
-from .common import config_key, mean_std
+from .common import check_seeds, config_key, mean_std
 from .runlog import RunLog
 
 CASES = (("adult", "sex"), ("adult", "race_black"), ("compas", "sex"), ("compas", "race"))
@@ -356,8 +356,7 @@ def _figure(path, latents_by_case) -> None:
 def _setup(seeds: int | None, quick: bool, cases, suite: str = "fair4free-paper"
            ) -> tuple[int, list[tuple[str, str]], dict]:
     """(seeds per case, the cases, the downstream model factories) of a run of ``suite`` with these options."""
-    if seeds is not None and seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be >= 1")
+    check_seeds(seeds)
     n_seeds = seeds if seeds is not None else (1 if quick else 10)
     chosen = [tuple(c.split("/")) for c in cases.split(",")] if isinstance(cases, str) else list(cases or CASES)
     bad = [c for c in chosen if c not in CASES]

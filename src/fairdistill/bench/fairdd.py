@@ -48,7 +48,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..fileio import save_figure, write_text
 from ..progress import log
-from .common import reject_ignored
+from .common import check_seeds, reject_ignored
 from .record import write_results
 
 DATASETS = ("cmnist-fg", "cmnist-bg", "cfmnist-fg", "cfmnist-bg")
@@ -335,8 +335,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
         raise ConfigError(f"protocol={name!r} is unknown; use one of {list(PROTOCOLS)}")
     if jobs < 1:
         raise ConfigError(f"jobs={jobs} must be >= 1")
-    if seeds is not None and seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be >= 1 (evaluation repeats per set)")
+    check_seeds(seeds, "evaluation repeats per set")
     for given, known, what in ((datasets, DATASETS, "datasets"), (methods, METHODS, "methods")):
         unknown = sorted(set(given or ()) - set(known))
         if unknown:

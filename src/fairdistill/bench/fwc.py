@@ -6,6 +6,7 @@ import numpy as np
 
 from ..dataset import FairDataset
 from ..errors import ConfigError
+from .common import check_seeds
 
 
 def synthetic(n: int, p: int = 25, seed: int = 0) -> FairDataset:
@@ -239,8 +240,7 @@ def scale(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
 
     reject_ignored("fwc-scale", {"--data-dir": data_dir is not None},
                    "--seeds (repetitions of the n grid), --quick, --device and --set ns=[...]; its data are generated")
-    if seeds is not None and seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be >= 1")
+    check_seeds(seeds)
     out_dir = Path(out_dir)
     ns = tuple(ns) if ns is not None else (1_000, 3_000) if quick else SCALE_N
     threads = os.cpu_count() or 1

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .common import config_key, mean_std
+from .common import check_seeds, config_key, mean_std
 from .runlog import RunLog
 
 SUITE = "fwc-paper"
@@ -372,8 +372,7 @@ def figure(agg: dict, path: Path) -> None:
 # ----------------------------------------------------------------------------------------------- the suite
 def _setup(seeds: int | None, quick: bool, device: str, datasets) -> tuple[dict, list, dict]:
     """(plan: dataset -> (sizes, number of seeds), methods, configuration) of a run with these options."""
-    if seeds is not None and seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be >= 1")
+    check_seeds(seeds)
     if quick:
         plan = {"crime": ((0.05,), seeds or 1)}
         methods = [FWC_METHODS[1], BASELINES[2]]

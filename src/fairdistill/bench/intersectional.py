@@ -47,7 +47,7 @@ from ..methods.intersectional import EqualSampling, IntersectionalAugmentation
 from ..methods.intersectional.estimator import REFERENCE_MLP
 from ..models import MLPClassifier
 from ..progress import log
-from .common import config_diff, mean_std
+from .common import check_seeds, config_diff, mean_std
 from .record import stamp, write_results
 
 SEEDS = (10, 20, 30, 40, 50)
@@ -253,8 +253,7 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     method's own default) restrict the run. ``resume`` keeps the runs already in ``out_dir``'s results and adds the
     requested ones: the datasets, methods and seeds of the file stay in it (missing runs of that grid are computed).
     """
-    if seeds is not None and seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be >= 1")
+    check_seeds(seeds)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     n_seeds = seeds if seeds is not None else (1 if quick else len(SEEDS))
@@ -315,7 +314,8 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                 done[(ds, seed, name)] = stamp(row)
                 log(f"[intersectional] {ds} seed {seed} {name}: bacc {row['balanced_accuracy']:.3f} "
                     f"DF {row['df']:.3f} IF {row['if_0.5']:.3f} worst {row['worst_tpr']:.3f} ({row['seconds']}s)")
-            write_outputs(out_dir, grouped(), config)  # after every seed, so an interrupted run keeps its results
+            if split is not None:  # after every seed that ran something, so an interrupted run keeps its results
+                write_outputs(out_dir, grouped(), config)
     results = grouped()
     write_outputs(out_dir, results, config)
     return results

@@ -7,6 +7,7 @@ therefore stamped with the commit that made it (``made_at``, by ``stamp``), and 
 """
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -58,9 +59,15 @@ def machine() -> dict[str, Any]:
 MADE_AT = "made_at"
 
 
+@functools.cache
+def _process_commit() -> str:
+    """The commit of the code this process runs: read once, at the first stamp (the code was imported by then)."""
+    return git_commit()
+
+
 def stamp(record: dict[str, Any]) -> dict[str, Any]:
     """``record`` with the commit that made it under ``made_at``; a record that has one (a resumed run) keeps it."""
-    return record if MADE_AT in record else {**record, MADE_AT: git_commit()}
+    return record if MADE_AT in record else {**record, MADE_AT: _process_commit()}
 
 
 def made_at_tally(records: Iterable[dict[str, Any]]) -> dict[str, int]:

@@ -14,6 +14,7 @@ are the two values, or ``not P`` and ``P`` when the target has more.
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 from typing import Sequence
 
@@ -154,15 +155,16 @@ def _load_csv(data_dir, seed: int, sensitive: Sequence[str], *, path: str, targe
     if not file.is_file():
         raise MissingDataError(f"csv file {file} does not exist; give path=FILE (absolute, or relative to the current "
                                f"folder)")
+    raw = file.read_bytes()  # read once: parsed here, hashed below
     try:
-        df = pd.read_csv(file, sep=sep)
+        df = pd.read_csv(io.BytesIO(raw), sep=sep)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
         raise DataError(f"csv file {file} cannot be read ({str(err).splitlines()[0]}); check sep= and the file") \
             from None
     splits = from_frame(df, target, sensitive, positive=positive,
                         categorical=[c for c in (categorical or "").split(",") if c], protocol=protocol, seed=seed,
                         name=f"csv:{file.stem}")
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    digest = hashlib.sha256(raw).hexdigest()
     for d in splits.values():
         d.meta.update({"path": str(file.resolve()), "sha256": digest})
     return splits
