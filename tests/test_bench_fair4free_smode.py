@@ -9,19 +9,21 @@ from fairdistill.bench import get
 from fairdistill.errors import ConfigError
 
 
-def test_quick_run_writes_results_and_its_sample_row_is_fair4free_papers(tmp_path, data_dir):
+def test_quick_run_writes_results_and_its_auto_row_is_fair4free_papers(tmp_path, data_dir):
     out = get("fair4free-smode")(tmp_path, data_dir=data_dir, quick=True, cases="compas/sex")
     doc = json.loads((tmp_path / "fair4free-smode.json").read_text())
     assert doc["suite"] == "fair4free-smode" and doc["runs_made_at"] and (tmp_path / "fair4free-smode.md").exists()
-    assert set(out["compas/sex"]) == set(S.S_MODES)
+    assert set(out["compas/sex"]["rf"]) == set(S.ROWS) and sum(out["compas/sex"]["chosen"].values()) == 1
     run = doc["results"]["runs"][0]
-    for mode in S.S_MODES:
-        assert 0 <= run["scores"][mode]["bacc"] <= 1 and 0 <= run["scores"][mode]["positive_rate"] <= 1
-    # the default mode's rows are the ones fair4free-paper scores as fair4free-mmd (same split, fit and forest)
+    for mode in S.ROWS:
+        assert 0 <= run["scores"]["rf"][mode]["bacc"] <= 1 and 0 <= run["scores"]["rf"][mode]["positive_rate"] <= 1
+    assert run["scores"]["rf"]["auto"] == run["scores"]["rf"][run["chosen"]]
+    assert set(run["selection"]) == set(S.S_MODES)
+    # the default fit's own rows are the ones fair4free-paper scores as fair4free-mmd (same split, fit and forest)
     paper = get("fair4free-paper")(tmp_path / "paper", data_dir=data_dir, quick=True, cases="compas/sex")
     rf = paper["summary"]["compas/sex"]["fair4free-mmd"]["rf"]
-    assert run["scores"]["sample"]["dpr"] == pytest.approx(rf["dpr"][0], abs=0, rel=0)
-    assert run["scores"]["sample"]["bacc"] == pytest.approx(rf["bacc"][0], abs=0, rel=0)
+    assert run["scores"]["rf"]["auto"]["dpr"] == pytest.approx(rf["dpr"][0], abs=0, rel=0)
+    assert run["scores"]["rf"]["auto"]["bacc"] == pytest.approx(rf["bacc"][0], abs=0, rel=0)
     # a second call finds every run in the log and computes nothing
     again = get("fair4free-smode")(tmp_path, data_dir=data_dir, quick=True, cases="compas/sex")
     assert json.dumps(again) == json.dumps(out)  # (one seed: the standard errors are NaN)
@@ -34,15 +36,20 @@ def test_paired_differences_and_their_standard_error():
     for seed in range(5):
         base = {k: float(rng.random()) for k in S.SCORES}
         scores = {m: {k: base[k] + 0.1 * i + 0.01 * seed for k in S.SCORES} for i, m in enumerate(S.S_MODES)}
-        records.append({"dataset": "compas", "sensitive": "sex", "seed": seed, "scores": scores})
+        chosen = S.S_MODES[seed % 2]
+        scores["auto"] = scores[chosen]
+        records.append({"dataset": "compas", "sensitive": "sex", "seed": seed, "scores": {"rf": scores},
+                        "chosen": chosen})
     summ = S.summarise(records)["compas/sex"]
-    assert "diff" not in summ["sample"]
+    assert summ["chosen"] == {"sample": 3, "counterfactual": 2}
+    assert "diff" not in summ["rf"]["sample"]
     for i, mode in enumerate(S.S_MODES[1:], start=1):
-        d = np.array([r["scores"][mode]["dpr"] - r["scores"]["sample"]["dpr"] for r in records])
-        assert summ[mode]["diff"]["dpr"]["mean"] == pytest.approx(0.1 * i)
-        assert summ[mode]["diff"]["dpr"]["se"] == pytest.approx(d.std(ddof=1) / np.sqrt(5), abs=1e-12)
-        vals = [r["scores"][mode]["eor"] for r in records]
-        assert summ[mode]["eor"]["mean"] == pytest.approx(np.mean(vals)) and summ[mode]["eor"]["n"] == 5
+        d = np.array([r["scores"]["rf"][mode]["dpr"] - r["scores"]["rf"]["sample"]["dpr"] for r in records])
+        assert summ["rf"][mode]["diff"]["dpr"]["mean"] == pytest.approx(0.1 * i)
+        assert summ["rf"][mode]["diff"]["dpr"]["se"] == pytest.approx(d.std(ddof=1) / np.sqrt(5), abs=1e-12)
+        vals = [r["scores"]["rf"][mode]["eor"] for r in records]
+        assert summ["rf"][mode]["eor"]["mean"] == pytest.approx(np.mean(vals)) and summ["rf"][mode]["eor"]["n"] == 5
+    assert summ["rf"]["auto"]["diff"]["dpr"]["mean"] == pytest.approx(0.1 * 2 / 5)  # seeds 1 and 3 chose +0.1
 
 
 def test_bad_options():

@@ -365,7 +365,7 @@ def test_errors(toy):
 # ----------------------------------------------------------------- seeds and resume
 def test_student_variant_shares_the_teacher(toy):
     m = Fair4Free(**FAST).fit(toy)
-    v = m.student_variant(student_loss="swd")
+    v = m.student_variant(toy, student_loss="swd")
     assert v.teacher_ is m.teacher_ and v.student_ is not m.student_ and v.setting("student_loss") == "swd"
     check_rows(v.synthetic_, toy, len(toy))
     with pytest.raises(ConfigError, match="student_variant"):
@@ -473,9 +473,10 @@ def test_s_mode_posterior_decodes_each_latent_with_its_own_group():
     indep = Fair4Free(s_mode="sample", **kw).fit(data)
     assert x_auc(post) > 0.9 and x_auc(post) > x_auc(indep) + 0.08  # measured 0.97 vs 0.84
     assert abs(post.synthetic_.s.mean() - data.s.mean()) < 0.1
-    indep.s_mode = "posterior"  # its q(s | z) was never fitted
-    with pytest.raises(ConfigError, match="refit with s_mode='posterior'"):
-        indep.sample(10)
+    with pytest.raises(ConfigError, match="refit with s_mode='posterior'"):  # its q(s | z) was never fitted
+        indep.sample(10, s_mode="posterior")
+    indep.s_mode = "posterior"  # a parameter changed after fit does not change the fitted model (refit to apply)
+    assert indep.sample(10).provenance["s_mode"] == "sample"
 
 
 def test_y_parity_offsets_belong_to_the_fitted_generator(toy):
@@ -494,7 +495,7 @@ def test_y_parity_offsets_belong_to_the_fitted_generator(toy):
 def test_s_mode_of_a_draw_can_differ_from_the_fitted_one(toy):
     """The teacher and student do not depend on s_mode, so sample(n, s_mode=m) of one fit equals sample(n) of a fit
     with s_mode=m; the label offsets are fixed per s_mode (they depend on how (z, s) pairs are drawn)."""
-    m = Fair4Free(**FAST).fit(toy)
+    m = Fair4Free(s_mode="sample", **FAST).fit(toy)
     for mode in ("counterfactual", "balanced"):
         other = Fair4Free(s_mode=mode, **FAST).fit(toy).sample(300)
         here = m.sample(300, s_mode=mode)
@@ -527,4 +528,73 @@ def test_posterior_balanced_draws_equal_shares_of_latents_from_each_group(toy):
         got, noise = float(q[g == j, j].mean()), float(pool[:, j].std()) / np.sqrt(20000)
         assert after > before + 8 * noise and abs(got - after) < 4 * noise
     with pytest.raises(ConfigError, match="posterior-balanced' needs the q"):
-        Fair4Free(**FAST).fit(toy).sample(10, s_mode="posterior-balanced")
+        Fair4Free(s_mode="balanced", **FAST).fit(toy).sample(10, s_mode="posterior-balanced")
+
+
+def test_choose_takes_the_fairest_mode_within_the_accuracy_slack():
+    from fairdistill.methods.fair4free.selection import choose
+    scores = {"sample": {"fair": 0.80, "bacc": 0.70}, "balanced": {"fair": 0.95, "bacc": 0.679},  # 2.1 points less
+              "posterior": {"fair": 0.90, "bacc": 0.685}, "counterfactual": {"fair": 0.90, "bacc": 0.69}}
+    assert choose(scores) == "posterior"  # balanced is fairer but too inaccurate; the tie goes to the earlier one
+    assert choose(scores, slack=0.05) == "balanced"
+    assert choose({"a": {"fair": 0.5, "bacc": 0.5}}) == "a"
+
+
+def test_s_mode_auto_returns_the_scored_draw_of_the_chosen_mode(toy):
+    """auto fits once, scores each candidate's draw by a random forest's DPR / EOR / balanced accuracy on the real
+    training rows (recomputed here with fairlearn), and returns exactly the chosen mode's draw."""
+    from fairlearn.metrics import demographic_parity_ratio, equalized_odds_ratio
+    from sklearn.metrics import balanced_accuracy_score
+
+    from fairdistill.evaluation import model_inputs
+    from fairdistill.methods.fair4free.selection import CANDIDATES, choose
+    from fairdistill.models import make as make_model
+    m = Fair4Free(s_mode="auto", **FAST).fit(toy)
+    assert set(m.s_mode_scores_) == set(CANDIDATES) and m.s_mode_ == choose(m.s_mode_scores_)
+    fixed = Fair4Free(s_mode="posterior", **FAST).fit(toy)  # same teacher and student: s_mode does not enter them
+    mode = "counterfactual"
+    syn = fixed.sample(len(toy), s_mode=mode)
+    pred = make_model("rf", 2, seed=0).fit(model_inputs(syn, [2], True), syn.y) \
+        .predict_proba(model_inputs(toy, [2], True)).argmax(1)
+    got = m.s_mode_scores_[mode]
+    assert got["dpr"] == pytest.approx(demographic_parity_ratio(toy.y, pred, sensitive_features=toy.s[:, 0]))
+    assert got["eor"] == pytest.approx(equalized_odds_ratio(toy.y, pred, sensitive_features=toy.s[:, 0]))
+    assert got["bacc"] == pytest.approx(balanced_accuracy_score(toy.y, pred))
+    chosen = fixed.sample(len(toy), s_mode=m.s_mode_)
+    assert np.array_equal(m.synthetic_.X, chosen.X) and np.array_equal(m.synthetic_.y, chosen.y)
+    assert m.synthetic_.provenance["s_mode"] == m.s_mode_  # later draws use the choice too
+    assert np.array_equal(m.sample(50).X, fixed.sample(50, s_mode=m.s_mode_).X)
+    with pytest.raises(ConfigError, match="chosen once, at fit time"):
+        m.sample(10, s_mode="auto")
+    assert Fair4Free(s_mode="sample", **FAST).fit(toy).s_mode_ == "sample"
+
+
+def test_s_mode_default_is_auto_for_binary_labels_and_sample_otherwise(toy):
+    """The default (None) resolves per preset and data: auto on binary labels, sample on three classes (where an
+    explicit auto is refused) and in the paper preset."""
+    assert Fair4Free(**FAST).fit(toy).s_mode_scores_ is not None
+    three = FairDataset(X=toy.X, y=np.arange(len(toy)) % 3, s=toy.s, sensitive_names=toy.sensitive_names,
+                        name="toy3", meta=toy.meta)
+    m = Fair4Free(**FAST).fit(three)
+    assert m.s_mode_ == "sample" and m.s_mode_scores_ is None and m.s_model_ is None
+    assert Fair4Free(preset="paper", **FAST).setting("s_mode") == "sample"
+
+
+def test_s_mode_auto_needs_binary_labels(toy):
+    three = FairDataset(X=toy.X, y=np.arange(len(toy)) % 3, s=toy.s, sensitive_names=toy.sensitive_names,
+                        name="toy3", meta=toy.meta)
+    with pytest.raises(ConfigError, match="s_mode='auto' scores demographic parity .* toy3 has 3 classes"):
+        Fair4Free(s_mode="auto", **FAST).fit(three)
+
+
+def test_student_variant_of_an_auto_model_chooses_its_own_mode(toy):
+    """The new student's candidate draws are scored again on the training rows (the old student's scores would
+    describe other rows); without those rows the call says what to pass."""
+    m = Fair4Free(s_mode="auto", **FAST).fit(toy)
+    with pytest.raises(ConfigError, match="pass data=<the FairDataset it was fitted on>"):
+        m.student_variant(student_loss="swd")
+    with pytest.raises(ConfigError, match="got 100 rows but the model was fitted on 400"):
+        m.student_variant(toy.subset(np.arange(100)), student_loss="swd")
+    v = m.student_variant(toy, student_loss="swd")
+    assert v.s_mode_scores_ != m.s_mode_scores_ and v.synthetic_.provenance["s_mode"] == v.s_mode_
+    assert v.synthetic_.provenance["s_mode_scores"] == v.s_mode_scores_

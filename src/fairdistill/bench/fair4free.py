@@ -7,6 +7,8 @@ classifier on (x, s) -> y, scored on the real test split:
 - ``teacher-prior``: z ~ N(0, I) through the fair teacher's decoder;
 - ``fair4free-mmd`` / ``-swd`` / ``-paper``: the student with each distillation loss on one shared teacher
   (the ``paper`` loss uses the paper's KL weight 1 but the default schedule: 5000 epochs at lr 1e-5 do not fit a CPU);
+  each student's ``s_mode`` is chosen on the training rows (the default ``auto``; ``fair4free-smode`` compares it with
+  the fixed modes);
 - ``correlation-remover``: fairlearn's CorrelationRemover on x (s removed), then the model;
 - ``threshold-optimizer``: fairlearn's ThresholdOptimizer (demographic parity) on a model fitted to the real
   training rows, its group thresholds fitted on the held-out validation rows (on the training rows, which a random
@@ -202,7 +204,7 @@ def _one(dataset, axis, seed, *, data_dir, quick, device, models):
     variants = {"fair4free-mmd": model}
     for loss, kl in (("swd", None), ("paper", 1.0)):
         t = time.perf_counter()
-        variants[f"fair4free-{loss}"] = v = model.student_variant(student_loss=loss, kl_weight=kl)
+        variants[f"fair4free-{loss}"] = v = model.student_variant(train, student_loss=loss, kl_weight=kl)
         sets[f"fair4free-{loss}"] = v.synthetic_
         log(f"[fair4free-paper] {dataset}/{axis}/seed {seed}: student {loss} {time.perf_counter() - t:.0f}s")
     # the original row's density / coverage: real test rows against the training rows (what real people score)

@@ -1,20 +1,23 @@
 """How Fair4Free draws the sensitive value of a generated row, compared on fair4free-paper's cases (README, Fair4Free).
 
-Per case (Adult / COMPAS, sex / race) and seed: one Fair4Free fit (default preset, fitted with
-``s_mode="posterior"`` so that q(s | z) exists; the teacher and student do not depend on ``s_mode``), then the
-training size's worth of rows drawn under each mode in ``S_MODES`` (``Fair4Free.sample(n, s_mode=...)``); a random
-forest (scikit-learn defaults, as fair4free-paper) is trained on each set and scored on the real test split: DPR,
-EOR, balanced accuracy, accuracy, positive rate. ``sample`` is the default mode, so its rows equal fair4free-paper's
-``fair4free-mmd`` random-forest rows seed for seed.
+Per case (Adult / COMPAS, sex / race) and seed: one Fair4Free fit (default preset, so ``s_mode="auto"``: q(s | z)
+is trained and the mode is chosen on the real training rows; the teacher and student do not depend on ``s_mode``),
+then the training size's worth of rows drawn under each fixed mode in ``S_MODES`` (``Fair4Free.sample(n,
+s_mode=...)``); each downstream model of fair4free-paper (random forest, and XGBoost when installed; scikit-learn /
+XGBoost defaults, 100 trees) is trained on each set and scored on the real test split: DPR, EOR, balanced accuracy,
+accuracy, positive rate. The ``auto`` row is the fit's own set (``synthetic_``: the chosen mode's draw, so its scores
+are that mode's), and its rows equal fair4free-paper's ``fair4free-mmd`` rows seed for seed. The record keeps
+which mode auto chose and what each candidate scored on the training rows (``selection``).
 
-Reported per case and mode: mean ± std over seeds, and the paired difference to ``sample`` (mean and standard error
-of the per-seed differences, std / sqrt(n), ddof 1): the seeds share splits and fits, so pairs cancel most of the
-split-to-split spread. Runs are logged in ``fair4free-smode.runs.jsonl`` (``runlog.RunLog``) and never recomputed
-(always, without a ``resume`` option: each run carries the commit that made it, counted in the results' header as
-``runs_made_at``; delete the log, or use another ``--out``, to rerun after a change to Fair4Free).
+Reported per case, model and mode: mean ± std over seeds, and the paired difference to ``sample`` (mean and standard
+error of the per-seed differences, std / sqrt(n), ddof 1): the seeds share splits and fits, so pairs cancel most of
+the split-to-split spread. Runs are logged in ``fair4free-smode.runs.jsonl`` (``runlog.RunLog``) and never
+recomputed (always, without a ``resume`` option: each run carries the commit that made it, counted in the results'
+header as ``runs_made_at``; delete the log, or use another ``--out``, to rerun after a change to Fair4Free).
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -26,63 +29,80 @@ from .runlog import RunLog
 
 SUITE = "fair4free-smode"
 S_MODES = ("sample", "counterfactual", "posterior", "balanced", "posterior-balanced")
+ROWS = (*S_MODES, "auto")
 SCORES = ("dpr", "eor", "bacc", "acc", "positive_rate")
-RUN_KEY = ("quick", "s_modes")
+RUN_KEY = ("quick", "s_modes", "models")
 
 
 def _one(dataset: str, axis: str, seed: int, *, data_dir, quick: bool, device: str) -> dict:
-    """Scores of a random forest trained on each mode's rows, for one case and seed."""
+    """Scores of each downstream model trained on each mode's rows (and on auto's), for one case and seed."""
     from ..methods.fair4free import Fair4Free
     train, _, test = _split(dataset, axis, seed, data_dir=data_dir, quick=quick)
-    cfg = dict(seed=seed, device=device, s_mode="posterior")
+    cfg = dict(seed=seed, device=device)
     if quick:
         cfg.update(teacher_epochs=3, student_epochs=2, batch_size=256, student_batch_size=256)
     model = Fair4Free(**cfg).fit(train)
-    rf = {"rf": _models(seed, quick)["rf"]}
-    scores = {}
+    models = _models(seed, quick)
+    scores: dict = {name: {} for name in models}
     for mode in S_MODES:
         syn = model.sample(len(train), s_mode=mode)
-        res = _downstream(np.c_[syn.X, syn.s], syn.y, np.c_[test.X, test.s], test.y, test.s[:, 0], rf)["rf"]
-        scores[mode] = {k: res[k] for k in SCORES}
-    return {"dataset": dataset, "sensitive": axis, "seed": seed, "scores": scores}
+        res = _downstream(np.c_[syn.X, syn.s], syn.y, np.c_[test.X, test.s], test.y, test.s[:, 0], models)
+        for name in models:
+            scores[name][mode] = {k: res[name][k] for k in SCORES}
+    for name in models:  # synthetic_ is sample(len(train), s_mode=s_mode_): the chosen mode's set, already scored
+        scores[name]["auto"] = scores[name][model.s_mode_]
+    return {"dataset": dataset, "sensitive": axis, "seed": seed, "scores": scores, "chosen": model.s_mode_,
+            "selection": model.s_mode_scores_}
 
 
 def summarise(records: list[dict]) -> dict:
-    """case -> mode -> metric -> {"mean", "std", "n"} and, for modes other than ``sample``, the paired difference
-    ``diff`` -> metric -> {"mean", "se", "n"} (seeds where both are finite)."""
+    """case -> model -> mode -> metric -> {"mean", "std", "n"} and, for modes other than ``sample``, the paired
+    difference ``diff`` -> metric -> {"mean", "se", "n"} (seeds where both are finite); case -> "chosen" -> how often
+    auto chose each mode."""
     out: dict = {}
     for case in dict.fromkeys(f"{r['dataset']}/{r['sensitive']}" for r in records):
         runs = [r for r in records if f"{r['dataset']}/{r['sensitive']}" == case]
-        out[case] = {}
-        for mode in S_MODES:
-            cell = {}
-            for k in SCORES:
-                m, s, n = mean_std(r["scores"][mode][k] for r in runs)
-                cell[k] = {"mean": m, "std": s, "n": n}
-            if mode != "sample":
-                cell["diff"] = {}
+        out[case] = {"chosen": dict(Counter(r["chosen"] for r in runs))}
+        for model in runs[0]["scores"]:
+            out[case][model] = {}
+            for mode in ROWS:
+                rows = [r["scores"][model] for r in runs]
+                cell = {}
                 for k in SCORES:
-                    d = np.array([r["scores"][mode][k] - r["scores"]["sample"][k] for r in runs], float)
-                    d = d[np.isfinite(d)]
-                    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
-                    cell["diff"][k] = {"mean": float(d.mean()) if len(d) else float("nan"), "se": se, "n": len(d)}
-            out[case][mode] = cell
+                    m, s, n = mean_std(row[mode][k] for row in rows)
+                    cell[k] = {"mean": m, "std": s, "n": n}
+                if mode != "sample":
+                    cell["diff"] = {}
+                    for k in SCORES:
+                        d = np.array([row[mode][k] - row["sample"][k] for row in rows], float)
+                        d = d[np.isfinite(d)]
+                        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+                        cell["diff"][k] = {"mean": float(d.mean()) if len(d) else float("nan"), "se": se,
+                                           "n": len(d)}
+                out[case][model][mode] = cell
     return out
 
 
 def markdown(summary: dict, config: dict) -> str:
     lines = [f"# Fair4Free: how s of a generated row is drawn ({SUITE})", "",
-             "A random forest trained on as many generated rows as the training split has, per mode, tested on the "
-             "real test split; seeds: " + ", ".join(f"{c} {n}" for c, n in config["seeds"].items()) + ". Mean ± std "
-             "over seeds; Δ = paired difference to `sample` (the default), ± its standard error.", "",
-             "| case | s_mode | DPR | EOR | bal. acc | positive rate | Δ DPR | Δ EOR | Δ bal. acc |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for case, modes in summary.items():
-        for mode, cell in modes.items():
-            ms = [f"{cell[k]['mean']:.3f} ± {cell[k]['std']:.3f}" for k in ("dpr", "eor", "bacc", "positive_rate")]
-            diff = cell.get("diff")
-            ds = [f"{diff[k]['mean']:+.3f} ± {diff[k]['se']:.3f}" if diff else "–" for k in ("dpr", "eor", "bacc")]
-            lines.append(f"| {case} | {mode} | " + " | ".join(ms + ds) + " |")
+             "Each downstream model trained on as many generated rows as the training split has, per mode, tested "
+             "on the real test split; seeds: " + ", ".join(f"{c} {n}" for c, n in config["seeds"].items()) + ". "
+             "Mean ± std over seeds; Δ = paired difference to `sample`, ± its standard error. `auto` (the default) "
+             "is the fit's own set: the mode chosen on the real training rows, seed by seed.", "",
+             "| case | model | s_mode | DPR | EOR | bal. acc | positive rate | Δ DPR | Δ EOR | Δ bal. acc |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for case, cells in summary.items():
+        for model, modes in cells.items():
+            if model == "chosen":
+                continue
+            for mode, cell in modes.items():
+                ms = [f"{cell[k]['mean']:.3f} ± {cell[k]['std']:.3f}" for k in ("dpr", "eor", "bacc", "positive_rate")]
+                diff = cell.get("diff")
+                ds = [f"{diff[k]['mean']:+.3f} ± {diff[k]['se']:.3f}" if diff else "–" for k in ("dpr", "eor", "bacc")]
+                lines.append(f"| {case} | {model} | {mode} | " + " | ".join(ms + ds) + " |")
+    lines += ["", "Modes auto chose (seeds):", ""]
+    lines += [f"- {case}: " + ", ".join(f"{m} {n}" for m, n in sorted(cells["chosen"].items(), key=lambda x: -x[1]))
+              for case, cells in summary.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -92,10 +112,12 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     return the summary. ``cases`` (comma-separated, e.g. ``compas/sex``) restricts the cases."""
     from ..fileio import write_text
     from .record import write_results
-    n_seeds, chosen, _ = _setup(seeds, quick, cases, SUITE)
+    n_seeds, chosen, models = _setup(seeds, quick, cases, SUITE)
+    models = list(models)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = RunLog(out_dir / f"{SUITE}.runs.jsonl", config_key({"quick": quick, "s_modes": S_MODES}, RUN_KEY))
+    runs = RunLog(out_dir / f"{SUITE}.runs.jsonl", config_key({"quick": quick, "s_modes": S_MODES, "models": models},
+                                                              RUN_KEY))
     done = {(r["dataset"], r["sensitive"], r["seed"]): r for r in runs.records()}
     for seed in range(n_seeds):
         for dataset, axis in chosen:
@@ -105,8 +127,9 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                 log(f"[{SUITE}] {dataset}/{axis} seed {seed} done")
     records = [done[d, a, s] for d, a in chosen for s in range(n_seeds)]
     summary = summarise(records)
-    config = {"quick": quick, "s_modes": list(S_MODES), "device": device, "rows": "the training split's size",
-              "seeds": {f"{d}/{a}": n_seeds for d, a in chosen}, "fit": "default preset, s_mode=posterior"}
+    config = {"quick": quick, "s_modes": list(S_MODES), "models": models, "device": device,
+              "rows": "the training split's size", "seeds": {f"{d}/{a}": n_seeds for d, a in chosen},
+              "fit": "default preset (s_mode auto)"}
     write_results(out_dir / f"{SUITE}.json", SUITE, {"summary": summary, "runs": records}, config, runs=records)
     write_text(out_dir / f"{SUITE}.md", markdown(summary, config))
     return summary

@@ -7,7 +7,8 @@ fit(data):
    ``"head"`` — the teacher reads y and decodes it from z alone (a head z -> y trained jointly); ``"latent"`` (paper
    preset) — a small MLP z -> p(y | z) trained afterwards on teacher posterior samples of the real rows.
 3. student: noise -> z' trained with Dist(z, z') + kl_weight * KL, never seeing x (``student.py``).
-sample(n): z' = student(noise); s per ``s_mode``; x = decoder(z', onehot(s)) decoded per block (``decode``);
+sample(n): z' = student(noise); s per the fitted ``s_mode_`` (``s_mode="auto"``, the default, picks it after the
+fit: ``selection.py``); x = decoder(z', onehot(s)) decoded per block (``decode``);
 y ~ p(y | z') (``head`` / ``latent``: y depends on s only through z', which the teacher made independent of s) or
 y = the decoder's extra y block (``y_mode="decoder"``; may carry s -> y dependence back). ``y_parity="data"`` /
 ``"balanced"`` then shifts each group's label logits by one per-group offset (``parity.py``) so that every group's mean
@@ -29,6 +30,7 @@ The default preset [project, chosen by measurement on Adult and COMPAS, benchmar
   working once the posteriors are narrow (its Gaussian kernels no longer overlap); dcor is scale-free;
 - ``y_mode="decoder"`` with ``y_parity="balanced"`` (above), and ``decode="sample"`` (argmax makes every row the
   per-block mode);
+- ``s_mode="auto"``: no fixed way of drawing s is best on every case (``benchmarks/fair4free-smode.md``);
 - about 1000 teacher steps (Adult: 67 epochs of 15 batches of 2048; COMPAS: 334 epochs), the penalty on 512 random
   rows of each batch, the student with the order-free MMD loss at lr 1e-3 for about 1000 steps of 512 rows, so that
   Adult (29k rows) fits in a few minutes on 2 CPU cores.
@@ -47,6 +49,7 @@ from ...torchutil import resolve_device, to_tensor, torch_seed
 from ..base import GROUPS, Method, Param, non_negative, positive
 from .parity import parity_offsets
 from .penalty import PENALTIES
+from .selection import select_s_mode
 from .student import LOSSES, Student, student_epoch
 from .teacher import (CATEGORICAL, Block, TabularVAE, encode_all, fit_latent_classifier, layout_from_encoder,
                       numeric_layout, numeric_residual_sd, teacher_epoch)
@@ -67,10 +70,11 @@ PRESETS = {
     "y_parity": ("balanced", "none"),
     "decode": ("sample", "argmax"),
     "penalty": ("dcor", "analytic"),
+    "s_mode": ("auto", "sample"),
 }
 LG_BETA_DCOR = 1.5  # default log10 weight of the dcor penalty (COMPAS/Adult sweep, benchmarks/fair4free-paper.md)
-S_MODES = ("sample", "fixed", "counterfactual", "balanced", "posterior", "posterior-balanced")
-POSTERIOR_MODES = ("posterior", "posterior-balanced")  # the modes that need q(s | z)
+S_MODES = ("sample", "fixed", "counterfactual", "balanced", "posterior", "posterior-balanced", "auto")
+POSTERIOR_MODES = ("posterior", "posterior-balanced", "auto")  # the modes that need q(s | z) (auto tries them)
 POOL = 4  # posterior-balanced: student latents drawn per generated row, resampled per group
 PARITY_REFERENCE = 20_000  # generated rows that fix the y_parity offsets of a fitted generator (per source)
 Y_PARITY = ("none", "data", "balanced")
@@ -126,15 +130,16 @@ class Fair4Free(Method):
         Param("student_hidden", int, 32, "hidden units of the student (paper: 32)", check=positive),
         Param("n_samples", int, None, "rows generated into synthetic_ (default: the training size)",
               check=_opt_positive),
-        Param("s_mode", str, "sample", "sensitive group of generated rows: 'sample' (drawn from the training "
-              "frequencies, independent of z), 'fixed' (every row gets group s_group), 'counterfactual' (each latent "
-              "decoded once per group), 'balanced' (groups in equal shares) or 'posterior' (s ~ q(s | z'), a small "
-              "classifier fitted on the teacher's posteriors: each latent is decoded with a group it came from; "
-              "labels then depend on s through z, so pair it with y_parity) or 'posterior-balanced' (groups in equal "
-              "shares, each latent drawn from p(z | s) by resampling student latents with weights q(s | z)). "
-              "No mode wins on every case: "
-              "benchmarks/fair4free-smode.md (posterior-balanced meets both targets on Adult-race, counterfactual on "
-              "COMPAS-sex, the default on COMPAS-race)",
+        Param("s_mode", str, None, "sensitive group of generated rows: 'auto' (default: after fitting, the mode "
+              "among sample, counterfactual, balanced, posterior and posterior-balanced whose rows train a random "
+              "forest with the largest min(DPR, EOR) on the real training rows, within 0.02 of the best balanced "
+              "accuracy; the choice is s_mode_, the scores s_mode_scores_; binary labels only, so the default is "
+              "'sample' for more classes, and in the paper preset), 'sample' (drawn from the training frequencies, "
+              "independent of z), 'fixed' (every row gets group s_group), 'counterfactual' (each latent decoded "
+              "once per group), 'balanced' (groups in equal shares), 'posterior' (s ~ q(s | z'), a small classifier "
+              "fitted on the teacher's posteriors: each latent is decoded with a group it came from) or "
+              "'posterior-balanced' (groups in equal shares, each latent drawn from p(z | s) by resampling student "
+              "latents with weights q(s | z)). No fixed mode wins on every case: benchmarks/fair4free-smode.md",
               choices=S_MODES),
         Param("s_group", int, 0, "group index (in the sorted list of sensitive tuples) used by s_mode=fixed",
               check=non_negative),
@@ -170,6 +175,14 @@ class Fair4Free(Method):
             value = -(-DEFAULT_STEPS // -(-n_train // batch))
         return value
 
+    def _s_mode_for(self, data: FairDataset) -> str:
+        """The configured s_mode on ``data``: the preset's default 'auto' becomes 'sample' for labels with more than
+        two classes (auto scores binary fairness ratios; an explicit s_mode='auto' is refused there instead)."""
+        s_mode = self.setting("s_mode")
+        if self.s_mode is None and s_mode == "auto" and int(data.n_classes) != 2:
+            return "sample"
+        return s_mode
+
     def effective_params(self, n_train: int) -> dict:
         out = self.get_params()
         for key in (*PRESETS, "lg_beta"):
@@ -183,9 +196,13 @@ class Fair4Free(Method):
         if data.s.shape[1] == 0:
             raise DataError(f"{data.name} has no sensitive column; load it with sensitive=[...]")
         gid, tuples = data.groups(self.groups)
-        if self.s_mode == "fixed" and self.s_group >= len(tuples):
+        s_mode = self._s_mode_for(data)
+        if s_mode == "fixed" and self.s_group >= len(tuples):
             raise ConfigError(f"s_group={self.s_group} but {data.name} has only {len(tuples)} groups; give "
                               f"0..{len(tuples) - 1}")
+        if s_mode == "auto" and int(data.n_classes) != 2:
+            raise ConfigError(f"s_mode='auto' scores demographic parity and equalized odds, which need binary labels; "
+                              f"{data.name} has {int(data.n_classes)} classes — choose a mode, e.g. s_mode='sample'")
         enc = data.meta.get("encoder")
         if enc is None or not hasattr(enc, "blocks"):
             return numeric_layout(data.X.shape[1])
@@ -254,7 +271,7 @@ class Fair4Free(Method):
         mu_t, logvar_t = encode_all(teacher, X, S1h)
         self.teacher_latents_ = mu_t.cpu().numpy()
         self.numeric_sd_ = numeric_residual_sd(teacher, X, S1h, mu_t)
-        self._fit_latent_models(teacher, mu_t, logvar_t, Y, G, n_classes, n_groups)
+        self._fit_latent_models(teacher, mu_t, logvar_t, Y, G, n_classes, n_groups, self._s_mode_for(data))
 
         self._train_student(student, opt_s, gen_s, mu_t, logvar_t, range(max(done, te) + 1, te + se + 1), save,
                             history["student"], first=te)
@@ -268,9 +285,16 @@ class Fair4Free(Method):
         self.label_freq_ = np.bincount(data.y, minlength=n_classes) / len(data.y)
         self.x_dim_, self.n_classes_, self.device_ = x_dim, n_classes, dev
         self._template_, self._posteriors_ = data.subset(np.arange(0)), (mu_t, logvar_t)
+        self.s_mode_, self.s_mode_scores_ = self._s_mode_for(data), None
+        if self.s_mode_ == "auto":
+            self.s_mode_, self.s_mode_scores_ = select_s_mode(self, data, gid, self._n_rows(len(data)))
         return self._synthesise(len(data))
 
-    def _fit_latent_models(self, teacher, mu_t, logvar_t, Y, G, n_classes: int, n_groups: int) -> None:
+    def _n_rows(self, n_train: int) -> int:
+        """Rows in ``synthetic_``: ``n_samples``, else the training size."""
+        return self.n_samples if self.n_samples is not None else n_train
+
+    def _fit_latent_models(self, teacher, mu_t, logvar_t, Y, G, n_classes: int, n_groups: int, s_mode: str) -> None:
         """``y_model_``: p(y | z) (the teacher's head, or for ``y_mode="latent"`` a small MLP fitted on posterior
         samples); ``s_model_``: q(s | z) when ``s_mode`` is one of ``POSTERIOR_MODES``, else None."""
         dev = mu_t.device
@@ -280,7 +304,7 @@ class Fair4Free(Method):
         if self.setting("y_mode") == "latent":
             self.y_model_ = fit_latent_classifier(mu_t, logvar_t, Y, n_classes, epochs=epochs, generator=gen_y)
         self.s_model_ = None
-        if self.s_mode in POSTERIOR_MODES:
+        if s_mode in POSTERIOR_MODES:  # auto: the same classifier, so its candidates match the fixed modes
             self.s_model_ = fit_latent_classifier(mu_t, logvar_t, G, n_groups, epochs=epochs,
                                                   generator=torch.Generator(device=dev).manual_seed(self.seed + 4))
 
@@ -296,17 +320,20 @@ class Fair4Free(Method):
             save(step)
 
     def _synthesise(self, n_train: int) -> SyntheticSet:
-        out = self.sample(self.n_samples if self.n_samples is not None else n_train)
+        out = self.sample(self._n_rows(n_train))
         h = self.history_
         out.provenance.update({"effective_params": self.effective_params(n_train),
                                "teacher_final": h["teacher"][-1] if h["teacher"] else None,
                                "student_final": h["student"][-1] if h["student"] else None})
+        if self.s_mode_scores_ is not None:  # s_mode="auto": what each candidate scored (selection.py)
+            out.provenance["s_mode_scores"] = self.s_mode_scores_
         return out
 
-    def student_variant(self, **params) -> "Fair4Free":
+    def student_variant(self, data: FairDataset | None = None, **params) -> "Fair4Free":
         """A fitted copy that shares this teacher and y model and trains a new student with other student options
         (``student_loss``, ``kl_weight``, ``lr_student``, ``student_epochs``, ``student_batch_size``, ``noise_dim``,
-        ``student_hidden``): compares distillation losses on one teacher. Its ``synthetic_`` is set."""
+        ``student_hidden``): compares distillation losses on one teacher. Its ``synthetic_`` is set. With
+        ``s_mode="auto"`` the new student's mode is chosen again, on ``data`` (the training rows of the fit)."""
         allowed = {"student_loss", "kl_weight", "lr_student", "student_epochs", "student_batch_size", "noise_dim",
                    "student_hidden"}
         bad = sorted(set(params) - allowed)
@@ -314,10 +341,13 @@ class Fair4Free(Method):
             raise ConfigError(f"student_variant cannot change {bad}; only student options {sorted(allowed)}")
         if not hasattr(self, "teacher_"):
             raise ConfigError("student_variant() needs a fitted model; call fit(data) first")
+        if self.s_mode_scores_ is not None and data is None:  # fitted with auto
+            raise ConfigError("student_variant() of an s_mode='auto' model chooses the new student's mode on the "
+                              "training rows: pass data=<the FairDataset it was fitted on>")
         new = type(self)(**{**self.get_params(), **params})
-        for key in ("teacher_", "teacher_latents_", "numeric_sd_", "y_model_", "s_model_", "groups_", "group_axes_", "n_axes_", "group_freq_",
-                    "label_freq_", "x_dim_",
-                    "n_classes_", "device_", "_template_", "_posteriors_"):
+        for key in ("teacher_", "teacher_latents_", "numeric_sd_", "y_model_", "s_model_", "s_mode_", "s_mode_scores_",
+                    "groups_", "group_axes_", "n_axes_", "group_freq_", "label_freq_", "x_dim_", "n_classes_",
+                    "device_", "_template_", "_posteriors_"):
             setattr(new, key, getattr(self, key))
         mu_t, logvar_t = self._posteriors_
         n_train = len(mu_t)
@@ -329,6 +359,12 @@ class Fair4Free(Method):
                            lambda step: None, new.history_["student"])
         student.eval()
         new.student_ = student
+        if self.s_mode_scores_ is not None:
+            if len(data) != n_train:
+                raise ConfigError(f"student_variant(data=...) got {len(data)} rows but the model was fitted on "
+                                  f"{n_train}; pass the FairDataset it was fitted on")
+            gid = data.groups(self.groups)[0]
+            new.s_mode_, new.s_mode_scores_ = select_s_mode(new, data, gid, new._n_rows(n_train))
         out = new._synthesise(n_train)
         out.provenance.update({"method": new.name, "params": new.get_params(), "seed": new.seed,
                                "dataset": self.synthetic_.provenance.get("dataset") if hasattr(self, "synthetic_")
@@ -399,8 +435,8 @@ class Fair4Free(Method):
 
         ``source="student"`` (Fair4Free) or ``"prior"`` (z ~ N(0, I) straight through the teacher decoder). With
         ``s_mode="counterfactual"`` every latent code is decoded once per group (ceil(n / groups) codes). ``s_mode``
-        overrides the fitted model's for this draw (the teacher and student do not depend on it; 'posterior' needs a
-        model fitted with s_mode='posterior', which also trains q(s | z)).
+        overrides the fitted model's (``s_mode_``) for this draw (the teacher and student do not depend on it; the
+        posterior modes need a model fitted with one of them or 'auto', which also trains q(s | z)).
         The rows are a function of (n, seed): the same call returns the same rows (seed None = the model's seed + 3),
         so for two independent draws give two seeds. n is refused up front when its rows could not fit in memory
         (about 12 float32 copies of a row are alive at once).
@@ -412,9 +448,13 @@ class Fair4Free(Method):
             raise ConfigError(f"n={n!r} must be a positive whole number of rows (e.g. 1000)")
         if source not in ("student", "prior"):
             raise ConfigError(f"source={source!r} is unknown; use 'student' or 'prior'")
-        s_mode = self.s_mode if s_mode is None else s_mode
-        if s_mode not in S_MODES:
+        if s_mode is None:
+            s_mode = self.s_mode_
+        elif s_mode not in S_MODES:
             raise ConfigError(f"s_mode={s_mode!r} is not one of {list(S_MODES)}")
+        elif s_mode == "auto":
+            raise ConfigError("s_mode='auto' is chosen once, at fit time (the model's s_mode_); pass a mode, or None "
+                              "for the fitted choice")
         if s_mode == "fixed" and self.s_group >= len(self.groups_):
             raise ConfigError(f"s_group={self.s_group} but the model has only {len(self.groups_)} groups; give "
                               f"0..{len(self.groups_) - 1}")
