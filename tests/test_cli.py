@@ -210,11 +210,11 @@ def parse_error(capsys, *argv):
     (["run", "fwc", "--dataset", "german", "--ipc", "3", "--out", "o"], "fairdistill run fwc",
      "unrecognized arguments: --ipc 3"),
     (["run", "uniform", "--dataset", "german", "--data-seed", "-1", "--out", "o"], "fairdistill run uniform",
-     "argument --data-seed: -1 must be >= 0"),
+     "argument --data-seed: data_seed=-1 must be >= 0"),
     (["run", "uniform", "--dataset", "german", "--evaluate", "svm", "--out", "o"], "fairdistill run uniform",
      "argument --evaluate: invalid choice: 'svm'"),
     (["evaluate", "runs/x", "--epochz", "3"], "fairdistill evaluate", "did you mean --epochs?"),
-    (["evaluate", "runs/x", "--repeats", "0"], "fairdistill evaluate", "argument --repeats: 0 must be >= 1"),
+    (["evaluate", "runs/x", "--repeats", "0"], "fairdistill evaluate", "argument --repeats: repeats=0 must be > 0"),
     (["bogus"], "fairdistill", "invalid choice: 'bogus'"),
 ])
 def test_argparse_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, prog, fragment):
@@ -492,3 +492,12 @@ def test_paper_preset_loads_the_faithful_data(capsys, tmp_path, data_dir):
                            *extra, "--out", out, "--data-dir", data_dir)
         assert code == 0, err
         assert json.loads((out / "config.json").read_text())["dataset_options"] == want
+
+
+def test_python_run_checks_the_data_seed_like_the_cli(tmp_path):
+    """`--data-seed` and ``runs.execute(data_seed=...)`` share one Param: the same rule and message, nothing made."""
+    from fairdistill.runs import execute
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ConfigError, match="data_seed="):
+            execute("uniform", "german", data_seed=bad, out=tmp_path / "r")
+    assert list(tmp_path.iterdir()) == []

@@ -53,21 +53,17 @@ def _quiet_arg(p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> 
     p.add_argument("--quiet", action="store_true", default=default, help="no progress output")
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; give an integer >= 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
+def _typed(param: str):
+    """An argparse ``type`` that coerces with the ``Param`` named ``param`` ("module:NAME", imported when an option
+    is parsed, so building the parser stays light): one parser for the CLI and the Python API."""
+    def parse(text: str) -> Any:
+        import importlib
+        module, name = param.split(":")
+        try:
+            return getattr(importlib.import_module(module, __package__), name).coerce(text)
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return parse
 
 
 def _value(text: str) -> Any:
@@ -167,7 +163,7 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
                    help="sensitive attribute(s); several give intersectional groups (default: the dataset's)")
     p.add_argument("--out", required=True, help="run folder to create (written atomically)")
     _data_args(p)
-    p.add_argument("--data-seed", type=_non_negative_int, default=0,
+    p.add_argument("--data-seed", type=_typed(".runs:DATA_SEED"), default=0,
                    help="seed (>= 0) of the dataset's random split / colouring")
     p.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                    help="dataset option, repeatable (e.g. protocol=fwc, bias_ratio=0.95)")
@@ -312,32 +308,18 @@ _KIND_NAMES = {"bool": "true or false", "int": "an integer", "float": "a number"
 
 
 def _scalar(suite: str, key: str, value: Any, kind: str) -> Any:
-    ok = True
-    if kind == "bool":
-        if isinstance(value, str) and value.lower() in ("yes", "no", "1", "0"):
-            value = value.lower() in ("yes", "1")
-        elif isinstance(value, int) and value in (0, 1):
-            value = bool(value)
-        ok = isinstance(value, bool)
-    elif kind == "int":
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
-        elif isinstance(value, float) and value.is_integer():
-            value = int(value)
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind == "float":
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif kind == "str" and not isinstance(value, str):
-        value = json.dumps(value)  # notes=12 -> "12", notes=true -> "true"
-    if not ok:
-        raise ConfigError(f"--set {key}={value!r} is not valid for bench {suite}; give {_KIND_NAMES[kind]}")
-    return value
+    """``value`` as ``kind`` (bool, int, float or str; anything else is passed through) by ``Param.coerce``'s rules
+    (a JSON number or boolean given to a str parameter keeps its JSON spelling: notes=true -> "true")."""
+    from .methods.base import Param
+    typ = {"bool": bool, "int": int, "float": float, "str": str}.get(kind)
+    if typ is None:
+        return value
+    if typ is str and not isinstance(value, str):
+        value = json.dumps(value)
+    try:
+        return Param(key, typ, None, "").coerce(value)
+    except ConfigError:
+        raise ConfigError(f"--set {key}={value!r} is not valid for bench {suite}; give {_KIND_NAMES[kind]}") from None
 
 
 def cmd_demo(args) -> int:
@@ -392,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", choices=list(MODELS), default=None,
                    help="downstream model (default: the method's recommendation, else convnet for images, "
                         "mlp for tabular)")
-    e.add_argument("--repeats", type=_positive_int, default=None,
+    e.add_argument("--repeats", type=_typed(".evaluation:REPEATS"), default=None,
                    help="models trained with seeds seed..seed+R-1 (default: the method's recommendation, else 5)")
     e.add_argument("--seed", type=int, default=0, help="first model seed")
     e.add_argument("--device", default="auto", help="auto, cpu, cuda")

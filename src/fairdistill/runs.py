@@ -22,7 +22,11 @@ from . import datasets, methods
 from .dataset import FairDataset, SyntheticSet
 from .errors import ConfigError, DataError, FairDistillError
 from .fileio import atomic_dir, write_json
+from .methods.base import Param, non_negative
 from .progress import log
+
+#: the dataset's split / colouring seed of a run (``--data-seed``)
+DATA_SEED = Param("data_seed", int, 0, "seed (>= 0) of the dataset's random split / colouring", check=non_negative)
 
 
 def partial_dir(out: Path) -> Path:
@@ -144,6 +148,7 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
     if checkpoint.exists() and not resume and not overwrite:
         raise ConfigError(f"{partial} holds a checkpoint of an interrupted run; continue with --resume, or pass "
                           f"--overwrite to discard it")
+    data_seed = DATA_SEED.coerce(data_seed)
     params = dict(params or {})
     est = methods.make(method, **params)
     # an unknown name or option fails here, before any folder is made; config.json records the given options typed

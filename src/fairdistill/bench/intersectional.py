@@ -214,14 +214,12 @@ def _figure(results: dict, path: Path) -> None:
     save_figure(fig, path, dpi=120)
 
 
-def _previous(out_dir: Path, config: dict) -> dict:
-    """Runs of an earlier ``intersectional.json`` in ``out_dir``, keyed (dataset, seed, method), for the datasets
-    whose sensitive axes and dataset options are unchanged; empty when absent. Raises when the training
+def _previous(old: dict | None, path: Path, config: dict) -> dict:
+    """Runs of an earlier results file ``old`` (read from ``path``), keyed (dataset, seed, method), for the datasets
+    whose sensitive axes and dataset options are unchanged; empty when there is none. Raises when the training
     configuration differs."""
-    path = out_dir / "intersectional.json"
-    if not path.exists():
+    if old is None:
         return {}
-    old = json.loads(path.read_text())
     diff = config_diff(old["config"], config, RESUME_FIELDS)
     if diff:
         raise ConfigError(f"cannot resume from {path}: its configuration differs in {diff}; "
@@ -233,12 +231,11 @@ def _previous(out_dir: Path, config: dict) -> dict:
             for m, rows in res["runs"].items() for r in rows}
 
 
-def _union_with_previous(out_dir: Path, datasets: list, methods: list, seeds: list) -> tuple[list, list, list]:
-    """The requested datasets, methods and seeds extended by those of ``out_dir/intersectional.json`` (if any)."""
-    path = out_dir / "intersectional.json"
-    if not path.exists():
+def _union_with_previous(old: dict | None, datasets: list, methods: list, seeds: list) -> tuple[list, list, list]:
+    """The requested datasets, methods and seeds extended by those of an earlier results file ``old`` (if any)."""
+    if old is None:
         return datasets, methods, seeds
-    old = json.loads(path.read_text())["config"]
+    old = old["config"]
     return ([*datasets, *(d for d in old["datasets"] if d not in datasets)],
             [*methods, *(m for m in old["methods"] if m not in methods)],
             sorted({*seeds, *old["seeds"]}))
@@ -267,8 +264,10 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     if bad:
         raise ConfigError(f"intersectional: unknown dataset(s)/method(s) {bad}; datasets {sorted(AXES)}, methods "
                           f"erm, erm-balanced, equal-sampling, {', '.join(VARIANTS)}")
+    path = out_dir / "intersectional.json"
+    old = json.loads(path.read_text()) if resume and path.exists() else None
     if resume:  # the file is the only record of its runs: a resume keeps them all, so its grid is the union
-        datasets, methods, seed_list = _union_with_previous(out_dir, datasets, methods, seed_list)
+        datasets, methods, seed_list = _union_with_previous(old, datasets, methods, seed_list)
     mlp = QUICK_MLP if quick else MLP
     n_boot = 20 if quick else 1000
     config = {"datasets": list(datasets), "sensitive": {ds: AXES[ds] for ds in datasets},
@@ -277,7 +276,7 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
               "n_per_cell": 50 if quick else 1000, "selection": f"epochs within {ACC_SLACK} valid bal. acc of the "
               "run's best, lowest valid DF", "bootstrap": n_boot, "quick": quick,
               "generator_selection": SELECTION, "variants": {m: VARIANTS[m] for m in methods if m in VARIANTS}}
-    done = _previous(out_dir, config) if resume else {}
+    done = _previous(old, path, config)
 
     def grouped() -> dict:
         """Every finished run (kept or new) by dataset and method, in seed order: what is written after each seed,

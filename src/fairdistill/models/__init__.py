@@ -22,13 +22,8 @@ from .torch_train import TrainConfig, predict_logits, softmax_np, train_classifi
 _HIDDEN_FORM = "layer sizes as whole numbers >= 1, comma separated (e.g. 128,64,32)"
 
 
-def _whole(t) -> int:
-    """``t`` as an int when it is a whole number (an int, a float like 12.0, or text like "12"); ValueError else."""
-    if isinstance(t, str):
-        return int(t.strip())
-    if isinstance(t, bool) or float(t) != int(t):
-        raise ValueError(t)
-    return int(t)
+#: a whole number (an int, a float like 12.0, or text like "12"), by the one rule of ``Param.coerce``
+_whole = Param("layer size", int, 0, "").coerce
 
 
 def _hidden(v) -> tuple[int, ...]:
