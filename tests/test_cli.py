@@ -501,3 +501,14 @@ def test_python_run_checks_the_data_seed_like_the_cli(tmp_path):
         with pytest.raises(ConfigError, match="data_seed="):
             execute("uniform", "german", data_seed=bad, out=tmp_path / "r")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fair4free_run_report_names_the_mode_auto_picked(capsys, tmp_path, data_dir):
+    out_dir = tmp_path / "f4f"
+    code, _, err = run(capsys, "run", "fair4free", "--dataset", "compas", "--data-option", "protocol=fair4free",
+                       "--teacher-epochs", 2, "--student-epochs", 1, "--out", out_dir)
+    assert code == 0, err
+    cfg = json.loads((out_dir / "config.json").read_text())
+    picked = cfg["provenance"]["picked"]["s_mode"]
+    assert picked in cfg["provenance"]["s_mode_scores"] and cfg["provenance"]["s_mode"] == picked
+    assert f"| s_mode | default: auto (picked {picked}) |" in (out_dir / "report.md").read_text()

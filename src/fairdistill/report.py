@@ -89,10 +89,11 @@ def write_run_report(run_dir: Path, synthetic: FairDataset, config: dict, metric
     params = config.get("params", {})
     prov = config.get("provenance", {})
     chosen = {**prov, **(prov.get("effective_params") or {})}  # what a default (None) resolved to in this fit
+    picked = prov.get("picked") or {}  # a setting the fit chose from the data (e.g. Fair4Free's s_mode auto)
     lines += ["| setting | value |", "|---|---|"]
     for k, v in {"sensitive": config.get("sensitive"), **params}.items():
         shown = f"default: {_fmt(chosen[k])}" if v is None and chosen.get(k) is not None else _fmt(v)
-        lines.append(f"| {k} | {shown} |")
+        lines.append(f"| {k} | {shown}" + (f" (picked {_fmt(picked[k])})" if k in picked else "") + " |")
     zero = int((synthetic.w == 0).sum())
     lines += ["", f"**{len(synthetic)} rows**" + (f" ({zero} of weight 0, left out when a model trains on them)"
                                                    if zero else "")

@@ -325,8 +325,8 @@ class Fair4Free(Method):
         out.provenance.update({"effective_params": self.effective_params(n_train),
                                "teacher_final": h["teacher"][-1] if h["teacher"] else None,
                                "student_final": h["student"][-1] if h["student"] else None})
-        if self.s_mode_scores_ is not None:  # s_mode="auto": what each candidate scored (selection.py)
-            out.provenance["s_mode_scores"] = self.s_mode_scores_
+        if self.s_mode_scores_ is not None:  # s_mode="auto": the choice and what each candidate scored
+            out.provenance.update({"picked": {"s_mode": self.s_mode_}, "s_mode_scores": self.s_mode_scores_})
         return out
 
     def student_variant(self, data: FairDataset | None = None, **params) -> "Fair4Free":

@@ -56,6 +56,8 @@ def choose(scores: dict[str, dict[str, float]], slack: float = BACC_SLACK) -> st
 
 def select_s_mode(model, data: FairDataset, gid: np.ndarray, n: int) -> tuple[str, dict]:
     """(chosen mode, every candidate's scores) for draws of ``n`` rows; logs the comparison."""
+    log(f"[fair4free] s_mode auto: training a {SELECTION_MODEL} on {n} generated rows per candidate mode "
+        f"({', '.join(CANDIDATES)}) and scoring it on the {len(data)} real training rows ...")
     scores = score_modes(model, data, gid, n)
     mode = choose(scores)
     table = ", ".join(f"{m} {s['dpr']:.2f}/{s['eor']:.2f}/{s['bacc']:.3f}" for m, s in scores.items())
