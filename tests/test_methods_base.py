@@ -173,3 +173,14 @@ def test_every_registered_method_documents_its_parameters():
     for name in REGISTRY:
         cls = get(name)
         assert "Parameters (keyword only):" in cls.__doc__ and "seed (default 0)" in cls.__doc__
+
+
+def test_a_boolean_parameter_takes_booleans_0_1_and_their_words_only():
+    """bool(x) is True for any non-empty value: 5, 2.5 or [1] must not pass as True."""
+    p = base.Param("flag", bool, False, "a switch")
+    for given, want in ((True, True), (np.bool_(False), False), (1, True), (np.int64(0), False), ("yes", True),
+                        ("False", False)):
+        assert p.coerce(given) is want
+    for bad in (5, 2.5, 1.0, [1], "maybe"):
+        with pytest.raises(ConfigError, match="flag=.* is not valid; give true or false"):
+            p.coerce(bad)

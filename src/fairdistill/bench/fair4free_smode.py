@@ -65,8 +65,8 @@ def summarise(records: list[dict]) -> dict:
         out[case] = {"chosen": dict(Counter(r["chosen"] for r in runs))}
         for model in runs[0]["scores"]:
             out[case][model] = {}
+            rows = [r["scores"][model] for r in runs]
             for mode in ROWS:
-                rows = [r["scores"][model] for r in runs]
                 cell = {}
                 for k in SCORES:
                     m, s, n = mean_std(row[mode][k] for row in rows)

@@ -61,6 +61,10 @@ class Param:
                 if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
                     raise ValueError(value)
                 typed = value.lower() in ("1", "true", "yes")
+            elif self.type is bool:  # a boolean, or the numbers 0 and 1 (JSON): bool(5) or bool([1]) is no answer
+                if not isinstance(value, (bool, np.bool_, int, np.integer)) or value not in (0, 1):
+                    raise ValueError(value)
+                typed = bool(value)
             elif self.type in (int, float, str, bool):
                 if self.type is int and isinstance(value, float) and not value.is_integer():
                     raise ValueError(value)
