@@ -22,7 +22,7 @@ from fairdistill.methods.fair4free.penalty import independence_penalty, kernel_v
 from fairdistill.methods.fair4free.student import student_epoch
 from fairdistill.nn.mmd import median_bandwidths, mmd2
 
-FAST = dict(teacher_epochs=4, student_epochs=2, batch_size=128, student_batch_size=128)
+FAST = dict(teacher_epochs=4, student_epochs=2, batch_size=128, student_batch_size=128, label_shift="none")
 ELBO = dict(teacher_kl_weight=1.0, y_mode="latent")  # the paper's teacher (KL weight 1, teacher never sees y)
 
 

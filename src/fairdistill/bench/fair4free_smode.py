@@ -1,17 +1,19 @@
 """How Fair4Free draws the sensitive value of a generated row, compared on fair4free-paper's cases (README, Fair4Free).
 
-Per case (Adult / COMPAS, sex / race) and seed: one Fair4Free fit (default preset, so ``s_mode="auto"``: q(s | z)
-is trained and the mode is chosen on the real training rows; the teacher and student do not depend on ``s_mode``),
-then the training size's worth of rows drawn under each fixed mode in ``S_MODES`` (``Fair4Free.sample(n,
-s_mode=...)``); each downstream model of fair4free-paper (random forest, and XGBoost when installed; scikit-learn /
-XGBoost defaults, 100 trees) is trained on each set and scored on the real test split: DPR, EOR, balanced accuracy,
-accuracy, positive rate. The ``auto`` row is the fit's own set (``synthetic_``: the chosen mode's draw, so its scores
-are that mode's), and its rows equal fair4free-paper's ``fair4free-mmd`` rows seed for seed. The record keeps
-which mode auto chose and what each candidate scored on the training rows (``selection``).
+Per case (Adult / COMPAS, sex / race) and seed: one Fair4Free fit (default preset but ``label_shift="none"``, so
+``s_mode="auto"``: q(s | z) is trained and the mode is chosen on the real training rows; the teacher and student do
+not depend on ``s_mode`` or ``label_shift``), then the training size's worth of rows drawn under each fixed mode in
+``S_MODES`` (``Fair4Free.sample(n, s_mode=...)``, labels unshifted); each downstream model of fair4free-paper (random
+forest, and XGBoost when installed; scikit-learn / XGBoost defaults, 100 trees) is trained on each set and scored on
+the real test split: DPR, EOR, balanced accuracy, accuracy, positive rate. ``auto-unshifted`` is the chosen mode's
+row; then the default's ``label_shift="auto"`` is chosen on the same fit (``select_label_shift``, what the default
+fit runs after choosing the mode), and ``auto`` is the shifted draw: the default's ``synthetic_``, rows and labels.
+The record keeps which mode auto chose, what each candidate scored on the training rows (``selection``), the shift's
+t and its candidates' scores (``label_shift``).
 
 Reported per case, model and mode: mean ± std over seeds, and the paired difference to ``sample`` (mean and standard
-error of the per-seed differences, std / sqrt(n), ddof 1): the seeds share splits and fits, so pairs cancel most of
-the split-to-split spread. Runs are logged in ``fair4free-smode.runs.jsonl`` (``runlog.RunLog``) and never
+error of the per-seed differences, std / sqrt(n), ddof 1), and for ``auto`` also to ``auto-unshifted`` (what the
+shift adds): the seeds share splits and fits, so pairs cancel most of the split-to-split spread. Runs are logged in ``fair4free-smode.runs.jsonl`` (``runlog.RunLog``) and never
 recomputed (always, without a ``resume`` option: each run carries the commit that made it, counted in the results'
 header as ``runs_made_at``; delete the log, or use another ``--out``, to rerun after a change to Fair4Free).
 """
@@ -29,30 +31,49 @@ from .runlog import RunLog
 
 SUITE = "fair4free-smode"
 S_MODES = ("sample", "counterfactual", "posterior", "balanced", "posterior-balanced")
-ROWS = (*S_MODES, "auto")
+ROWS = (*S_MODES, "auto-unshifted", "auto")
+PAIRED = {"auto": "auto-unshifted"}  # a row's second paired difference (its first is to sample)
 SCORES = ("dpr", "eor", "bacc", "acc", "positive_rate")
-RUN_KEY = ("quick", "s_modes", "models")
+RUN_KEY = ("quick", "s_modes", "models", "label_shift")
+SHIFT = "auto"  # the label_shift the auto row carries (a log from before the shift existed is refused)
 
 
 def _one(dataset: str, axis: str, seed: int, *, data_dir, quick: bool, device: str) -> dict:
     """Scores of each downstream model trained on each mode's rows (and on auto's), for one case and seed."""
     from ..methods.fair4free import Fair4Free
+    from ..methods.fair4free.selection import select_label_shift
     train, _, test = _split(dataset, axis, seed, data_dir=data_dir, quick=quick)
-    cfg = dict(seed=seed, device=device)
+    cfg = dict(seed=seed, device=device, label_shift="none")
     if quick:
         cfg.update(teacher_epochs=3, student_epochs=2, batch_size=256, student_batch_size=256)
     model = Fair4Free(**cfg).fit(train)
     models = _models(seed, quick)
     scores: dict = {name: {} for name in models}
-    for mode in S_MODES:
-        syn = model.sample(len(train), s_mode=mode)
+    def score(row: str, syn) -> None:
         res = _downstream(np.c_[syn.X, syn.s], syn.y, np.c_[test.X, test.s], test.y, test.s[:, 0], models)
         for name in models:
-            scores[name][mode] = {k: res[name][k] for k in SCORES}
+            scores[name][row] = {k: res[name][k] for k in SCORES}
+
+    for mode in S_MODES:
+        score(mode, model.sample(len(train), s_mode=mode))
     for name in models:  # synthetic_ is sample(len(train), s_mode=s_mode_): the chosen mode's set, already scored
-        scores[name]["auto"] = scores[name][model.s_mode_]
+        scores[name]["auto-unshifted"] = scores[name][model.s_mode_]
+    t, _, shift_scores = select_label_shift(model, train, train.groups()[0], len(train),
+                                            model.s_mode_scores_[model.s_mode_])
+    score("auto", model.sample(len(train)))
     return {"dataset": dataset, "sensitive": axis, "seed": seed, "scores": scores, "chosen": model.s_mode_,
-            "selection": model.s_mode_scores_}
+            "selection": model.s_mode_scores_, "label_shift": {"t": t, "scores": shift_scores}}
+
+
+def _paired(rows: list[dict], mode: str, other: str) -> dict:
+    """metric -> {"mean", "se", "n"} of the per-seed differences mode - other (seeds where both are finite)."""
+    out = {}
+    for k in SCORES:
+        d = np.array([row[mode][k] - row[other][k] for row in rows], float)
+        d = d[np.isfinite(d)]
+        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+        out[k] = {"mean": float(d.mean()) if len(d) else float("nan"), "se": se, "n": len(d)}
+    return out
 
 
 def summarise(records: list[dict]) -> dict:
@@ -62,7 +83,8 @@ def summarise(records: list[dict]) -> dict:
     out: dict = {}
     for case in dict.fromkeys(f"{r['dataset']}/{r['sensitive']}" for r in records):
         runs = [r for r in records if f"{r['dataset']}/{r['sensitive']}" == case]
-        out[case] = {"chosen": dict(Counter(r["chosen"] for r in runs))}
+        out[case] = {"chosen": dict(Counter(r["chosen"] for r in runs)),
+                     "shift_t": [r["label_shift"]["t"] for r in runs]}
         for model in runs[0]["scores"]:
             out[case][model] = {}
             rows = [r["scores"][model] for r in runs]
@@ -72,13 +94,9 @@ def summarise(records: list[dict]) -> dict:
                     m, s, n = mean_std(row[mode][k] for row in rows)
                     cell[k] = {"mean": m, "std": s, "n": n}
                 if mode != "sample":
-                    cell["diff"] = {}
-                    for k in SCORES:
-                        d = np.array([row[mode][k] - row["sample"][k] for row in rows], float)
-                        d = d[np.isfinite(d)]
-                        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
-                        cell["diff"][k] = {"mean": float(d.mean()) if len(d) else float("nan"), "se": se,
-                                           "n": len(d)}
+                    cell["diff"] = _paired(rows, mode, "sample")
+                if mode in PAIRED:
+                    cell["diff_" + PAIRED[mode]] = _paired(rows, mode, PAIRED[mode])
                 out[case][model][mode] = cell
     return out
 
@@ -88,18 +106,29 @@ def markdown(summary: dict, config: dict) -> str:
              "Each downstream model trained on as many generated rows as the training split has, per mode, tested "
              "on the real test split; seeds: " + ", ".join(f"{c} {n}" for c, n in config["seeds"].items()) + ". "
              "Mean ± std over seeds; Δ = paired difference to `sample`, ± its standard error. `auto` (the default) "
-             "is the fit's own set: the mode chosen on the real training rows, seed by seed.", "",
+             "is the default fit's own set: the mode chosen on the real training rows, seed by seed, its labels "
+             "shifted per group by `label_shift` (`auto-unshifted`: the same rows before the shift).", "",
              "| case | model | s_mode | DPR | EOR | bal. acc | positive rate | Δ DPR | Δ EOR | Δ bal. acc |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for case, cells in summary.items():
         for model, modes in cells.items():
-            if model == "chosen":
+            if model in ("chosen", "shift_t"):
                 continue
             for mode, cell in modes.items():
                 ms = [f"{cell[k]['mean']:.3f} ± {cell[k]['std']:.3f}" for k in ("dpr", "eor", "bacc", "positive_rate")]
                 diff = cell.get("diff")
                 ds = [f"{diff[k]['mean']:+.3f} ± {diff[k]['se']:.3f}" if diff else "–" for k in ("dpr", "eor", "bacc")]
                 lines.append(f"| {case} | {model} | {mode} | " + " | ".join(ms + ds) + " |")
+    lines += ["", "What `label_shift` adds: `auto` − `auto-unshifted`, paired, ± standard error (DPR / EOR / bal. acc)",
+              ""]
+    for case, cells in summary.items():
+        for model, modes in cells.items():
+            if model not in ("chosen", "shift_t"):
+                d = modes["auto"]["diff_auto-unshifted"]
+                lines.append(f"- {case}, {model}: " + " / ".join(f"{d[k]['mean']:+.3f} ± {d[k]['se']:.3f}"
+                                                                 for k in ("dpr", "eor", "bacc")))
+    lines += ["", "Shift steps t chosen (seeds): " + "; ".join(
+        f"{case} {', '.join(f'{t:g}' for t in cells['shift_t'])}" for case, cells in summary.items())]
     lines += ["", "Modes auto chose (seeds):", ""]
     lines += [f"- {case}: " + ", ".join(f"{m} {n}" for m, n in sorted(cells["chosen"].items(), key=lambda x: -x[1]))
               for case, cells in summary.items()]
@@ -116,8 +145,8 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     models = list(models)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = RunLog(out_dir / f"{SUITE}.runs.jsonl", config_key({"quick": quick, "s_modes": S_MODES, "models": models},
-                                                              RUN_KEY))
+    runs = RunLog(out_dir / f"{SUITE}.runs.jsonl", config_key({"quick": quick, "s_modes": S_MODES, "models": models,
+                                                               "label_shift": SHIFT}, RUN_KEY))
     done = {(r["dataset"], r["sensitive"], r["seed"]): r for r in runs.records()}
     for seed in range(n_seeds):
         for dataset, axis in chosen:
@@ -129,7 +158,7 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     summary = summarise(records)
     config = {"quick": quick, "s_modes": list(S_MODES), "models": models, "device": device,
               "rows": "the training split's size", "seeds": {f"{d}/{a}": n_seeds for d, a in chosen},
-              "fit": "default preset (s_mode auto)"}
+              "fit": "default preset (s_mode auto), label_shift chosen on the same fit", "label_shift": SHIFT}
     write_results(out_dir / f"{SUITE}.json", SUITE, {"summary": summary, "runs": records}, config, runs=records)
     write_text(out_dir / f"{SUITE}.md", markdown(summary, config))
     return summary

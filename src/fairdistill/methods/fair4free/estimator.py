@@ -49,7 +49,7 @@ from ...torchutil import resolve_device, to_tensor, torch_seed
 from ..base import GROUPS, Method, Param, non_negative, positive
 from .parity import parity_offsets
 from .penalty import PENALTIES
-from .selection import select_s_mode
+from .selection import select_label_shift, select_s_mode
 from .student import LOSSES, Student, student_epoch
 from .teacher import (CATEGORICAL, Block, TabularVAE, encode_all, fit_latent_classifier, layout_from_encoder,
                       numeric_layout, numeric_residual_sd, teacher_epoch)
@@ -71,7 +71,10 @@ PRESETS = {
     "decode": ("sample", "argmax"),
     "penalty": ("dcor", "analytic"),
     "s_mode": ("auto", "sample"),
+    "label_shift": ("auto", "none"),
 }
+# what a default 'auto' becomes on labels with more than two classes (auto scores binary fairness ratios)
+NOT_BINARY = {"s_mode": "sample", "label_shift": "none"}
 LG_BETA_DCOR = 1.5  # default log10 weight of the dcor penalty (COMPAS/Adult sweep, benchmarks/fair4free-paper.md)
 S_MODES = ("sample", "fixed", "counterfactual", "balanced", "posterior", "posterior-balanced", "auto")
 POSTERIOR_MODES = ("posterior", "posterior-balanced", "auto")  # the modes that need q(s | z) (auto tries them)
@@ -141,6 +144,14 @@ class Fair4Free(Method):
               "'posterior-balanced' (groups in equal shares, each latent drawn from p(z | s) by resampling student "
               "latents with weights q(s | z)). No fixed mode wins on every case: benchmarks/fair4free-smode.md",
               choices=S_MODES),
+        Param("label_shift", str, None, "per-group shift of the generated labels, chosen on the real training rows: "
+              "'auto' (default: the class-1 label logit of group g's rows moves by t * (logit r - logit r_g), r_g a "
+              "random forest's positive rate on group g's real training rows, r the overall one, with t the step "
+              "whose draw trains the forest with the largest min(DPR, EOR) there, within 0.02 of the best balanced "
+              "accuracy; t = 0 leaves the labels as they are; the shift is label_shift_, t label_shift_t_, the "
+              "scores label_shift_scores_; it applies to the student's draws in the fitted s_mode_; binary labels "
+              "only, so the default is 'none' for more classes, and in the paper preset) or 'none'",
+              choices=("auto", "none")),
         Param("s_group", int, 0, "group index (in the sorted list of sensitive tuples) used by s_mode=fixed",
               check=non_negative),
         Param("y_mode", str, None, "label of generated rows: 'decoder' (default: y one more decoded column, decoded "
@@ -175,13 +186,13 @@ class Fair4Free(Method):
             value = -(-DEFAULT_STEPS // -(-n_train // batch))
         return value
 
-    def _s_mode_for(self, data: FairDataset) -> str:
-        """The configured s_mode on ``data``: the preset's default 'auto' becomes 'sample' for labels with more than
-        two classes (auto scores binary fairness ratios; an explicit s_mode='auto' is refused there instead)."""
-        s_mode = self.setting("s_mode")
-        if self.s_mode is None and s_mode == "auto" and int(data.n_classes) != 2:
-            return "sample"
-        return s_mode
+    def _setting_on(self, key: str, data: FairDataset) -> str:
+        """The configured ``s_mode`` / ``label_shift`` on ``data``: the preset's default 'auto' becomes
+        ``NOT_BINARY[key]`` for labels with more than two classes (an explicit 'auto' is refused there instead)."""
+        value = self.setting(key)
+        if getattr(self, key) is None and value == "auto" and int(data.n_classes) != 2:
+            return NOT_BINARY[key]
+        return value
 
     def effective_params(self, n_train: int) -> dict:
         out = self.get_params()
@@ -196,13 +207,14 @@ class Fair4Free(Method):
         if data.s.shape[1] == 0:
             raise DataError(f"{data.name} has no sensitive column; load it with sensitive=[...]")
         gid, tuples = data.groups(self.groups)
-        s_mode = self._s_mode_for(data)
-        if s_mode == "fixed" and self.s_group >= len(tuples):
+        if self._setting_on("s_mode", data) == "fixed" and self.s_group >= len(tuples):
             raise ConfigError(f"s_group={self.s_group} but {data.name} has only {len(tuples)} groups; give "
                               f"0..{len(tuples) - 1}")
-        if s_mode == "auto" and int(data.n_classes) != 2:
-            raise ConfigError(f"s_mode='auto' scores demographic parity and equalized odds, which need binary labels; "
-                              f"{data.name} has {int(data.n_classes)} classes — choose a mode, e.g. s_mode='sample'")
+        for key, other in NOT_BINARY.items():
+            if self._setting_on(key, data) == "auto" and int(data.n_classes) != 2:
+                raise ConfigError(f"{key}='auto' scores demographic parity and equalized odds, which need binary "
+                                  f"labels; {data.name} has {int(data.n_classes)} classes — choose e.g. "
+                                  f"{key}='{other}'")
         enc = data.meta.get("encoder")
         if enc is None or not hasattr(enc, "blocks"):
             return numeric_layout(data.X.shape[1])
@@ -271,7 +283,7 @@ class Fair4Free(Method):
         mu_t, logvar_t = encode_all(teacher, X, S1h)
         self.teacher_latents_ = mu_t.cpu().numpy()
         self.numeric_sd_ = numeric_residual_sd(teacher, X, S1h, mu_t)
-        self._fit_latent_models(teacher, mu_t, logvar_t, Y, G, n_classes, n_groups, self._s_mode_for(data))
+        self._fit_latent_models(teacher, mu_t, logvar_t, Y, G, n_classes, n_groups, self._setting_on("s_mode", data))
 
         self._train_student(student, opt_s, gen_s, mu_t, logvar_t, range(max(done, te) + 1, te + se + 1), save,
                             history["student"], first=te)
@@ -285,10 +297,26 @@ class Fair4Free(Method):
         self.label_freq_ = np.bincount(data.y, minlength=n_classes) / len(data.y)
         self.x_dim_, self.n_classes_, self.device_ = x_dim, n_classes, dev
         self._template_, self._posteriors_ = data.subset(np.arange(0)), (mu_t, logvar_t)
-        self.s_mode_, self.s_mode_scores_ = self._s_mode_for(data), None
-        if self.s_mode_ == "auto":
-            self.s_mode_, self.s_mode_scores_ = select_s_mode(self, data, gid, self._n_rows(len(data)))
+        self._choose_on(data, gid)
         return self._synthesise(len(data))
+
+    def _choose_on(self, data: FairDataset, gid: np.ndarray) -> None:
+        """The choices made on the real training rows (``selection.py``): ``s_mode_`` (and ``s_mode_scores_`` when
+        s_mode is 'auto'), then ``label_shift_`` / ``label_shift_t_`` / ``label_shift_scores_`` (None unless
+        label_shift is 'auto'), for the current student."""
+        n = self._n_rows(len(data))
+        self.s_mode_, self.s_mode_scores_ = self._setting_on("s_mode", data), None
+        self.label_shift_ = self.label_shift_t_ = self.label_shift_scores_ = None
+        if self.s_mode_ == "auto":
+            self.s_mode_, self.s_mode_scores_ = select_s_mode(self, data, gid, n)
+        if self._setting_on("label_shift", data) == "auto":
+            base = self.s_mode_scores_[self.s_mode_] if self.s_mode_scores_ is not None else None
+            self.label_shift_t_, self.label_shift_, self.label_shift_scores_ = select_label_shift(
+                self, data, gid, n, base)
+
+    def _chose_on_data(self) -> bool:
+        """Whether the fit made a choice on the training rows (a new student must make it again)."""
+        return self.s_mode_scores_ is not None or self.label_shift_scores_ is not None
 
     def _n_rows(self, n_train: int) -> int:
         """Rows in ``synthetic_``: ``n_samples``, else the training size."""
@@ -325,15 +353,24 @@ class Fair4Free(Method):
         out.provenance.update({"effective_params": self.effective_params(n_train),
                                "teacher_final": h["teacher"][-1] if h["teacher"] else None,
                                "student_final": h["student"][-1] if h["student"] else None})
+        picked = {}
         if self.s_mode_scores_ is not None:  # s_mode="auto": the choice and what each candidate scored
-            out.provenance.update({"picked": {"s_mode": self.s_mode_}, "s_mode_scores": self.s_mode_scores_})
+            picked["s_mode"] = self.s_mode_
+            out.provenance["s_mode_scores"] = self.s_mode_scores_
+        if self.label_shift_scores_ is not None:  # label_shift="auto": t, the shift per group, every t's scores
+            picked["label_shift"] = f"t = {self.label_shift_t_:g}"
+            out.provenance.update({"label_shift": [float(v) for v in self.label_shift_],
+                                   "label_shift_scores": self.label_shift_scores_})
+        if picked:
+            out.provenance["picked"] = picked
         return out
 
     def student_variant(self, data: FairDataset | None = None, **params) -> "Fair4Free":
         """A fitted copy that shares this teacher and y model and trains a new student with other student options
         (``student_loss``, ``kl_weight``, ``lr_student``, ``student_epochs``, ``student_batch_size``, ``noise_dim``,
         ``student_hidden``): compares distillation losses on one teacher. Its ``synthetic_`` is set. With
-        ``s_mode="auto"`` the new student's mode is chosen again, on ``data`` (the training rows of the fit)."""
+        ``s_mode="auto"`` or ``label_shift="auto"`` the new student's choices are made again, on ``data`` (the
+        training rows of the fit)."""
         allowed = {"student_loss", "kl_weight", "lr_student", "student_epochs", "student_batch_size", "noise_dim",
                    "student_hidden"}
         bad = sorted(set(params) - allowed)
@@ -341,12 +378,12 @@ class Fair4Free(Method):
             raise ConfigError(f"student_variant cannot change {bad}; only student options {sorted(allowed)}")
         if not hasattr(self, "teacher_"):
             raise ConfigError("student_variant() needs a fitted model; call fit(data) first")
-        if self.s_mode_scores_ is not None and data is None:  # fitted with auto
-            raise ConfigError("student_variant() of an s_mode='auto' model chooses the new student's mode on the "
-                              "training rows: pass data=<the FairDataset it was fitted on>")
+        if self._chose_on_data() and data is None:
+            raise ConfigError("student_variant() of a model with s_mode or label_shift 'auto' makes the new "
+                              "student's choices on the training rows: pass data=<the FairDataset it was fitted on>")
         new = type(self)(**{**self.get_params(), **params})
         for key in ("teacher_", "teacher_latents_", "numeric_sd_", "y_model_", "s_model_", "s_mode_", "s_mode_scores_",
-                    "groups_", "group_axes_", "n_axes_", "group_freq_", "label_freq_", "x_dim_", "n_classes_",
+                    "label_shift_", "label_shift_t_", "label_shift_scores_", "groups_", "group_axes_", "n_axes_", "group_freq_", "label_freq_", "x_dim_", "n_classes_",
                     "device_", "_template_", "_posteriors_"):
             setattr(new, key, getattr(self, key))
         mu_t, logvar_t = self._posteriors_
@@ -359,12 +396,11 @@ class Fair4Free(Method):
                            lambda step: None, new.history_["student"])
         student.eval()
         new.student_ = student
-        if self.s_mode_scores_ is not None:
+        if self._chose_on_data():
             if len(data) != n_train:
                 raise ConfigError(f"student_variant(data=...) got {len(data)} rows but the model was fitted on "
                                   f"{n_train}; pass the FairDataset it was fitted on")
-            gid = data.groups(self.groups)[0]
-            new.s_mode_, new.s_mode_scores_ = select_s_mode(new, data, gid, new._n_rows(n_train))
+            new._choose_on(data, data.groups(self.groups)[0])
         out = new._synthesise(n_train)
         out.provenance.update({"method": new.name, "params": new.get_params(), "seed": new.seed,
                                "dataset": self.synthetic_.provenance.get("dataset") if hasattr(self, "synthetic_")
@@ -428,6 +464,14 @@ class Fair4Free(Method):
             cache[key] = parity_offsets(logits, g, len(self.groups_), torch.as_tensor(target))
         return cache[key]
 
+    def _shift_for(self, source: str, s_mode: str) -> torch.Tensor | None:
+        """The per-group class-1 logit shift of ``label_shift`` for a draw, or None: it was chosen on the student's
+        draws in the fitted ``s_mode_`` and applies to those only (t = 0: none)."""
+        shift = getattr(self, "label_shift_", None)
+        if shift is None or source != "student" or s_mode != self.s_mode_ or not np.any(shift):
+            return None
+        return torch.as_tensor(shift, dtype=torch.float32, device=self.device_)
+
     @torch.no_grad()
     def sample(self, n: int, *, source: str = "student", seed: int | None = None,
                s_mode: str | None = None) -> SyntheticSet:
@@ -477,11 +521,14 @@ class Fair4Free(Method):
         # decoded on the CPU with the seeded CPU generator, so sample(n, seed=s) repeats on every device
         rows = self.teacher_.to_rows(out.cpu(), decode, gen, self.numeric_sd_.cpu()).numpy()
         X = rows[:, :self.x_dim_]
-        y_parity = self.setting("y_parity")
+        y_parity, shift = self.setting("y_parity"), self._shift_for(source, s_mode)
         if y_parity != "none":  # one logit offset per group: every group's mean p(y) = the target frequencies
             logits = logits + self._label_offsets(source, s_mode)[g]
-        if y_mode == "decoder" and (y_parity == "none" or decode == "argmax"):
-            y = (rows[:, self.x_dim_:] if y_parity == "none" else logits.cpu().numpy()).argmax(1)
+        if shift is not None:  # label_shift: class 1's logit moves by the group's shift
+            logits = logits + torch.nn.functional.pad(shift[:, None], (1, 0))[g]
+        adjusted = y_parity != "none" or shift is not None
+        if y_mode == "decoder" and (not adjusted or decode == "argmax"):
+            y = (logits.cpu().numpy() if adjusted else rows[:, self.x_dim_:]).argmax(1)
         else:
             probs = torch.softmax(logits, 1).cpu()
             y = torch.multinomial(probs, 1, generator=gen).reshape(-1).numpy()
