@@ -598,3 +598,110 @@ def test_student_variant_of_an_auto_model_chooses_its_own_mode(toy):
     v = m.student_variant(toy, student_loss="swd")
     assert v.s_mode_scores_ != m.s_mode_scores_ and v.synthetic_.provenance["s_mode"] == v.s_mode_
     assert v.synthetic_.provenance["s_mode_scores"] == v.s_mode_scores_
+
+
+# ----------------------------------------------------------------------------- label_shift
+def test_shift_direction_evens_the_rates_out():
+    """d_g = logit(r) - logit(r_g), r the count-weighted overall rate: the group below r moves up, the one above down,
+    a group at r stays; rates at 0 or 1 are clipped, so d stays finite."""
+    from fairdistill.methods.fair4free.selection import shift_direction
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    d = shift_direction([0.2, 0.5], [1, 3])
+    r = (0.2 + 3 * 0.5) / 4
+    assert d == pytest.approx([logit(r) - logit(0.2), logit(r) - logit(0.5)])
+    assert d[0] > 0 > d[1]
+    assert shift_direction([0.4, 0.4], [5, 2]) == pytest.approx([0, 0])
+    assert np.all(np.isfinite(shift_direction([0.0, 1.0], [1, 1])))
+
+
+@pytest.fixture(scope="module")
+def shifted(toy):
+    """A default-preset fit with label_shift='auto' and, sharing its teacher and student (label_shift enters neither),
+    one with label_shift='none'."""
+    cfg = {k: v for k, v in FAST.items() if k != "label_shift"}
+    return (Fair4Free(label_shift="auto", s_mode="balanced", **cfg).fit(toy),
+            Fair4Free(label_shift="none", s_mode="balanced", **cfg).fit(toy))
+
+
+def test_label_shift_auto_returns_the_scored_draw_of_the_chosen_step(toy, shifted):
+    """The chosen t's scores are a random forest's DPR / EOR / balanced accuracy on the real training rows of the
+    returned draw (recomputed with fairlearn); the shift is t * d with d from the unshifted draw's rates; t is the
+    fairest step within the accuracy slack, and the walk is 0, 0.5, 1, ... up to where it stopped."""
+    from fairlearn.metrics import demographic_parity_ratio, equalized_odds_ratio
+    from sklearn.metrics import balanced_accuracy_score
+
+    from fairdistill.evaluation import model_inputs
+    from fairdistill.methods.fair4free.selection import BACC_SLACK, SHIFT_STEPS, SHIFT_STOP, choose, shift_direction
+    from fairdistill.models import make as make_model
+    m, plain = shifted
+    scores = m.label_shift_scores_
+    assert list(scores) == [f"{t:g}" for t in (0, *SHIFT_STEPS)][:len(scores)]
+    assert m.label_shift_t_ == float(choose(scores))
+    d = shift_direction(scores["0"]["rates"], np.bincount(toy.s[:, 0], minlength=2))
+    assert m.label_shift_ == pytest.approx(m.label_shift_t_ * d)
+    if len(scores) < 1 + len(SHIFT_STEPS):  # stopped early: the last step fell out of reach
+        last, best = scores[list(scores)[-1]], scores[choose(scores)]
+        assert last["fair"] < best["fair"] - SHIFT_STOP or \
+            last["bacc"] < max(s["bacc"] for s in scores.values()) - BACC_SLACK
+    syn = m.synthetic_
+    pred = make_model("rf", 2, seed=0).fit(model_inputs(syn, [2], True), syn.y) \
+        .predict_proba(model_inputs(toy, [2], True)).argmax(1)
+    got = scores[f"{m.label_shift_t_:g}"]
+    assert got["dpr"] == pytest.approx(demographic_parity_ratio(toy.y, pred, sensitive_features=toy.s[:, 0]))
+    assert got["eor"] == pytest.approx(equalized_odds_ratio(toy.y, pred, sensitive_features=toy.s[:, 0]))
+    assert got["bacc"] == pytest.approx(balanced_accuracy_score(toy.y, pred))
+    base = scores["0"]  # the unshifted draw is plain's, and t is never worse than no shift within the slack
+    un = plain.synthetic_
+    pred0 = make_model("rf", 2, seed=0).fit(model_inputs(un, [2], True), un.y) \
+        .predict_proba(model_inputs(toy, [2], True)).argmax(1)
+    assert base["dpr"] == pytest.approx(demographic_parity_ratio(toy.y, pred0, sensitive_features=toy.s[:, 0]))
+    assert got["fair"] >= base["fair"] or base["bacc"] < max(s["bacc"] for s in scores.values()) - BACC_SLACK
+
+
+def test_label_shift_moves_each_groups_labels_its_way_and_only_in_the_fitted_mode(shifted):
+    """Same rows, labels shifted: on a large draw, each group's positive share moves with the sign of its shift;
+    another s_mode, or the prior, draws without it; t = 0 changes nothing."""
+    m, plain = shifted
+    n = 6000
+    a, b = m.sample(n, seed=5), plain.sample(n, seed=5)
+    assert np.array_equal(a.X, b.X) and np.array_equal(a.s, b.s)
+    if m.label_shift_t_ > 0:
+        for g in (0, 1):
+            rows = a.s[:, 0] == g
+            moved = a.y[rows].mean() - b.y[rows].mean()
+            if abs(m.label_shift_[g]) > 0.1:
+                assert np.sign(moved) == np.sign(m.label_shift_[g]) and abs(moved) > 0.01
+    for kw in ({"s_mode": "counterfactual"}, {"source": "prior"}):
+        assert np.array_equal(m.sample(300, **kw).y, plain.sample(300, **kw).y)
+    zero = Fair4Free(**m.get_params())
+    zero.__dict__.update({k: v for k, v in m.__dict__.items() if k.endswith("_")})
+    zero.label_shift_ = np.zeros(2)
+    assert np.array_equal(zero.sample(300).y, plain.sample(300).y)
+
+
+def test_label_shift_on_a_none_fit_gives_the_default_fits_rows(toy, shifted):
+    """fair4free-smode fits label_shift='none' and runs select_label_shift itself: the result must be the default
+    fit's synthetic_ and shift."""
+    from fairdistill.methods.fair4free.selection import select_label_shift
+    m, _ = shifted
+    cfg = {k: v for k, v in FAST.items() if k != "label_shift"}
+    plain = Fair4Free(label_shift="none", s_mode="balanced", **cfg).fit(toy)
+    t, shift, scores = select_label_shift(plain, toy, toy.s[:, 0], len(toy))
+    assert t == m.label_shift_t_ and shift == pytest.approx(m.label_shift_) and scores == m.label_shift_scores_
+    again = plain.sample(len(toy))
+    assert np.array_equal(again.X, m.synthetic_.X) and np.array_equal(again.y, m.synthetic_.y)
+
+
+def test_label_shift_default_and_refusals(toy, shifted):
+    """Default: auto on binary labels (the picked t reaches the provenance the report prints), none on three classes
+    and in the paper preset; an explicit auto on three classes is refused, naming the fix."""
+    m, _ = shifted
+    assert Fair4Free().setting("label_shift") == "auto" and Fair4Free(preset="paper").setting("label_shift") == "none"
+    assert m.synthetic_.provenance["picked"]["label_shift"] == f"t = {m.label_shift_t_:g}"
+    three = FairDataset(X=toy.X, y=np.arange(len(toy)) % 3, s=toy.s, sensitive_names=toy.sensitive_names,
+                        name="toy3", meta=toy.meta)
+    cfg = {k: v for k, v in FAST.items() if k != "label_shift"}
+    fit3 = Fair4Free(s_mode="sample", **cfg).fit(three)
+    assert fit3.label_shift_ is None and fit3.label_shift_scores_ is None
+    with pytest.raises(ConfigError, match="label_shift='auto' scores .* toy3 has 3 classes .* label_shift='none'"):
+        Fair4Free(s_mode="sample", label_shift="auto", **cfg).fit(three)
