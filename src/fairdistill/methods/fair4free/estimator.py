@@ -387,8 +387,8 @@ class Fair4Free(Method):
                               "student's choices on the training rows: pass data=<the FairDataset it was fitted on>")
         new = type(self)(**{**self.get_params(), **params})
         for key in ("teacher_", "teacher_latents_", "numeric_sd_", "y_model_", "s_model_", "s_mode_", "s_mode_scores_",
-                    "label_shift_", "label_shift_t_", "label_shift_scores_", "groups_", "group_axes_", "n_axes_", "group_freq_", "label_freq_", "x_dim_", "n_classes_",
-                    "device_", "_template_", "_posteriors_"):
+                    "label_shift_", "label_shift_t_", "label_shift_scores_", "groups_", "group_axes_", "n_axes_",
+                    "group_freq_", "label_freq_", "x_dim_", "n_classes_", "device_", "_template_", "_posteriors_"):
             setattr(new, key, getattr(self, key))
         mu_t, logvar_t = self._posteriors_
         n_train = len(mu_t)
