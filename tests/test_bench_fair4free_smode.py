@@ -17,8 +17,10 @@ def test_quick_run_writes_results_and_its_auto_row_is_fair4free_papers(tmp_path,
     run = doc["results"]["runs"][0]
     for mode in S.ROWS:
         assert 0 <= run["scores"]["rf"][mode]["bacc"] <= 1 and 0 <= run["scores"]["rf"][mode]["positive_rate"] <= 1
-    assert run["scores"]["rf"]["auto"] == run["scores"]["rf"][run["chosen"]]
-    assert set(run["selection"]) == set(S.S_MODES)
+    assert run["scores"]["rf"]["auto-unshifted"] == run["scores"]["rf"][run["chosen"]]
+    assert set(run["selection"]) == set(S.S_MODES) and f"{run['label_shift']['t']:g}" in run["label_shift"]["scores"]
+    if run["label_shift"]["t"] == 0:  # no shift: the same rows and labels as the chosen mode's
+        assert run["scores"]["rf"]["auto"] == run["scores"]["rf"][run["chosen"]]
     # the default fit's own rows are the ones fair4free-paper scores as fair4free-mmd (same split, fit and forest)
     paper = get("fair4free-paper")(tmp_path / "paper", data_dir=data_dir, quick=True, cases="compas/sex")
     rf = paper["summary"]["compas/sex"]["fair4free-mmd"]["rf"]
@@ -37,9 +39,10 @@ def test_paired_differences_and_their_standard_error():
         base = {k: float(rng.random()) for k in S.SCORES}
         scores = {m: {k: base[k] + 0.1 * i + 0.01 * seed for k in S.SCORES} for i, m in enumerate(S.S_MODES)}
         chosen = S.S_MODES[seed % 2]
-        scores["auto"] = scores[chosen]
+        scores["auto-unshifted"] = scores[chosen]
+        scores["auto"] = {k: v + 0.05 * seed for k, v in scores[chosen].items()}
         records.append({"dataset": "compas", "sensitive": "sex", "seed": seed, "scores": {"rf": scores},
-                        "chosen": chosen})
+                        "chosen": chosen, "label_shift": {"t": 0.5 * seed}})
     summ = S.summarise(records)["compas/sex"]
     assert summ["chosen"] == {"sample": 3, "counterfactual": 2}
     assert "diff" not in summ["rf"]["sample"]
@@ -49,7 +52,12 @@ def test_paired_differences_and_their_standard_error():
         assert summ["rf"][mode]["diff"]["dpr"]["se"] == pytest.approx(d.std(ddof=1) / np.sqrt(5), abs=1e-12)
         vals = [r["scores"]["rf"][mode]["eor"] for r in records]
         assert summ["rf"][mode]["eor"]["mean"] == pytest.approx(np.mean(vals)) and summ["rf"][mode]["eor"]["n"] == 5
-    assert summ["rf"]["auto"]["diff"]["dpr"]["mean"] == pytest.approx(0.1 * 2 / 5)  # seeds 1 and 3 chose +0.1
+    assert summ["rf"]["auto-unshifted"]["diff"]["dpr"]["mean"] == pytest.approx(0.1 * 2 / 5)  # seeds 1, 3: +0.1
+    shift = summ["rf"]["auto"]["diff_auto-unshifted"]["eor"]  # 0.05 * seed
+    assert shift["mean"] == pytest.approx(0.1) and shift["se"] == pytest.approx(np.std(0.05 * np.arange(5), ddof=1)
+                                                                                / np.sqrt(5))
+    assert summ["shift_t"] == [0, 0.5, 1.0, 1.5, 2.0] and "diff_auto-unshifted" not in summ["rf"]["sample"]
+    assert "+0.100 ± " in S.markdown(S.summarise(records), {"seeds": {"compas/sex": 5}})
 
 
 def test_bad_options():
