@@ -601,9 +601,12 @@ def test_student_variant_of_an_auto_model_chooses_its_own_mode(toy):
 
 
 # ----------------------------------------------------------------------------- label_shift
+SHIFTABLE = {k: v for k, v in FAST.items() if k != "label_shift"}
+
+
 def test_shift_direction_evens_the_rates_out():
     """d_g = logit(r) - logit(r_g), r the count-weighted overall rate: the group below r moves up, the one above down,
-    a group at r stays; rates at 0 or 1 are clipped, so d stays finite."""
+    a group at r stays; rates at 0 or 1 are clipped, so d stays finite; a group without rows gets 0."""
     from fairdistill.methods.fair4free.selection import shift_direction
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
     d = shift_direction([0.2, 0.5], [1, 3])
@@ -612,96 +615,123 @@ def test_shift_direction_evens_the_rates_out():
     assert d[0] > 0 > d[1]
     assert shift_direction([0.4, 0.4], [5, 2]) == pytest.approx([0, 0])
     assert np.all(np.isfinite(shift_direction([0.0, 1.0], [1, 1])))
+    assert shift_direction([0.2, np.nan, 0.5], [1, 0, 3]) == pytest.approx([d[0], 0, d[1]])
+
+
+def _forest_on_real(syn, real, n_values):
+    """Predictions on ``real`` of the selection protocol's forest trained on ``syn`` (recomputed independently)."""
+    from fairdistill.evaluation import model_inputs
+    from fairdistill.models import make as make_model
+    return make_model("rf", 2, seed=0).fit(model_inputs(syn, n_values, True), syn.y) \
+        .predict_proba(model_inputs(real, n_values, True)).argmax(1)
 
 
 @pytest.fixture(scope="module")
 def shifted(toy):
-    """A default-preset fit with label_shift='auto' and, sharing its teacher and student (label_shift enters neither),
-    one with label_shift='none'."""
-    cfg = {k: v for k, v in FAST.items() if k != "label_shift"}
-    return (Fair4Free(label_shift="auto", s_mode="balanced", **cfg).fit(toy),
-            Fair4Free(label_shift="none", s_mode="balanced", **cfg).fit(toy))
+    """A fit with label_shift='auto' and, sharing its teacher and student (label_shift enters neither), one with
+    label_shift='none'."""
+    return (Fair4Free(label_shift="auto", s_mode="balanced", **SHIFTABLE).fit(toy),
+            Fair4Free(label_shift="none", s_mode="balanced", **SHIFTABLE).fit(toy))
 
 
 def test_label_shift_auto_returns_the_scored_draw_of_the_chosen_step(toy, shifted):
-    """The chosen t's scores are a random forest's DPR / EOR / balanced accuracy on the real training rows of the
-    returned draw (recomputed with fairlearn); the shift is t * d with d from the unshifted draw's rates; t is the
-    fairest step within the accuracy slack, and the walk is 0, 0.5, 1, ... up to where it stopped."""
+    """Each step's scores are a random forest's DPR / EOR / balanced accuracy / per-group positive rates on the real
+    training rows (recomputed with fairlearn); the shift is t * d with d from the unshifted draw's rates; t is the
+    fairest step within the accuracy slack; the walk is 0, 0.5, 1, ... and stops at the first step that meets the
+    stop rule."""
     from fairlearn.metrics import demographic_parity_ratio, equalized_odds_ratio
     from sklearn.metrics import balanced_accuracy_score
 
-    from fairdistill.evaluation import model_inputs
     from fairdistill.methods.fair4free.selection import BACC_SLACK, SHIFT_STEPS, SHIFT_STOP, choose, shift_direction
-    from fairdistill.models import make as make_model
     m, plain = shifted
-    scores = m.label_shift_scores_
+    scores, gid = m.label_shift_scores_, toy.s[:, 0]
     assert list(scores) == [f"{t:g}" for t in (0, *SHIFT_STEPS)][:len(scores)]
-    assert m.label_shift_t_ == float(choose(scores))
-    d = shift_direction(scores["0"]["rates"], np.bincount(toy.s[:, 0], minlength=2))
+    assert m.label_shift_t_ == float(choose(scores)) and m.label_shift_t_ > 0  # the toy's case: a real shift
+    keys = list(scores)
+    for i in range(1, len(keys)):  # the stop rule holds at the last step tried (unless every step ran), only there
+        seen = {k: scores[k] for k in keys[:i + 1]}
+        stop = scores[keys[i]]["fair"] < seen[choose(seen)]["fair"] - SHIFT_STOP or \
+            scores[keys[i]]["bacc"] < max(s["bacc"] for s in seen.values()) - BACC_SLACK
+        if i < len(keys) - 1:
+            assert not stop
+        elif len(keys) <= len(SHIFT_STEPS):
+            assert stop
+    for syn, got in ((plain.synthetic_, scores["0"]), (m.synthetic_, scores[f"{m.label_shift_t_:g}"])):
+        pred = _forest_on_real(syn, toy, [2])
+        assert got["dpr"] == pytest.approx(demographic_parity_ratio(toy.y, pred, sensitive_features=gid))
+        assert got["eor"] == pytest.approx(equalized_odds_ratio(toy.y, pred, sensitive_features=gid))
+        assert got["bacc"] == pytest.approx(balanced_accuracy_score(toy.y, pred))
+        assert got["rates"] == pytest.approx([pred[gid == g].mean() for g in (0, 1)])
+    d = shift_direction(scores["0"]["rates"], np.bincount(gid, minlength=2))
     assert m.label_shift_ == pytest.approx(m.label_shift_t_ * d)
-    if len(scores) < 1 + len(SHIFT_STEPS):  # stopped early: the last step fell out of reach
-        last, best = scores[list(scores)[-1]], scores[choose(scores)]
-        assert last["fair"] < best["fair"] - SHIFT_STOP or \
-            last["bacc"] < max(s["bacc"] for s in scores.values()) - BACC_SLACK
-    syn = m.synthetic_
-    pred = make_model("rf", 2, seed=0).fit(model_inputs(syn, [2], True), syn.y) \
-        .predict_proba(model_inputs(toy, [2], True)).argmax(1)
-    got = scores[f"{m.label_shift_t_:g}"]
-    assert got["dpr"] == pytest.approx(demographic_parity_ratio(toy.y, pred, sensitive_features=toy.s[:, 0]))
-    assert got["eor"] == pytest.approx(equalized_odds_ratio(toy.y, pred, sensitive_features=toy.s[:, 0]))
-    assert got["bacc"] == pytest.approx(balanced_accuracy_score(toy.y, pred))
-    base = scores["0"]  # the unshifted draw is plain's, and t is never worse than no shift within the slack
-    un = plain.synthetic_
-    pred0 = make_model("rf", 2, seed=0).fit(model_inputs(un, [2], True), un.y) \
-        .predict_proba(model_inputs(toy, [2], True)).argmax(1)
-    assert base["dpr"] == pytest.approx(demographic_parity_ratio(toy.y, pred0, sensitive_features=toy.s[:, 0]))
-    assert got["fair"] >= base["fair"] or base["bacc"] < max(s["bacc"] for s in scores.values()) - BACC_SLACK
 
 
-def test_label_shift_moves_each_groups_labels_its_way_and_only_in_the_fitted_mode(shifted):
-    """Same rows, labels shifted: on a large draw, each group's positive share moves with the sign of its shift;
-    another s_mode, or the prior, draws without it; t = 0 changes nothing."""
-    m, plain = shifted
-    n = 6000
-    a, b = m.sample(n, seed=5), plain.sample(n, seed=5)
-    assert np.array_equal(a.X, b.X) and np.array_equal(a.s, b.s)
-    if m.label_shift_t_ > 0:
-        for g in (0, 1):
-            rows = a.s[:, 0] == g
-            moved = a.y[rows].mean() - b.y[rows].mean()
-            if abs(m.label_shift_[g]) > 0.1:
-                assert np.sign(moved) == np.sign(m.label_shift_[g]) and abs(moved) > 0.01
-    for kw in ({"s_mode": "counterfactual"}, {"source": "prior"}):
-        assert np.array_equal(m.sample(300, **kw).y, plain.sample(300, **kw).y)
-    zero = Fair4Free(**m.get_params())
-    zero.__dict__.update({k: v for k, v in m.__dict__.items() if k.endswith("_")})
-    zero.label_shift_ = np.zeros(2)
-    assert np.array_equal(zero.sample(300).y, plain.sample(300).y)
+def test_a_label_shift_moves_each_groups_labels_its_way_and_only_in_the_fitted_mode(toy):
+    """Same rows, labels shifted: with a shift of +2 / -2 on class 1's logit, group 0's positive share rises and
+    group 1's falls, under label repair and without it (y_parity='none' with sampled decoding draws y from the shifted
+    logits, not from the decoded block); another s_mode, the prior, or a zero shift draw the unshifted labels."""
+    for y_parity in ("balanced", "none"):
+        m = Fair4Free(label_shift="none", s_mode="balanced", y_parity=y_parity, **SHIFTABLE).fit(toy)
+        plain = m.sample(4000, seed=5)
+        m.label_shift_ = np.array([2.0, -2.0])
+        a = m.sample(4000, seed=5)
+        assert np.array_equal(a.X, plain.X) and np.array_equal(a.s, plain.s)
+        rise = [a.y[a.s[:, 0] == g].mean() - plain.y[plain.s[:, 0] == g].mean() for g in (0, 1)]
+        assert rise[0] > 0.1 and rise[1] < -0.1
+        for kw in ({"s_mode": "counterfactual"}, {"source": "prior"}):
+            m.label_shift_ = None
+            before = m.sample(300, **kw).y
+            m.label_shift_ = np.array([2.0, -2.0])
+            assert np.array_equal(m.sample(300, **kw).y, before)
+        m.label_shift_ = np.zeros(2)
+        assert np.array_equal(m.sample(4000, seed=5).y, plain.y)
 
 
-def test_label_shift_on_a_none_fit_gives_the_default_fits_rows(toy, shifted):
-    """fair4free-smode fits label_shift='none' and runs select_label_shift itself: the result must be the default
-    fit's synthetic_ and shift."""
-    from fairdistill.methods.fair4free.selection import select_label_shift
+def test_choose_label_shift_on_a_none_fit_gives_the_default_fits_rows(toy, shifted):
+    """fair4free-smode fits label_shift='none' and calls choose_label_shift: the result must be the default fit's
+    synthetic_ and shift; a new student (student_variant) makes the choice again, as it does for a default fit."""
     m, _ = shifted
-    cfg = {k: v for k, v in FAST.items() if k != "label_shift"}
-    plain = Fair4Free(label_shift="none", s_mode="balanced", **cfg).fit(toy)
-    t, shift, scores = select_label_shift(plain, toy, toy.s[:, 0], len(toy))
-    assert t == m.label_shift_t_ and shift == pytest.approx(m.label_shift_) and scores == m.label_shift_scores_
-    again = plain.sample(len(toy))
-    assert np.array_equal(again.X, m.synthetic_.X) and np.array_equal(again.y, m.synthetic_.y)
+    plain = Fair4Free(label_shift="none", s_mode="balanced", **SHIFTABLE).fit(toy)
+    assert plain.choose_label_shift(toy) is plain
+    assert plain.label_shift_t_ == m.label_shift_t_ and plain.label_shift_ == pytest.approx(m.label_shift_)
+    assert plain.label_shift_scores_ == m.label_shift_scores_
+    assert np.array_equal(plain.synthetic_.X, m.synthetic_.X) and np.array_equal(plain.synthetic_.y, m.synthetic_.y)
+    assert plain.synthetic_.provenance["picked"] == m.synthetic_.provenance["picked"]
+    for fitted in (m, plain):
+        v = fitted.student_variant(toy, student_loss="swd")
+        assert v.label_shift_scores_ is not None and v.label_shift_scores_ != m.label_shift_scores_
+        assert v.synthetic_.provenance["label_shift_scores"] == v.label_shift_scores_
+    with pytest.raises(ConfigError, match="got 100 rows but the model was fitted on 400"):
+        plain.choose_label_shift(toy.subset(np.arange(100)))
+    with pytest.raises(ConfigError, match="needs a fitted model"):
+        Fair4Free().choose_label_shift(toy)
+
+
+def test_label_shift_on_intersectional_groups():
+    """Two sensitive axes: one shift per joint group, its rates those of the joint groups on the real rows."""
+    data = make_table(n_axes=2)
+    m = Fair4Free(label_shift="auto", s_mode="sample", **SHIFTABLE).fit(data)
+    gid, tuples = data.groups()
+    assert len(m.label_shift_) == len(tuples) == len(m.label_shift_scores_["0"]["rates"]) > 2
+    unshifted = Fair4Free(label_shift="none", s_mode="sample", **SHIFTABLE).fit(data).synthetic_
+    pred = _forest_on_real(unshifted, data, [2, 2])
+    assert m.label_shift_scores_["0"]["rates"] == pytest.approx([pred[gid == g].mean() for g in range(len(tuples))])
 
 
 def test_label_shift_default_and_refusals(toy, shifted):
     """Default: auto on binary labels (the picked t reaches the provenance the report prints), none on three classes
-    and in the paper preset; an explicit auto on three classes is refused, naming the fix."""
+    (also in the recorded effective parameters) and in the paper preset; an explicit auto on three classes is
+    refused, naming the fix."""
     m, _ = shifted
     assert Fair4Free().setting("label_shift") == "auto" and Fair4Free(preset="paper").setting("label_shift") == "none"
     assert m.synthetic_.provenance["picked"]["label_shift"] == f"t = {m.label_shift_t_:g}"
     three = FairDataset(X=toy.X, y=np.arange(len(toy)) % 3, s=toy.s, sensitive_names=toy.sensitive_names,
                         name="toy3", meta=toy.meta)
-    cfg = {k: v for k, v in FAST.items() if k != "label_shift"}
-    fit3 = Fair4Free(s_mode="sample", **cfg).fit(three)
+    fit3 = Fair4Free(**SHIFTABLE).fit(three)
     assert fit3.label_shift_ is None and fit3.label_shift_scores_ is None
+    assert fit3.synthetic_.provenance["effective_params"]["label_shift"] == "none"
+    assert fit3.synthetic_.provenance["effective_params"]["s_mode"] == "sample"
     with pytest.raises(ConfigError, match="label_shift='auto' scores .* toy3 has 3 classes .* label_shift='none'"):
-        Fair4Free(s_mode="sample", label_shift="auto", **cfg).fit(three)
+        Fair4Free(s_mode="sample", label_shift="auto", **SHIFTABLE).fit(three)
+    with pytest.raises(ConfigError, match="need binary labels; the model was fitted on 3 classes"):
+        fit3.choose_label_shift(three)

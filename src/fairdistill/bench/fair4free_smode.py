@@ -6,8 +6,9 @@ not depend on ``s_mode`` or ``label_shift``), then the training size's worth of 
 ``S_MODES`` (``Fair4Free.sample(n, s_mode=...)``, labels unshifted); each downstream model of fair4free-paper (random
 forest, and XGBoost when installed; scikit-learn / XGBoost defaults, 100 trees) is trained on each set and scored on
 the real test split: DPR, EOR, balanced accuracy, accuracy, positive rate. ``auto-unshifted`` is the chosen mode's
-row; then the default's ``label_shift="auto"`` is chosen on the same fit (``select_label_shift``, what the default
-fit runs after choosing the mode), and ``auto`` is the shifted draw: the default's ``synthetic_``, rows and labels.
+row; then the default's ``label_shift="auto"`` is chosen on the same fit (``Fair4Free.choose_label_shift``, what the
+default fit runs after choosing the mode), and ``auto`` is the shifted draw: the default's ``synthetic_``, rows and
+labels.
 The record keeps which mode auto chose, what each candidate scored on the training rows (``selection``), the shift's
 t and its candidates' scores (``label_shift``).
 
@@ -42,7 +43,6 @@ SHIFT = "auto"  # the label_shift the auto row carries (a log from before the sh
 def _one(dataset: str, axis: str, seed: int, *, data_dir, quick: bool, device: str) -> dict:
     """Scores of each downstream model trained on each mode's rows (and on auto's), for one case and seed."""
     from ..methods.fair4free import Fair4Free
-    from ..methods.fair4free.selection import select_label_shift
     train, _, test = _split(dataset, axis, seed, data_dir=data_dir, quick=quick)
     cfg = dict(seed=seed, device=device, label_shift="none")
     if quick:
@@ -59,11 +59,10 @@ def _one(dataset: str, axis: str, seed: int, *, data_dir, quick: bool, device: s
         score(mode, model.sample(len(train), s_mode=mode))
     for name in models:  # synthetic_ is sample(len(train), s_mode=s_mode_): the chosen mode's set, already scored
         scores[name]["auto-unshifted"] = scores[name][model.s_mode_]
-    t, _, shift_scores = select_label_shift(model, train, train.groups()[0], len(train),
-                                            model.s_mode_scores_[model.s_mode_])
-    score("auto", model.sample(len(train)))
+    model.choose_label_shift(train)  # the default fit's shift, on the same fit: synthetic_ is the default's draw
+    score("auto", model.synthetic_)
     return {"dataset": dataset, "sensitive": axis, "seed": seed, "scores": scores, "chosen": model.s_mode_,
-            "selection": model.s_mode_scores_, "label_shift": {"t": t, "scores": shift_scores}}
+            "selection": model.s_mode_scores_, "label_shift": {"t": model.label_shift_t_, "scores": model.label_shift_scores_}}
 
 
 def _paired(rows: list[dict], mode: str, other: str) -> dict:

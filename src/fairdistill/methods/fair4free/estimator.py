@@ -12,8 +12,8 @@ fit: ``selection.py``); x = decoder(z', onehot(s)) decoded per block (``decode``
 y ~ p(y | z') (``head`` / ``latent``: y depends on s only through z', which the teacher made independent of s) or
 y = the decoder's extra y block (``y_mode="decoder"``; may carry s -> y dependence back). ``y_parity="data"`` /
 ``"balanced"`` then shifts each group's label logits by one per-group offset (``parity.py``) so that every group's mean
-p(y) equals the training label frequencies / equal shares: demographic parity of the synthetic labels by construction,
-whatever the y model; ``s_mode="posterior"`` draws s ~ q(s | z') instead of independently of z', and
+p(y) equals the training label frequencies / equal shares: demographic parity of the synthetic labels by construction
+(before ``label_shift``), whatever the y model; ``s_mode="posterior"`` draws s ~ q(s | z') instead of independently of z', and
 ``"posterior-balanced"`` draws s in equal shares and z' ~ p(z | s) (student latents resampled with weights q(s | z')).
 ``label_shift="auto"`` (default) finally moves the class-1 label logit of group g's rows by t * d_g, d_g = logit(r) -
 logit(r_g) for a selection forest's positive rates r_g on the real training rows, t chosen there (``selection.py``):
@@ -53,7 +53,7 @@ from ...torchutil import resolve_device, to_tensor, torch_seed
 from ..base import GROUPS, Method, Param, non_negative, positive
 from .parity import parity_offsets
 from .penalty import PENALTIES
-from .selection import select_label_shift, select_s_mode
+from .selection import BACC_SLACK, SHIFT_STEPS, SHIFT_STOP, select_label_shift, select_s_mode
 from .student import LOSSES, Student, student_epoch
 from .teacher import (CATEGORICAL, Block, TabularVAE, encode_all, fit_latent_classifier, layout_from_encoder,
                       numeric_layout, numeric_residual_sd, teacher_epoch)
@@ -139,9 +139,9 @@ class Fair4Free(Method):
               check=_opt_positive),
         Param("s_mode", str, None, "sensitive group of generated rows: 'auto' (default: after fitting, the mode "
               "among sample, counterfactual, balanced, posterior and posterior-balanced whose rows train a random "
-              "forest with the largest min(DPR, EOR) on the real training rows, within 0.02 of the best balanced "
-              "accuracy; the choice is s_mode_, the scores s_mode_scores_; binary labels only, so the default is "
-              "'sample' for more classes, and in the paper preset), 'sample' (drawn from the training frequencies, "
+              f"forest with the largest min(DPR, EOR) on the real training rows, within {BACC_SLACK:g} of the best "
+              "balanced accuracy; the choice is s_mode_, the scores s_mode_scores_; binary labels only, so the "
+              "default is 'sample' for more classes, and in the paper preset), 'sample' (drawn from the training frequencies, "
               "independent of z), 'fixed' (every row gets group s_group), 'counterfactual' (each latent decoded "
               "once per group), 'balanced' (groups in equal shares), 'posterior' (s ~ q(s | z'), a small classifier "
               "fitted on the teacher's posteriors: each latent is decoded with a group it came from) or "
@@ -150,11 +150,13 @@ class Fair4Free(Method):
               choices=S_MODES),
         Param("label_shift", str, None, "per-group shift of the generated labels, chosen on the real training rows: "
               "'auto' (default: the class-1 label logit of group g's rows moves by t * (logit r - logit r_g), r_g a "
-              "random forest's positive rate on group g's real training rows, r the overall one, with t the step "
-              "whose draw trains the forest with the largest min(DPR, EOR) there, within 0.02 of the best balanced "
-              "accuracy; t = 0 leaves the labels as they are; the shift is label_shift_, t label_shift_t_, the "
-              "scores label_shift_scores_; it applies to the student's draws in the fitted s_mode_; binary labels "
-              "only, so the default is 'none' for more classes, and in the paper preset) or 'none'",
+              "random forest's positive rate on group g's real training rows, r the overall one; t is walked over "
+              f"0, {', '.join(f'{t:g}' for t in SHIFT_STEPS)} (stopping once min(DPR, EOR) falls {SHIFT_STOP:g} "
+              "below the best so far) and the step whose draw trains the forest with the largest min(DPR, EOR) "
+              f"there, within {BACC_SLACK:g} of the best balanced accuracy, is kept; t = 0 leaves the labels as they "
+              "are; the shift is label_shift_, t label_shift_t_, the scores label_shift_scores_; it applies to the "
+              "student's draws in the fitted s_mode_; binary labels only, so the default is 'none' for more "
+              "classes, and in the paper preset) or 'none'",
               choices=("auto", "none")),
         Param("s_group", int, 0, "group index (in the sorted list of sensitive tuples) used by s_mode=fixed",
               check=non_negative),
@@ -164,7 +166,8 @@ class Fair4Free(Method):
               "teacher latents)", choices=("latent", "head", "decoder")),
         Param("y_parity", str, None, "per-group label repair of generated rows: 'balanced' (default: each group's "
               "label logits get one offset so that the group's mean p(y) is 1/K for every class — demographic parity "
-              "of the synthetic labels by construction at a high positive rate, the ranking inside a group kept), "
+              "of the synthetic labels by construction (before label_shift) at a high positive rate, the ranking "
+              "inside a group kept), "
               "'data' (the same with the training label frequencies) or 'none' (paper preset: y as the y model "
               "gives it)", choices=Y_PARITY),
         Param("teacher_kl_weight", float, None, "weight of the teacher's KL term (default 0.1: a beta-VAE that keeps "
@@ -190,18 +193,18 @@ class Fair4Free(Method):
             value = -(-DEFAULT_STEPS // -(-n_train // batch))
         return value
 
-    def _setting_on(self, key: str, data: FairDataset) -> str:
-        """The configured ``s_mode`` / ``label_shift`` on ``data``: the preset's default 'auto' becomes
-        ``NOT_BINARY[key]`` for labels with more than two classes (an explicit 'auto' is refused there instead)."""
+    def _setting_on(self, key: str, n_classes: int) -> str:
+        """The configured ``s_mode`` / ``label_shift`` for labels of ``n_classes`` classes: the preset's default
+        'auto' becomes ``NOT_BINARY[key]`` for more than two (an explicit 'auto' is refused there instead)."""
         value = self.setting(key)
-        if getattr(self, key) is None and value == "auto" and int(data.n_classes) != 2:
+        if getattr(self, key) is None and value == "auto" and int(n_classes) != 2:
             return NOT_BINARY[key]
         return value
 
-    def effective_params(self, n_train: int) -> dict:
+    def effective_params(self, n_train: int, n_classes: int = 2) -> dict:
         out = self.get_params()
         for key in (*PRESETS, "lg_beta"):
-            out[key] = self.setting(key, n_train)
+            out[key] = self._setting_on(key, n_classes) if key in NOT_BINARY else self.setting(key, n_train)
         return out
 
     # ------------------------------------------------------------------ checks
@@ -211,11 +214,11 @@ class Fair4Free(Method):
         if data.s.shape[1] == 0:
             raise DataError(f"{data.name} has no sensitive column; load it with sensitive=[...]")
         gid, tuples = data.groups(self.groups)
-        if self._setting_on("s_mode", data) == "fixed" and self.s_group >= len(tuples):
+        if self._setting_on("s_mode", data.n_classes) == "fixed" and self.s_group >= len(tuples):
             raise ConfigError(f"s_group={self.s_group} but {data.name} has only {len(tuples)} groups; give "
                               f"0..{len(tuples) - 1}")
         for key, other in NOT_BINARY.items():
-            if self._setting_on(key, data) == "auto" and int(data.n_classes) != 2:
+            if self._setting_on(key, data.n_classes) == "auto" and int(data.n_classes) != 2:
                 raise ConfigError(f"{key}='auto' scores demographic parity and equalized odds, which need binary "
                                   f"labels; {data.name} has {int(data.n_classes)} classes — choose e.g. "
                                   f"{key}='{other}'")
@@ -287,7 +290,8 @@ class Fair4Free(Method):
         mu_t, logvar_t = encode_all(teacher, X, S1h)
         self.teacher_latents_ = mu_t.cpu().numpy()
         self.numeric_sd_ = numeric_residual_sd(teacher, X, S1h, mu_t)
-        self._fit_latent_models(teacher, mu_t, logvar_t, Y, G, n_classes, n_groups, self._setting_on("s_mode", data))
+        self._fit_latent_models(teacher, mu_t, logvar_t, Y, G, n_classes, n_groups,
+                                self._setting_on("s_mode", n_classes))
 
         self._train_student(student, opt_s, gen_s, mu_t, logvar_t, range(max(done, te) + 1, te + se + 1), save,
                             history["student"], first=te)
@@ -301,22 +305,48 @@ class Fair4Free(Method):
         self.label_freq_ = np.bincount(data.y, minlength=n_classes) / len(data.y)
         self.x_dim_, self.n_classes_, self.device_ = x_dim, n_classes, dev
         self._template_, self._posteriors_ = data.subset(np.arange(0)), (mu_t, logvar_t)
-        self._choose_on(data, gid)
+        self._choose_on(data, gid, self._setting_on("label_shift", n_classes) == "auto")
         return self._synthesise(len(data))
 
-    def _choose_on(self, data: FairDataset, gid: np.ndarray) -> None:
-        """The choices made on the real training rows (``selection.py``): ``s_mode_`` (and ``s_mode_scores_`` when
-        s_mode is 'auto'), then ``label_shift_`` / ``label_shift_t_`` / ``label_shift_scores_`` (None unless
-        label_shift is 'auto'), for the current student."""
+    def _choose_on(self, data: FairDataset, gid: np.ndarray, shift: bool) -> None:
+        """The choices made on the real training rows (``selection.py``) for the current student: ``s_mode_`` (and
+        ``s_mode_scores_`` when s_mode is 'auto'), then, when ``shift``, ``label_shift_`` / ``label_shift_t_`` /
+        ``label_shift_scores_`` (else None)."""
         n = self._n_rows(len(data))
-        self.s_mode_, self.s_mode_scores_ = self._setting_on("s_mode", data), None
+        self.s_mode_, self.s_mode_scores_ = self._setting_on("s_mode", data.n_classes), None
         self.label_shift_ = self.label_shift_t_ = self.label_shift_scores_ = None
         if self.s_mode_ == "auto":
             self.s_mode_, self.s_mode_scores_ = select_s_mode(self, data, gid, n)
-        if self._setting_on("label_shift", data) == "auto":
-            base = self.s_mode_scores_[self.s_mode_] if self.s_mode_scores_ is not None else None
+        if shift:
+            self._choose_label_shift(data, gid)
+
+    def _choose_label_shift(self, data: FairDataset, gid: np.ndarray) -> None:
+        """``label_shift_t_``, ``label_shift_`` and ``label_shift_scores_`` chosen on ``data`` for the current student
+        and ``s_mode_`` (whose unshifted draw s_mode auto has already scored); on an error, no shift is left."""
+        base = self.s_mode_scores_[self.s_mode_] if self.s_mode_scores_ is not None else None
+        try:
             self.label_shift_t_, self.label_shift_, self.label_shift_scores_ = select_label_shift(
-                self, data, gid, n, base)
+                self, data, gid, self._n_rows(len(data)), base)
+        except BaseException:
+            self.label_shift_ = self.label_shift_t_ = self.label_shift_scores_ = None
+            raise
+
+    def choose_label_shift(self, data: FairDataset) -> "Fair4Free":
+        """Make ``label_shift="auto"``'s choice now, on ``data`` (the rows of the fit), for the fitted student and
+        ``s_mode_``, whatever ``label_shift`` says; ``synthetic_`` becomes the shifted draw. A default fit does this
+        itself; on a ``label_shift="none"`` fit it adds the shift to the same teacher and student (benchmarks compare
+        both on one fit). Returns self."""
+        if not hasattr(self, "teacher_"):
+            raise ConfigError("choose_label_shift() needs a fitted model; call fit(data) first")
+        if len(data) != len(self._posteriors_[0]):
+            raise ConfigError(f"choose_label_shift(data) got {len(data)} rows but the model was fitted on "
+                              f"{len(self._posteriors_[0])}; pass the FairDataset it was fitted on")
+        if self.n_classes_ != 2:
+            raise ConfigError(f"the label shift scores demographic parity and equalized odds, which need binary "
+                              f"labels; the model was fitted on {self.n_classes_} classes")
+        self._choose_label_shift(data, data.groups(self.groups)[0])
+        self.synthetic_ = self._synthesise(len(data))
+        return self
 
     def _chose_on_data(self) -> bool:
         """Whether the fit made a choice on the training rows (a new student must make it again)."""
@@ -354,7 +384,7 @@ class Fair4Free(Method):
     def _synthesise(self, n_train: int) -> SyntheticSet:
         out = self.sample(self._n_rows(n_train))
         h = self.history_
-        out.provenance.update({"effective_params": self.effective_params(n_train),
+        out.provenance.update({"effective_params": self.effective_params(n_train, self.n_classes_),
                                "teacher_final": h["teacher"][-1] if h["teacher"] else None,
                                "student_final": h["student"][-1] if h["student"] else None})
         picked = {}
@@ -404,7 +434,7 @@ class Fair4Free(Method):
             if len(data) != n_train:
                 raise ConfigError(f"student_variant(data=...) got {len(data)} rows but the model was fitted on "
                                   f"{n_train}; pass the FairDataset it was fitted on")
-            new._choose_on(data, data.groups(self.groups)[0])
+            new._choose_on(data, data.groups(self.groups)[0], self.label_shift_scores_ is not None)
         out = new._synthesise(n_train)
         out.provenance.update({"method": new.name, "params": new.get_params(), "seed": new.seed,
                                "dataset": self.synthetic_.provenance.get("dataset") if hasattr(self, "synthetic_")

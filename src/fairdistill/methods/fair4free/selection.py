@@ -14,8 +14,9 @@ rows the method sees; the classifier never trains on them, it only scores them. 
 
 ``s_mode="auto"``: the candidates are the draws ``model.sample(n, s_mode=c)`` for c in ``CANDIDATES``.
 
-``label_shift="auto"`` [project]: a forest trained on rows whose labels are fair by construction (``y_parity``) can
-still favour a group on real rows, whose features differ by group more than the generated ones do. With r_g the
+``label_shift="auto"`` [project]: a forest trained on generated rows whose labels are fair (``y_parity`` makes each
+group's label shares equal) can still favour a group on real rows, whose features differ by group more than the
+generated ones do. With r_g the
 forest's positive rate on group g's real rows and r the overall one, the candidates shift the class-1 label logit of
 every generated row of group g by t * d_g, d_g = logit(r) - logit(r_g) (the direction that evens the rates out), for
 t in 0, ``SHIFT_STEPS``, ... (walked up until fair falls ``SHIFT_STOP`` below the best so far or b leaves the slack),
@@ -92,10 +93,13 @@ def select_s_mode(model, data: FairDataset, gid: np.ndarray, n: int) -> tuple[st
 
 def shift_direction(rates, counts) -> np.ndarray:
     """d_g = logit(r) - logit(r_g) for per-group positive rates r_g of groups of ``counts`` rows, r = the overall
-    rate (the count-weighted mean)."""
+    rate (the count-weighted mean); a group without rows (rate NaN) gets d_g = 0."""
     r_g, counts = np.asarray(rates, float), np.asarray(counts, float)
-    r = np.clip(float(np.average(r_g, weights=counts)), RATE_CLIP, 1 - RATE_CLIP)
-    r_g = np.clip(r_g, RATE_CLIP, 1 - RATE_CLIP)
+    seen = np.isfinite(r_g) & (counts > 0)
+    if not seen.any():
+        return np.zeros(len(r_g))
+    r = np.clip(float(np.average(r_g[seen], weights=counts[seen])), RATE_CLIP, 1 - RATE_CLIP)
+    r_g = np.clip(np.where(seen, r_g, r), RATE_CLIP, 1 - RATE_CLIP)
     return np.log(r / (1 - r)) - np.log(r_g / (1 - r_g))
 
 
@@ -103,7 +107,7 @@ def select_label_shift(model, data: FairDataset, gid: np.ndarray, n: int,
                        base: dict | None = None) -> tuple[float, np.ndarray, dict]:
     """(t, the per-group class-1 logit shift t * d, every tried t's scores) for the fitted s_mode's draw of ``n``
     rows; ``base``: the scores of the unshifted draw when already known. Sets ``model.label_shift_`` as it walks and
-    leaves it at the choice."""
+    leaves it at the choice (the caller, ``Fair4Free._choose_label_shift``, stores t and the scores)."""
     score = _Scorer(model, data, gid)
     model.label_shift_ = None
     scores = {"0": base if base is not None else score(model.sample(n))}
