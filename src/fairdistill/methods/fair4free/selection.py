@@ -16,11 +16,10 @@ rows the method sees; the classifier never trains on them, it only scores them. 
 
 ``label_shift="auto"`` [project]: a forest trained on generated rows whose labels are fair (``y_parity`` makes each
 group's label shares equal) can still favour a group on real rows, whose features differ by group more than the
-generated ones do. With r_g the
-forest's positive rate on group g's real rows and r the overall one, the candidates shift the class-1 label logit of
-every generated row of group g by t * d_g, d_g = logit(r) - logit(r_g) (the direction that evens the rates out), for
-t in 0, ``SHIFT_STEPS``, ... (walked up until fair falls ``SHIFT_STOP`` below the best so far or b leaves the slack),
-on the fitted s_mode's draw.
+generated ones do. With r_g the forest's positive rate on group g's real rows and r the overall one, the candidates
+shift the class-1 label logit of every generated row of group g by t * d_g, d_g = logit(r) - logit(r_g) (the direction
+that evens the rates out), for t in 0, ``SHIFT_STEPS``, ... (walked up until fair falls ``SHIFT_STOP`` below the best
+so far or b leaves the slack), on the fitted s_mode's draw.
 """
 from __future__ import annotations
 
