@@ -151,6 +151,7 @@ def _escape(text: str) -> str:
 def _method_parser(name: str) -> argparse.ArgumentParser:
     from . import methods
     from .models import MODELS
+    from .runs import DATA_SEED
     cls = methods.get(name)
     doc = cls._doc_head  # the class docstring without the parameter list, which argparse shows itself
     example = "adult"
@@ -163,8 +164,8 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
                    help="sensitive attribute(s); several give intersectional groups (default: the dataset's)")
     p.add_argument("--out", required=True, help="run folder to create (written atomically)")
     _data_args(p)
-    p.add_argument("--data-seed", type=_typed(".runs:DATA_SEED"), default=0,
-                   help="seed (>= 0) of the dataset's random split / colouring")
+    p.add_argument("--data-seed", type=_typed(".runs:DATA_SEED"), default=DATA_SEED.default,
+                   help=_escape(DATA_SEED.help))
     p.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                    help="dataset option, repeatable (e.g. protocol=fwc, bias_ratio=0.95)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in OUT.partial/")
