@@ -7,8 +7,8 @@ classifier on (x, s) -> y, scored on the real test split:
 - ``teacher-prior``: z ~ N(0, I) through the fair teacher's decoder;
 - ``fair4free-mmd`` / ``-swd`` / ``-paper``: the student with each distillation loss on one shared teacher
   (the ``paper`` loss uses the paper's KL weight 1 but the default schedule: 5000 epochs at lr 1e-5 do not fit a CPU);
-  each student's ``s_mode`` is chosen on the training rows (the default ``auto``; ``fair4free-smode`` compares it with
-  the fixed modes);
+  each student's ``s_mode`` and label shift are chosen on the training rows (the defaults ``auto``; ``fair4free-smode``
+  compares them with the fixed modes and the unshifted labels; the record's ``picked`` says what was chosen);
 - ``correlation-remover``: fairlearn's CorrelationRemover on x (s removed), then the model;
 - ``threshold-optimizer``: fairlearn's ThresholdOptimizer (demographic parity) on a model fitted to the real
   training rows, its group thresholds fitted on the held-out validation rows (on the training rows, which a random
