@@ -733,5 +733,5 @@ def test_label_shift_default_and_refusals(toy, shifted):
     assert fit3.synthetic_.provenance["effective_params"]["s_mode"] == "sample"
     with pytest.raises(ConfigError, match="label_shift='auto' scores .* toy3 has 3 classes .* label_shift='none'"):
         Fair4Free(s_mode="sample", label_shift="auto", **SHIFTABLE).fit(three)
-    with pytest.raises(ConfigError, match="need binary labels; the model was fitted on 3 classes"):
+    with pytest.raises(ConfigError, match="need binary labels; the fitted data has 3 classes — choose e.g. label_shift=.none."):
         fit3.choose_label_shift(three)

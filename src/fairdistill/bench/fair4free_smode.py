@@ -8,9 +8,8 @@ forest, and XGBoost when installed; scikit-learn / XGBoost defaults, 100 trees) 
 the real test split: DPR, EOR, balanced accuracy, accuracy, positive rate. ``auto-unshifted`` is the chosen mode's
 row; then the default's ``label_shift="auto"`` is chosen on the same fit (``Fair4Free.choose_label_shift``, what the
 default fit runs after choosing the mode), and ``auto`` is the shifted draw: the default's ``synthetic_``, rows and
-labels.
-The record keeps which mode auto chose, what each candidate scored on the training rows (``selection``), the shift's
-t and its candidates' scores (``label_shift``).
+labels. The record keeps which mode auto chose, what each candidate scored on the training rows (``selection``), the
+shift's t and its candidates' scores (``label_shift``).
 
 Reported per case, model and mode: mean ± std over seeds, and the paired difference to ``sample`` (mean and standard
 error of the per-seed differences, std / sqrt(n), ddof 1), and for ``auto`` also to ``auto-unshifted`` (what the
@@ -35,6 +34,7 @@ SUITE = "fair4free-smode"
 S_MODES = ("sample", "counterfactual", "posterior", "balanced", "posterior-balanced")
 ROWS = (*S_MODES, "auto-unshifted", "auto")
 PAIRED = {"auto": "auto-unshifted"}  # a row's second paired difference (its first is to sample)
+META = ("chosen", "shift_t")  # a case's summary entries that are not downstream models
 SCORES = ("dpr", "eor", "bacc", "acc", "positive_rate")
 RUN_KEY = ("quick", "s_modes", "models", "label_shift")
 SHIFT = "auto"  # the label_shift the auto row carries (a log from before the shift existed is refused)
@@ -50,6 +50,7 @@ def _one(dataset: str, axis: str, seed: int, *, data_dir, quick: bool, device: s
     model = Fair4Free(**cfg).fit(train)
     models = _models(seed, quick)
     scores: dict = {name: {} for name in models}
+
     def score(row: str, syn) -> None:
         res = _downstream(np.c_[syn.X, syn.s], syn.y, np.c_[test.X, test.s], test.y, test.s[:, 0], models)
         for name in models:
@@ -62,7 +63,8 @@ def _one(dataset: str, axis: str, seed: int, *, data_dir, quick: bool, device: s
     model.choose_label_shift(train)  # the default fit's shift, on the same fit: synthetic_ is the default's draw
     score("auto", model.synthetic_)
     return {"dataset": dataset, "sensitive": axis, "seed": seed, "scores": scores, "chosen": model.s_mode_,
-            "selection": model.s_mode_scores_, "label_shift": {"t": model.label_shift_t_, "scores": model.label_shift_scores_}}
+            "selection": model.s_mode_scores_,
+            "label_shift": {"t": model.label_shift_t_, "scores": model.label_shift_scores_}}
 
 
 def _paired(rows: list[dict], mode: str, other: str) -> dict:
@@ -112,7 +114,7 @@ def markdown(summary: dict, config: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for case, cells in summary.items():
         for model, modes in cells.items():
-            if model in ("chosen", "shift_t"):
+            if model in META:
                 continue
             for mode, cell in modes.items():
                 ms = [f"{cell[k]['mean']:.3f} ± {cell[k]['std']:.3f}" for k in ("dpr", "eor", "bacc", "positive_rate")]
@@ -123,7 +125,7 @@ def markdown(summary: dict, config: dict) -> str:
               ""]
     for case, cells in summary.items():
         for model, modes in cells.items():
-            if model not in ("chosen", "shift_t"):
+            if model not in META:
                 d = modes["auto"]["diff_auto-unshifted"]
                 lines.append(f"- {case}, {model}: " + " / ".join(f"{d[k]['mean']:+.3f} ± {d[k]['se']:.3f}"
                                                                  for k in ("dpr", "eor", "bacc")))

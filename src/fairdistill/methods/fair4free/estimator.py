@@ -11,10 +11,11 @@ sample(n): z' = student(noise); s per the fitted ``s_mode_`` (``s_mode="auto"``,
 fit: ``selection.py``); x = decoder(z', onehot(s)) decoded per block (``decode``);
 y ~ p(y | z') (``head`` / ``latent``: y depends on s only through z', which the teacher made independent of s) or
 y = the decoder's extra y block (``y_mode="decoder"``; may carry s -> y dependence back). ``y_parity="data"`` /
-``"balanced"`` then shifts each group's label logits by one per-group offset (``parity.py``) so that every group's mean
-p(y) equals the training label frequencies / equal shares: demographic parity of the synthetic labels by construction
-(before ``label_shift``), whatever the y model; ``s_mode="posterior"`` draws s ~ q(s | z') instead of independently of z', and
-``"posterior-balanced"`` draws s in equal shares and z' ~ p(z | s) (student latents resampled with weights q(s | z')).
+``"balanced"`` then shifts each group's label logits by one per-group offset (``parity.py``) so that every group's
+mean p(y) equals the training label frequencies / equal shares: demographic parity of the synthetic labels by
+construction (before ``label_shift``), whatever the y model; ``s_mode="posterior"`` draws s ~ q(s | z') instead of
+independently of z', and ``"posterior-balanced"`` draws s in equal shares and z' ~ p(z | s) (student latents resampled
+with weights q(s | z')).
 ``label_shift="auto"`` (default) finally moves the class-1 label logit of group g's rows by t * d_g, d_g = logit(r) -
 logit(r_g) for a selection forest's positive rates r_g on the real training rows, t chosen there (``selection.py``):
 labels fair on generated rows can still train a model that favours a group on real rows.
@@ -87,6 +88,13 @@ PARITY_REFERENCE = 20_000  # generated rows that fix the y_parity offsets of a f
 Y_PARITY = ("none", "data", "balanced")
 
 
+def _needs_binary(key: str, n_classes: int, name: str) -> None:
+    """Refuse ``key='auto'`` on labels of other than two classes (its choice scores DPR and EOR)."""
+    if int(n_classes) != 2:
+        raise ConfigError(f"{key}='auto' scores demographic parity and equalized odds, which need binary labels; "
+                          f"{name} has {int(n_classes)} classes — choose e.g. {key}='{NOT_BINARY[key]}'")
+
+
 def _opt_positive(v):
     return None if v is None or v > 0 else "must be > 0 (or left unset for the preset's value)"
 
@@ -141,10 +149,11 @@ class Fair4Free(Method):
               "among sample, counterfactual, balanced, posterior and posterior-balanced whose rows train a random "
               f"forest with the largest min(DPR, EOR) on the real training rows, within {BACC_SLACK:g} of the best "
               "balanced accuracy; the choice is s_mode_, the scores s_mode_scores_; binary labels only, so the "
-              "default is 'sample' for more classes, and in the paper preset), 'sample' (drawn from the training frequencies, "
-              "independent of z), 'fixed' (every row gets group s_group), 'counterfactual' (each latent decoded "
-              "once per group), 'balanced' (groups in equal shares), 'posterior' (s ~ q(s | z'), a small classifier "
-              "fitted on the teacher's posteriors: each latent is decoded with a group it came from) or "
+              "default is 'sample' for more classes, and in the paper preset), 'sample' (drawn from the training "
+              "frequencies, independent of z), 'fixed' (every row gets group s_group), 'counterfactual' (each "
+              "latent decoded once per group), 'balanced' (groups in equal shares), 'posterior' (s ~ q(s | z'), a "
+              "small classifier fitted on the teacher's posteriors: each latent is decoded with a group it came "
+              "from) or "
               "'posterior-balanced' (groups in equal shares, each latent drawn from p(z | s) by resampling student "
               "latents with weights q(s | z)). No fixed mode wins on every case: benchmarks/fair4free-smode.md",
               choices=S_MODES),
@@ -217,11 +226,9 @@ class Fair4Free(Method):
         if self._setting_on("s_mode", data.n_classes) == "fixed" and self.s_group >= len(tuples):
             raise ConfigError(f"s_group={self.s_group} but {data.name} has only {len(tuples)} groups; give "
                               f"0..{len(tuples) - 1}")
-        for key, other in NOT_BINARY.items():
-            if self._setting_on(key, data.n_classes) == "auto" and int(data.n_classes) != 2:
-                raise ConfigError(f"{key}='auto' scores demographic parity and equalized odds, which need binary "
-                                  f"labels; {data.name} has {int(data.n_classes)} classes — choose e.g. "
-                                  f"{key}='{other}'")
+        for key in NOT_BINARY:
+            if self._setting_on(key, data.n_classes) == "auto":
+                _needs_binary(key, data.n_classes, data.name)
         enc = data.meta.get("encoder")
         if enc is None or not hasattr(enc, "blocks"):
             return numeric_layout(data.X.shape[1])
@@ -338,15 +345,18 @@ class Fair4Free(Method):
         both on one fit). Returns self."""
         if not hasattr(self, "teacher_"):
             raise ConfigError("choose_label_shift() needs a fitted model; call fit(data) first")
-        if len(data) != len(self._posteriors_[0]):
-            raise ConfigError(f"choose_label_shift(data) got {len(data)} rows but the model was fitted on "
-                              f"{len(self._posteriors_[0])}; pass the FairDataset it was fitted on")
-        if self.n_classes_ != 2:
-            raise ConfigError(f"the label shift scores demographic parity and equalized odds, which need binary "
-                              f"labels; the model was fitted on {self.n_classes_} classes")
+        self._check_fit_rows(data, "choose_label_shift")
+        _needs_binary("label_shift", self.n_classes_, "the fitted data")
         self._choose_label_shift(data, data.groups(self.groups)[0])
         self.synthetic_ = self._synthesise(len(data))
         return self
+
+    def _check_fit_rows(self, data: FairDataset, caller: str) -> None:
+        """Refuse ``data`` unless it has as many rows as the fit (the choices are made on the rows of the fit)."""
+        n_train = len(self._posteriors_[0])
+        if len(data) != n_train:
+            raise ConfigError(f"{caller}(data) got {len(data)} rows but the model was fitted on {n_train}; pass the "
+                              f"FairDataset it was fitted on")
 
     def _chose_on_data(self) -> bool:
         """Whether the fit made a choice on the training rows (a new student must make it again)."""
@@ -431,9 +441,7 @@ class Fair4Free(Method):
         student.eval()
         new.student_ = student
         if self._chose_on_data():
-            if len(data) != n_train:
-                raise ConfigError(f"student_variant(data=...) got {len(data)} rows but the model was fitted on "
-                                  f"{n_train}; pass the FairDataset it was fitted on")
+            self._check_fit_rows(data, "student_variant")
             new._choose_on(data, data.groups(self.groups)[0], self.label_shift_scores_ is not None)
         out = new._synthesise(n_train)
         out.provenance.update({"method": new.name, "params": new.get_params(), "seed": new.seed,
