@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from fairdistill.bench import demo, fairdd, fwc
-from fairdistill.bench.common import config_diff, config_key, mean_std
-from fairdistill.errors import ConfigError
+from fairdistill.bench.common import check_data, config_diff, config_key, mean_std
+from fairdistill.errors import ConfigError, MissingDataError
 
 
 def test_mean_std_leaves_out_undefined_values():
@@ -33,3 +33,13 @@ def test_a_suite_refuses_a_generic_option_it_ignores(tmp_path, suite, options, o
         suite(tmp_path / "out", **options)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def test_check_data_names_the_missing_file_before_a_suite_writes(tmp_path, data_dir):
+    check_data(["crime", "german"], data_dir)
+    with pytest.raises(MissingDataError, match=r"missing file .* for dataset crime: looked only in --data-dir") as err:
+        check_data(["crime"], tmp_path / "nodata")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="unknown dataset 'crim'"):
+        check_data(["crim"], data_dir)
+    assert list(tmp_path.iterdir()) == []

@@ -122,3 +122,24 @@ def test_paper_w1_table_matches_targets_md():
             for k, ds in enumerate(pair):
                 got = B.PAPER_W1[ds][method]
                 assert [tuple(g) for g in got] == nums[3 * k:3 * k + 3], (ds, method)
+
+
+def test_quick_honours_datasets(tmp_path):
+    quick = ["FWC (ε 0.05)", "Uniform subsampling"]
+    assert B.pending(tmp_path, quick=True) == [("crime", 0.05, 0, m) for m in quick]  # the default: Crime
+    assert B.pending(tmp_path, quick=True, datasets="german") == [("german", 0.05, 0, m) for m in quick]
+    assert B.pending(tmp_path, quick=True, datasets=["adult", " drug"]) == \
+        [("adult", 0.005, 0, m) for m in quick] + [("drug", 0.05, 0, m) for m in quick]
+
+
+@pytest.mark.parametrize("args", [["--seeds", "0"], ["--quick", "--seeds", "0"], ["--data-dir", "nodata"],
+                                  ["--quick", "--data-dir", "nodata"], ["--set", "datasets=germany"],
+                                  ["--quick", "--set", "datasets=germany"], ["--quick", "--set", "datasets=crime,x"]])
+def test_bad_input_is_one_line_and_leaves_no_folder(capsys, tmp_path, monkeypatch, args):
+    from fairdistill.cli import main
+    monkeypatch.chdir(tmp_path)
+    for out in (["--out", "a/b/c"], []):  # given, with missing parents, and the default (runs/bench-quick with --quick)
+        assert main(["bench", "fwc-paper", *args, *out]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and ("germany" not in args[-1] or "did you mean 'german'" in err)
+    assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,7 @@
 """The `fairdistill` command end to end on the real data, and its bad-input behaviour (one line, status 2)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -353,15 +354,20 @@ def _stop_after_first_checkpoint(monkeypatch, how):
     monkeypatch.setattr(Checkpointer, "save", save_then_stop)
 
 
-def test_a_checkpoint_is_never_discarded_without_overwrite(capsys, tmp_path, data_dir, monkeypatch):
-    out_dir = tmp_path / "dm"
-    ckpt = tmp_path / "dm.partial" / "checkpoint.pt"
-
+def _interrupted_dm(capsys, monkeypatch, out_dir) -> tuple[int, str]:
+    """(exit code, stderr) of a dm run into ``out_dir`` stopped by Ctrl-C after its first checkpoint."""
     def interrupt():
         raise KeyboardInterrupt
     with monkeypatch.context() as m:
         _stop_after_first_checkpoint(m, interrupt)
         code, _, err = run(capsys, *_dm(out_dir))
+    return code, err
+
+
+def test_a_checkpoint_is_never_discarded_without_overwrite(capsys, tmp_path, data_dir, monkeypatch):
+    out_dir = tmp_path / "dm"
+    ckpt = tmp_path / "dm.partial" / "checkpoint.pt"
+    code, err = _interrupted_dm(capsys, monkeypatch, out_dir)
     assert code == 130 and ckpt.exists()
     assert err.splitlines()[-1] == f"fairdistill: interrupted; the checkpoint in {ckpt.parent} is kept: continue " \
                                    f"with --resume"
@@ -374,11 +380,62 @@ def test_a_checkpoint_is_never_discarded_without_overwrite(capsys, tmp_path, dat
     assert "continue with --resume" not in err and ckpt.exists()
     assert run(capsys, *_dm(out_dir, "--resume"))[0] == 0
     assert out_dir.exists() and not ckpt.parent.exists()
-    with monkeypatch.context() as m:
-        _stop_after_first_checkpoint(m, interrupt)
-        assert run(capsys, *_dm(tmp_path / "dm2"))[0] == 130
+    assert _interrupted_dm(capsys, monkeypatch, tmp_path / "dm2")[0] == 130
     code, _, err = run(capsys, *_dm(tmp_path / "dm2", "--overwrite"))  # discarded on request
     assert code == 0 and (tmp_path / "dm2").exists() and not (tmp_path / "dm2.partial").exists()
+
+
+def test_a_checkpoint_resumes_only_on_its_own_rows_and_method(capsys, tmp_path, data_dir, monkeypatch):
+    out_dir = tmp_path / "dm"
+    ckpt = tmp_path / "dm.partial" / "checkpoint.pt"
+    assert _interrupted_dm(capsys, monkeypatch, out_dir)[0] == 130
+    want = f"fairdistill: error: checkpoint {ckpt} was made on other training rows (the dataset, --data-seed, " \
+           f"--data-option or --sensitive differ, or the data file changed); use the same settings, or pass " \
+           f"--overwrite without --resume to discard it and start again\n"
+    for other in (["--data-seed", 3], ["--sensitive", "age"]):  # other rows
+        code, _, err = run(capsys, *_dm(out_dir, "--resume", *other))
+        assert (code, err) == (2, want) and ckpt.exists() and not out_dir.exists()
+    # a method that keeps no checkpoints neither resumes another's nor discards it
+    for extra in (["--resume"], []):
+        code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", out_dir, *extra)
+        assert code == 2 and err == f"fairdistill: error: {ckpt.parent} holds the checkpoint of an interrupted run, " \
+                                    f"and uniform keeps none, so it is another method's: resume that run with its own " \
+                                    f"command, or pass --overwrite (without --resume) to discard it\n"
+        assert ckpt.exists()
+    code, _, err = run(capsys, "run", "fair4free", "--dataset", "german", "--teacher-epochs", 2, "--student-epochs", 2,
+                       "--out", out_dir, "--resume")
+    assert code == 2 and "was made by the method 'dm', not 'fair4free'" in err and ckpt.exists()
+    assert run(capsys, *_dm(out_dir, "--resume"))[0] == 0 and not ckpt.parent.exists()
+
+
+def test_overwrite_replaces_a_run_folder_and_nothing_else(capsys, tmp_path, data_dir, monkeypatch):
+    keep = tmp_path / "thesis"
+    keep.mkdir()
+    (keep / "thesis.txt").write_text("important")
+    (tmp_path / "afile").write_text("x")
+    cmd = ["run", "uniform", "--dataset", "german", "--size", 20, "--overwrite", "--out"]
+    code, _, err = run(capsys, *cmd, keep)
+    assert code == 2 and err == f"fairdistill: error: --overwrite replaces only a run folder (config.json and " \
+                                f"synthetic.npz), and {keep} is not one; choose another --out, or empty or delete " \
+                                f"that folder yourself\n"
+    assert (keep / "thesis.txt").read_text() == "important" and sorted(os.listdir(keep)) == ["thesis.txt"]
+    code, _, err = run(capsys, *cmd, tmp_path / "afile")
+    assert code == 2 and "is a file, and --overwrite replaces only a run folder" in err
+    assert (tmp_path / "afile").read_text() == "x"
+    (tmp_path / "empty").mkdir()
+    assert run(capsys, *cmd, tmp_path / "empty")[0] == 0  # an empty folder, then a run folder, are replaced
+    assert run(capsys, *cmd, tmp_path / "empty")[0] == 0 and (tmp_path / "empty" / "synthetic.npz").exists()
+    monkeypatch.chdir(keep)
+    for out in (".", "", ".."):
+        code, _, err = run(capsys, *cmd, out)
+        assert code == 2 and err.count("\n") == 1 and ("current folder" in err or "--out is empty" in err), err
+    assert sorted(os.listdir(keep)) == ["thesis.txt"]
+
+
+def test_a_failed_run_leaves_no_folder_it_made(capsys, tmp_path, data_dir):
+    out = tmp_path / "pp" / "q" / "r"
+    code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 100000, "--out", out)
+    assert code == 2 and "asks for" in err and os.listdir(tmp_path) == []
 
 
 def test_sigterm_cleans_up_like_ctrl_c(capsys, tmp_path, data_dir, monkeypatch):
@@ -431,7 +488,7 @@ def test_bench_default_out_depends_on_quick_and_set_values_are_typed(capsys, tmp
     assert code == 2 and err == "fairdistill: error: --set jobs='abc' is not valid for bench fake; give an integer\n"
     code, _, err = run(capsys, "bench", "fake", "--set", "fail=true", "--out", "bad/b")
     assert code == 2 and "unknown name" in err
-    assert not (tmp_path / "bad" / "b").exists() and len(calls) == 4  # the empty folder it made is removed
+    assert not (tmp_path / "bad").exists() and len(calls) == 4  # the empty folders it made are removed
 
 
 def test_bench_bad_set_value_on_a_real_suite(capsys, tmp_path):
@@ -512,3 +569,62 @@ def test_fair4free_run_report_names_the_mode_auto_picked(capsys, tmp_path, data_
     picked = cfg["provenance"]["picked"]["s_mode"]
     assert picked in cfg["provenance"]["s_mode_scores"] and cfg["provenance"]["s_mode"] == picked
     assert f"| s_mode | default: auto (picked {picked}) |" in (out_dir / "report.md").read_text()
+
+
+def test_a_corrupt_run_folder_is_one_line(capsys, tmp_path, data_dir):
+    import numpy as np
+    good = tmp_path / "good"
+    assert run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", good)[0] == 0
+    cases = {"truncated": lambda d: (d / "synthetic.npz").write_bytes((d / "synthetic.npz").read_bytes()[:100]),
+             "no-y": lambda d: np.savez(d / "synthetic.npz", **{k: v for k, v in np.load(d / "synthetic.npz").items()
+                                                                 if k != "y"}),
+             "config": lambda d: (d / "config.json").write_text("{oops")}
+    for name, spoil in cases.items():
+        d = tmp_path / name
+        shutil.copytree(good, d)
+        spoil(d)
+        before = sorted(os.listdir(d))
+        for cmd in (["evaluate", d, "--model", "logreg", "--repeats", 1], ["report", d, "--out", tmp_path / "cmp"]):
+            code, _, err = run(capsys, *cmd)
+            assert code == 2 and err.count("\n") == 1 and str(d) in err and "Traceback" not in err, (name, err)
+        assert sorted(os.listdir(d)) == before and not (tmp_path / "cmp").exists()
+    assert "lacks y; run it again" in run(capsys, "evaluate", tmp_path / "no-y")[2]
+    (good / "metrics.json").write_text("{oops")  # a spoiled evaluation is named too
+    code, _, err = run(capsys, "report", good, "--out", tmp_path / "cmp")
+    assert code == 2 and err.startswith(f"fairdistill: error: {good / 'metrics.json'} cannot be read as JSON")
+
+
+def test_a_warning_is_one_line_without_source(capsys, monkeypatch):
+    import warnings
+
+    from fairdistill import cli
+
+    def warn(args):
+        warnings.warn("cell (1, 0) has one row", stacklevel=1)
+        warnings.warn("old option", DeprecationWarning, stacklevel=1)
+        return 0
+    monkeypatch.setattr(cli, "cmd_datasets", warn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, _, err = run(capsys, "datasets")
+    assert code == 0 and err == "fairdistill: warning: cell (1, 0) has one row\n" \
+                                "fairdistill: warning: old option [DeprecationWarning]\n"
+    assert warnings.showwarning is not cli._show_warning  # restored after the command
+
+
+def test_help_shows_choices_and_defaults_and_pair_errors_give_valid_examples(capsys):
+    def help_text(*argv):
+        with pytest.raises(SystemExit):
+            main(list(argv))
+        return " ".join(capsys.readouterr().out.split())
+    text = help_text("run", "fwc", "--help")
+    assert "--preset {default,paper}" in text and "defects stay behind explicit options (default: default)" in text
+    assert "default: none (`fairdistill evaluate DIR` does it later)" in text
+    assert "options override it (default: default)" in help_text("run", "fair4free", "--help")
+    for flag, example in (("--data-option", "protocol=fwc"), ("--model-option", "epochs=10"),
+                          ("--set", "resume=true")):
+        cmd = {"--data-option": ["run", "uniform", "--dataset", "german", "--out", "x"],
+               "--model-option": ["evaluate", "x"], "--set": ["bench", "fwc-paper"]}[flag]
+        code, _, err = run(capsys, *cmd, flag, "foo")
+        assert code == 2 and err == f"fairdistill: error: {flag} 'foo' must look like KEY=VALUE (e.g. {flag} " \
+                                    f"{example})\n"

@@ -228,3 +228,23 @@ def test_a_sensitive_axis_with_one_group_fails_at_load_time():
             datasets.load("const-group")
     finally:
         datasets.REGISTRY.pop("const-group")
+
+
+def test_fingerprint_follows_the_rows():
+    import numpy as np
+
+    from fairdistill import FairDataset
+    rng = np.random.default_rng(0)
+    X, y, s = rng.normal(size=(6, 3)), np.array([0, 1] * 3), np.array([0, 0, 1, 1, 0, 1])
+    d = FairDataset(X=X, y=y, s=s, sensitive_names=["g"])
+    assert d.fingerprint() == FairDataset(X=X.copy(), y=y, s=s, sensitive_names=["g"]).fingerprint()
+    changed = [FairDataset(X=X + 1e-3, y=y, s=s, sensitive_names=["g"]),
+               FairDataset(X=X, y=1 - y, s=s, sensitive_names=["g"]),
+               FairDataset(X=X, y=y, s=1 - s, sensitive_names=["g"]),
+               FairDataset(X=X, y=y, s=s, sensitive_names=["g"], weights=np.full(6, 2.0)),
+               FairDataset(X=X[::-1], y=y[::-1], s=s[::-1], sensitive_names=["g"]),  # order matters
+               FairDataset(X=X.reshape(6, 3, 1)[:, :, 0].T.copy().T, y=y, s=s, sensitive_names=["g"])]
+    assert all(c.fingerprint() != d.fingerprint() for c in changed[:5])
+    assert changed[5].fingerprint() == d.fingerprint()  # the same values in another memory layout
+    assert FairDataset(X=np.zeros((0, 3)), y=np.zeros(0, int), s=np.zeros(0, int), sensitive_names=["g"],
+                       n_classes=2).fingerprint()  # empty arrays hash too

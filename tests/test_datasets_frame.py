@@ -85,6 +85,11 @@ def test_csv_dataset_reads_a_file_and_records_where(tmp_path, monkeypatch):
         datasets.load("csv", sensitive=["sex"], path="missing.csv", target="hired")
     with pytest.raises(ConfigError, match="needs --data-option path=FILE"):
         datasets.load("csv", sensitive=["sex"])
+    with pytest.raises(ConfigError, match=f"csv path {tmp_path} is a folder; give path=FILE"):
+        datasets.load("csv", sensitive=["sex"], path=str(tmp_path), target="hired")
+    table().head(0).to_csv(tmp_path / "empty.csv", index=False)  # a header, no rows
+    with pytest.raises(DataError, match="the table has no rows"):
+        datasets.load("csv", sensitive=["sex"], path="empty.csv", target="hired")
 
 
 @pytest.mark.parametrize("positive", [1, "1", 1.0, None])

@@ -184,3 +184,16 @@ def test_a_boolean_parameter_takes_booleans_0_1_and_their_words_only():
     for bad in (5, 2.5, 1.0, [1], "maybe"):
         with pytest.raises(ConfigError, match="flag=.* is not valid; give true or false"):
             p.coerce(bad)
+
+
+@pytest.mark.parametrize("name, given, needs", [("fwc", {"eo_epsilon": 0.1}, {"constraint": "eo"})])
+def test_an_option_that_another_makes_meaningful_is_refused_alone(name, given, needs):
+    from fairdistill.methods import make
+    (key, value), = given.items()
+    (other, what), = needs.items()
+    with pytest.raises(ConfigError, match=rf"{key}={value} applies only with {other}='{what}' "
+                                          rf"\(--{other.replace('_', '-')} {what}\)"):
+        make(name, **given)
+    assert getattr(make(name, **given, **needs), key) == value
+    with pytest.raises(ConfigError, match="applies only with"):  # also when the other is changed afterwards
+        make(name, **given, **needs).set_params(**{other: make(name).get_params()[other]})

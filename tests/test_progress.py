@@ -45,6 +45,18 @@ def test_a_fast_loop_prints_two_lines(clock, capsys):
     assert [ln.split(",")[0] for ln in out] == ["[FWC] 1/5000", "[FWC] 5000/5000"]
 
 
+def test_a_capped_loop_gives_no_eta(clock, capsys):
+    prog = Progress(range(100), "FWC", log_seconds=8, at_most=True)  # an iteration limit the loop stops before
+    for k in prog:
+        clock.t += clock.step
+        if k == 4:
+            break
+    out = lines(capsys)
+    assert [ln.split(",")[0] for ln in out] == ["[FWC] 1 (at most 100)", "[FWC] 3 (at most 100)",
+                                                "[FWC] 5 (at most 100)"]
+    assert not any("ETA" in ln for ln in out)
+
+
 def test_a_resumed_loop_counts_from_the_checkpoint(clock, capsys):
     # the way Distiller._optimise calls it after resuming at iteration 25 of 40
     run(clock, Progress(range(25, 40), desc="dm", total=40, start=25))
@@ -107,7 +119,7 @@ def test_progress_of_a_fit_can_be_silenced_from_the_package(monkeypatch, capsys)
     fit = lambda: make("fwc", size=10).fit(data)  # noqa: E731
     monkeypatch.setattr(progress, "_QUIET", False)
     fit()
-    assert "[FWC] 1/" in capsys.readouterr().err  # shown by default
+    assert "[FWC] 1 (at most " in capsys.readouterr().err  # shown by default
     with fairdistill.quiet():
         fit()
     assert capsys.readouterr().err == ""

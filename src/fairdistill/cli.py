@@ -5,8 +5,10 @@ import argparse
 import inspect
 import json
 import os
+import re
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,12 +19,17 @@ EPILOG = ("Data is read from --data-dir, else $FAIRDISTILL_DATA, else ~/.cache/f
           "Every command is reproducible: same --seed, same result on the same machine.")
 
 
+# a help text that states its default ("default 0.05", "(default: ...)"), not one that mentions the word
+# ("'default' (CPU-friendly ...)", "its defaults are the paper's")
+_SAYS_DEFAULT = re.compile(r"\bdefault\b(?![s'])")
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Show each option's default, unless its help already says it or there is nothing to show."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default in (None, argparse.SUPPRESS) or action.required or \
+        if _SAYS_DEFAULT.search(text) or action.default in (None, argparse.SUPPRESS) or action.required or \
                 not action.option_strings:
             return text
         return text + " (default: %(default)s)"
@@ -77,11 +84,15 @@ def _value(text: str) -> Any:
         return text
 
 
+#: a valid KEY=VALUE for each flag that takes them, shown in its error
+PAIR_EXAMPLES = {"--data-option": "protocol=fwc", "--model-option": "epochs=10", "--set": "resume=true"}
+
+
 def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f"{flag} {item!r} must look like KEY=VALUE (e.g. {flag} protocol=fwc)")
+            raise ConfigError(f"{flag} {item!r} must look like KEY=VALUE (e.g. {flag} {PAIR_EXAMPLES[flag]})")
         k, v = item.split("=", 1)
         out[k.strip().replace("-", "_")] = _value(v)
     return out
@@ -172,7 +183,8 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--evaluate", metavar="MODEL", default=None, choices=list(MODELS),
                    help=f"also evaluate on the real test split with this model ({', '.join(MODELS)}; convnet for "
-                        f"images, the others for tabular data)")
+                        f"images, the others for tabular data); default: none (`fairdistill evaluate DIR` does it "
+                        f"later)")
     _quiet_arg(p, default=False)
     g = p.add_argument_group(f"{name} parameters")
     for prm in cls.param_spec().values():
@@ -183,8 +195,9 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
         if prm.type is bool:
             kw["type"] = _value
             kw["metavar"] = "{true,false}"
-        else:
-            kw["metavar"] = prm.name.upper()
+        else:  # a short list of choices is shown as such (argparse lists them in the usage line and the help)
+            short = prm.choices is not None and len(",".join(map(str, prm.choices))) <= 40
+            kw["metavar"] = "{" + ",".join(map(str, prm.choices)) + "}" if short else prm.name.upper()
         g.add_argument(flag, **kw)
     return p
 
@@ -255,6 +268,7 @@ def cmd_report(args) -> int:
 
 def cmd_bench(args) -> int:
     from . import bench
+    from .fileio import new_parents
     if args.suite in (None, "list"):
         for name, (_, desc) in bench.SUITES.items():
             print(f"{name:<18}{desc}")
@@ -270,13 +284,8 @@ def cmd_bench(args) -> int:
     extra = {k: _suite_value(args.suite, params[k], v) for k, v in extra.items()}
     args.out = args.out or ("runs/bench-quick" if args.quick else "benchmarks")
     out = Path(args.out)
-    existed = out.exists()
-    try:
+    with new_parents(out / f"{args.suite}.json"):  # a suite that fails before writing leaves no folder this call made
         fn(out, data_dir=args.data_dir, seeds=args.seeds, quick=args.quick, device=args.device, **extra)
-    except BaseException:
-        if not existed and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # created by this call and still empty: the suite failed before writing anything
-        raise
     md = out / f"{args.suite}.md"
     if md.exists():
         print(md.read_text())
@@ -411,12 +420,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "committed results; with --quick runs/bench-quick, so a smoke test never replaces them)")
     _data_args(b)
     b.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the suite's)")
-    b.add_argument("--quick", action="store_true", help="tiny configuration (smoke test, seconds)")
+    b.add_argument("--quick", action="store_true", help="tiny configuration (smoke test, seconds); "
+                   "`fairdistill bench list` says what each suite's --quick runs")
     b.add_argument("--device", default="auto", help="auto, cpu, cuda")
     b.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="suite-specific option, repeatable (e.g. fairdd-paper: protocol=full, jobs=4, "
-                        "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=crime; fair4free-paper, fair4free-smode: "
-                        "cases=compas/sex; "
+                        "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=crime,drug (with --quick too); "
+                        "fair4free-paper, fair4free-smode: cases=compas/sex; "
                         "fwc-paper, fair4free-paper, intersectional: resume=true keeps the finished runs in --out "
                         "and runs only what is missing)")
     _quiet_arg(b)
@@ -475,6 +485,13 @@ def _os_error(err: OSError, out: str | None) -> str:
     return f"{name}: {reason}" if name else reason
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line, without the source line Python shows: ``fairdistill: warning: MESSAGE`` (the category
+    added when it is not a plain UserWarning)."""
+    kind = "" if category is UserWarning else f" [{category.__name__}]"
+    print(f"fairdistill: warning: {message}{kind}", file=file or sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -495,8 +512,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError:  # not the main thread: leave signals alone
             previous = None
     try:
-        _set_threads(os.environ.get("FAIRDISTILL_THREADS"))
-        return args.fn(args)
+        with warnings.catch_warnings():  # the previous display comes back after the command
+            warnings.showwarning = _show_warning
+            _set_threads(os.environ.get("FAIRDISTILL_THREADS"))
+            return args.fn(args)
     except FairDistillError as err:
         print(f"fairdistill: error: {err}", file=sys.stderr)
         return 2

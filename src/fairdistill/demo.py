@@ -17,6 +17,7 @@ from .metrics import parity_violation
 from .progress import log
 from .report import compare
 from .runs import evaluate_run, execute
+from .seeding import seed_range
 
 PLAN = (  # (label, method, params)
     ("whole training set", "full", {}),
@@ -30,16 +31,20 @@ MARKER = ".fairdistill-demo"  # written into the demo's folder: only such a fold
 
 
 def run_demo(data_dir=None, out="runs/demo", seed: int = 0) -> int:
+    """Run the demo into ``out``; the seed, ``out`` and the data are checked before anything is written."""
+    why = seed_range(seed)
+    if why:
+        raise ConfigError(f"demo --seed {seed} {why}; give another --seed")
     out = Path(out)
+    if out.exists() and not (out / MARKER).is_file():
+        raise ConfigError(f"--out {out} exists and was not written by the demo; give a new folder (the demo "
+                          f"replaces only its own earlier output)")
+    train = datasets.load("adult", "train", data_dir=data_dir, sensitive=["sex"], seed=seed)
     if out.exists():
-        if not (out / MARKER).is_file():
-            raise ConfigError(f"--out {out} exists and was not written by the demo; give a new folder (the demo "
-                              f"replaces only its own earlier output)")
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / MARKER).write_text("written by `fairdistill demo`; the next demo run with this --out replaces the folder\n")
     have = set(methods.available())
-    train = datasets.load("adult", "train", data_dir=data_dir, sensitive=["sex"], seed=seed)
     p_target = np.bincount(train.y) / len(train)
     rows, dirs = [], []
     for label, method, params in PLAN:

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import torch
 
-from .errors import ResumeError
+from .errors import DataError, ResumeError
 
 
 def _new_dir(parent: Path, prefix: str) -> Path:
@@ -68,6 +68,33 @@ def write_text(path: str | os.PathLike, content: str | bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON value in ``path``; an unreadable or invalid file is a one-line ``DataError`` naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path} cannot be read as JSON ({err}); write it again (or delete it)") from None
+
+
+@contextmanager
+def new_parents(path: str | os.PathLike) -> Iterator[None]:
+    """Create ``path``'s missing parent folders; if the block fails, remove those of them that are left empty (a
+    failed command leaves no folder it made)."""
+    path = Path(path)
+    missing = [p for p in path.parents if not p.exists()]
+    if missing:
+        path.parent.mkdir(parents=True)
+    try:
+        yield
+    except BaseException:
+        for p in missing:  # innermost first; stop at the first that is not empty
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        raise
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write JSON atomically (temporary file + rename). NaN is written as null."""
     write_text(path, json.dumps(_clean(obj), indent=2, sort_keys=False) + "\n")
@@ -105,6 +132,10 @@ def _clean(o: Any) -> Any:
     return o
 
 
+#: the configuration key of a checkpoint that holds the training rows' fingerprint (``FairDataset.fingerprint``)
+TRAINING_ROWS = "training_rows"
+
+
 class Checkpointer:
     """Save ``{"step": k, "config": ..., **state}`` every ``every`` steps to ``dir/checkpoint.pt``.
 
@@ -130,8 +161,16 @@ class Checkpointer:
         saved = json.loads(state.pop("config_json"))
         if saved != self.config:
             diff = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
-            raise ResumeError(f"checkpoint {self.path} was made with other settings ({', '.join(diff)}); use the "
-                              f"same settings, or pass --overwrite without --resume to discard it and start again")
+            if saved.get("method") != self.config.get("method"):
+                what = f"by the method {saved.get('method')!r}, not {self.config.get('method')!r}"
+            elif set(diff) <= {"dataset", "n", TRAINING_ROWS}:
+                what = ("on other training rows (the dataset, --data-seed, --data-option or --sensitive differ, or "
+                        "the data file changed)")
+            else:
+                what = "with other settings (" + ", ".join("the training rows" if k == TRAINING_ROWS else k
+                                                           for k in diff if k != "n") + ")"
+            raise ResumeError(f"checkpoint {self.path} was made {what}; use the same settings, or pass --overwrite "
+                              f"without --resume to discard it and start again")
         return state
 
     def due(self, step: int) -> bool:

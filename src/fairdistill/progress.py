@@ -1,5 +1,6 @@
 """Progress for long loops: a tqdm bar on a terminal; otherwise a log line after the first step, then about every
-``log_seconds`` seconds and at the last step, each with step/total, elapsed time and an estimate of the time left."""
+``log_seconds`` seconds and at the last step, each with step/total, elapsed time and an estimate of the time left
+(none when the total is only a cap)."""
 from __future__ import annotations
 
 import sys
@@ -44,13 +45,15 @@ class Progress:
     """``for i in (p := Progress(range(n), "DM")): ...; p.set(loss=...)``.
 
     ``start``: steps already done before this loop (a resumed run), so that the count reads start+1..total out of
-    the whole run's ``total``.
+    the whole run's ``total``. ``at_most``: ``total`` is a cap that the loop usually stops before (an iteration
+    limit), so lines read "step (at most total)" and give no ETA.
     """
 
     def __init__(self, it: Iterable[T], desc: str, total: int | None = None, log_seconds: float = 30.0,
-                 start: int | None = None):
+                 start: int | None = None, at_most: bool = False):
         self.it = it
         self.desc = desc
+        self.at_most = at_most
         start = start or 0
         self.start = start
         if total is None and hasattr(it, "__len__"):
@@ -71,27 +74,36 @@ class Progress:
     def line(self, step: int, elapsed: float) -> str:
         """``[desc] step/total elapsed, ETA left, stats`` (the ETA from this run's own steps)."""
         done = step - self.start
-        parts = [f"[{self.desc}] {step}" + (f"/{self.total}" if self.total else ""), f"{duration(elapsed)} elapsed"]
-        if self.total and done > 0 and step < self.total:
+        of = "" if not self.total else f" (at most {self.total})" if self.at_most else f"/{self.total}"
+        parts = [f"[{self.desc}] {step}{of}", f"{duration(elapsed)} elapsed"]
+        if self.total and not self.at_most and done > 0 and step < self.total:
             parts.append(f"ETA {duration(elapsed / done * (self.total - step))}")
         stats = " ".join(f"{a}={b:.4g}" for a, b in self.stats.items())
         return ", ".join(parts) + (f", {stats}" if stats else "")
 
     def __iter__(self) -> Iterator[T]:
         t0 = last = time.perf_counter()
-        for k, item in enumerate(self.it):
-            yield item
+        step = shown = self.start
+        try:
+            for k, item in enumerate(self.it):
+                step = self.start + k + 1  # the step under way (done when the loop comes back)
+                yield item
+                if self._bar is not None:
+                    self._bar.update(1)
+                    continue
+                now = time.perf_counter()
+                if k == 0 or now - last >= self.log_seconds or step == self.total:
+                    last, shown = now, step
+                    self._print(step, now - t0)
+        finally:  # a loop left early (a limit's cap, a stop rule) still ends on a line with its last step
             if self._bar is not None:
-                self._bar.update(1)
-                continue
-            if _QUIET:
-                continue
-            step, now = self.start + k + 1, time.perf_counter()
-            if k == 0 or now - last >= self.log_seconds or step == self.total:
-                last = now
-                print(self.line(step, now - t0), file=sys.stderr, flush=True)
-        if self._bar is not None:
-            self._bar.close()
+                self._bar.close()
+            elif shown != step and step > self.start:
+                self._print(step, time.perf_counter() - t0)
+
+    def _print(self, step: int, elapsed: float) -> None:
+        if not _QUIET:
+            print(self.line(step, elapsed), file=sys.stderr, flush=True)
 
 
 def log(msg: str) -> None:

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
@@ -153,19 +152,20 @@ def _group_bars(by_run: dict[str, list[dict]], values, path: Path) -> None:
 def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
     """Compare evaluated runs: ``out_dir/comparison.md``, ``tradeoff.png``, ``groups.png``, image grids."""
     from .errors import ConfigError
+    from .fileio import read_json
     from .runs import load_run
     out_dir = Path(out_dir)
     rows, groups, values, images = [], {}, None, {}
     for d in map(Path, run_dirs):  # every folder is read and checked before anything is written
         syn, cfg = load_run(d)
         mpath, ppath = d / "metrics.json", d / "evaluation.json"
-        metrics = json.loads(mpath.read_text()) if mpath.exists() else {}
-        protocol = json.loads(ppath.read_text()) if ppath.exists() else {}
+        metrics = read_json(mpath) if mpath.exists() else {}
+        protocol = read_json(ppath) if ppath.exists() else {}
         label = f"{cfg.get('method')}:{d.name}"
         rows.append((label, {**cfg, "evaluation": protocol}, metrics))
         gpath = d / "groups.json"
         if gpath.exists():
-            groups[label] = json.loads(gpath.read_text())
+            groups[label] = read_json(gpath)
         values = values or syn.sensitive_values
         if syn.modality == "image":
             images[label] = (syn, out_dir / f"grid_{d.name}.png")

@@ -8,10 +8,11 @@ until the run succeeds; ``--resume`` continues from there.
 """
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from . import __version__
 from . import datasets, methods
 from .dataset import FairDataset, SyntheticSet
 from .errors import ConfigError, DataError, FairDistillError
-from .fileio import atomic_dir, write_json
+from .fileio import atomic_dir, new_parents, read_json, write_json
 from .methods.base import Param, non_negative
 from .progress import log
 
@@ -50,6 +51,10 @@ def decode_frame(data: FairDataset):
     if isinstance(data, SyntheticSet):
         df["origin"] = np.where(data.origin == 1, "synthetic", "real")
     return df
+
+
+#: the arrays of synthetic.npz (``save_npz``)
+NPZ_ARRAYS = ("X", "y", "s", "w", "origin", "sensitive_names", "feature_names")
 
 
 def save_npz(path: Path, data: SyntheticSet) -> None:
@@ -92,12 +97,17 @@ def load_run(run_dir: str | Path) -> tuple[SyntheticSet, dict[str, Any]]:
     if not cfg_path.exists() or not npz_path.exists():
         raise ConfigError(f"{run_dir} is not a run folder (config.json and synthetic.npz expected); create one with "
                           f"`fairdistill run METHOD --dataset NAME --out {run_dir}`")
+    cfg = read_json(cfg_path)
     try:
-        cfg = json.loads(cfg_path.read_text())
-        z = np.load(npz_path, allow_pickle=False)
-        arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, json.JSONDecodeError) as err:
-        raise DataError(f"run folder {run_dir} is corrupt ({err}); run it again") from None
+        with np.load(npz_path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"run folder {run_dir} is corrupt: {npz_path.name} cannot be read ({err}); run it again") \
+            from None
+    lost = [k for k in NPZ_ARRAYS if k not in arrays]
+    if lost or not isinstance(cfg, dict):
+        raise DataError(f"run folder {run_dir} is corrupt: " + (f"{npz_path.name} lacks {', '.join(lost)}" if lost
+                        else f"{cfg_path.name} is not a JSON object") + "; run it again")
     meta = dict(cfg.get("meta", {}))
     if "encoder" in meta:
         from .datasets.encoding import TabularEncoder
@@ -138,19 +148,24 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
     ``out.partial`` with a checkpoint, when there is something to resume). A checkpoint left by an interrupted run
     is continued with ``resume``, discarded with ``overwrite``, and otherwise never touched (the call fails).
     """
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise ConfigError(f"run folder {out} already exists; choose another --out or pass --overwrite")
+    if not str(out).strip():
+        raise ConfigError("--out is empty; give the run folder's path")
+    out = Path(os.path.abspath(Path(out).expanduser()))
+    _check_out(out, overwrite)
     partial = partial_dir(out)
     checkpoint = partial / "checkpoint.pt"
-    if resume and not checkpoint.exists():
-        raise ConfigError(f"--resume: no checkpoint at {checkpoint}; run without --resume")
-    if checkpoint.exists() and not resume and not overwrite:
-        raise ConfigError(f"{partial} holds a checkpoint of an interrupted run; continue with --resume, or pass "
-                          f"--overwrite to discard it")
     data_seed = DATA_SEED.coerce(data_seed)
     params = dict(params or {})
     est = methods.make(method, **params)
+    if resume and not checkpoint.exists():
+        raise ConfigError(f"--resume: no checkpoint at {checkpoint}; run without --resume")
+    if checkpoint.exists() and not est.checkpoints():
+        raise ConfigError(f"{partial} holds the checkpoint of an interrupted run, and {method} keeps none, so it is "
+                          f"another method's: resume that run with its own command, or pass --overwrite (without "
+                          f"--resume) to discard it")
+    if checkpoint.exists() and not resume and not overwrite:
+        raise ConfigError(f"{partial} holds a checkpoint of an interrupted run; continue with --resume, or pass "
+                          f"--overwrite to discard it")
     # an unknown name or option fails here, before any folder is made; config.json records the given options typed
     # (a csv path made absolute), so that `evaluate` rebuilds the same splits from any folder
     given = dict(dataset_options or {})
@@ -162,21 +177,22 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
     options = {k: typed[k] for k in given}
     if partial.exists() and not resume:
         shutil.rmtree(partial)
-    partial.mkdir(parents=True, exist_ok=True)  # before the data is loaded: an unwritable --out fails at once
-    try:
-        log(f"[run] loading {dataset} ...")
-        train = datasets.load_splits(dataset, data_dir=data_dir, sensitive=sensitive, seed=data_seed,
-                                     **options)["train"]  # (not load(): a dataset may have an option named split)
-        log(f"[run] {method} on {dataset} ({len(train)} training rows, sensitive={train.sensitive_names})")
-        est.fit(train, checkpoint_dir=partial, resume=resume)
-    except BaseException as err:
-        if not checkpoint.exists():
-            shutil.rmtree(partial, ignore_errors=True)
-        elif isinstance(err, KeyboardInterrupt):  # Ctrl-C, or SIGTERM through the CLI: the one-line exit message
-            err.add_note(f"the checkpoint in {partial} is kept: continue with --resume")
-        elif not isinstance(err, FairDistillError):  # a crash (out of memory, ...): resuming skips the done part
-            log(f"[run] stopped ({type(err).__name__}); continue with --resume (checkpoint in {partial})")
-        raise
+    with new_parents(partial):  # a failure removes the parent folders this call made (when left empty)
+        partial.mkdir(exist_ok=True)  # before the data is loaded: an unwritable --out fails at once
+        try:
+            log(f"[run] loading {dataset} ...")
+            train = datasets.load_splits(dataset, data_dir=data_dir, sensitive=sensitive, seed=data_seed,
+                                         **options)["train"]  # (not load(): a dataset may have an option named split)
+            log(f"[run] {method} on {dataset} ({len(train)} training rows, sensitive={train.sensitive_names})")
+            est.fit(train, checkpoint_dir=partial, resume=resume)
+        except BaseException as err:
+            if not checkpoint.exists():
+                shutil.rmtree(partial, ignore_errors=True)
+            elif isinstance(err, KeyboardInterrupt):  # Ctrl-C, or SIGTERM through the CLI: the one-line exit message
+                err.add_note(f"the checkpoint in {partial} is kept: continue with --resume")
+            elif not isinstance(err, FairDistillError):  # a crash (out of memory, ...): resuming skips the done part
+                log(f"[run] stopped ({type(err).__name__}); continue with --resume (checkpoint in {partial})")
+            raise
     config = {"method": method, "params": est.get_params(), "dataset": dataset, "sensitive": train.sensitive_names,
               "data_dir": None if data_dir is None else str(Path(data_dir).expanduser().resolve()),
               "data_seed": data_seed, "dataset_options": options,
@@ -184,6 +200,23 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
     write_run(out, est.synthetic_, config, overwrite=overwrite)
     shutil.rmtree(partial, ignore_errors=True)
     return out, est.synthetic_
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an existing ``out`` unless ``overwrite`` and it is a run folder (config.json and synthetic.npz) or an
+    empty folder, and never the current folder or one that holds it: ``--overwrite`` replaces runs, nothing else."""
+    if out == Path.cwd() or out in Path.cwd().parents:
+        raise ConfigError(f"--out {out} is the current folder or holds it; give the run its own folder, e.g. "
+                          f"--out {out / 'run'}")
+    if not out.exists():
+        return
+    if not overwrite:
+        raise ConfigError(f"run folder {out} already exists; choose another --out or pass --overwrite")
+    if not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, and --overwrite replaces only a run folder; choose another --out")
+    if not ((out / "config.json").is_file() and (out / "synthetic.npz").is_file()) and any(out.iterdir()):
+        raise ConfigError(f"--overwrite replaces only a run folder (config.json and synthetic.npz), and {out} is "
+                          f"not one; choose another --out, or empty or delete that folder yourself")
 
 
 def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | None = None, seed: int = 0,

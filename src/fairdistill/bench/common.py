@@ -1,4 +1,5 @@
-"""What the benchmark suites share: mean ± std over runs, configuration keys, and the generic options a suite ignores.
+"""What the benchmark suites share: mean ± std over runs, configuration keys, the generic options a suite ignores,
+the checks made before a suite writes anything.
 
 Each suite keeps the JSON shape of its own results (``fwc-paper``: ``[mean, std]``; ``fair4free-paper``:
 ``[mean, std, n]``; ``intersectional``: ``{"mean", "std"}``); only the computation lives here.
@@ -56,3 +57,14 @@ def check_seeds(seeds: int | None, counts: str = "") -> None:
     """The generic ``--seeds`` of a suite: None (the suite's default) or a count >= 1 (``counts``: what it counts)."""
     if seeds is not None and seeds < 1:
         raise ConfigError(f"seeds={seeds} must be >= 1{f' ({counts})' if counts else ''}")
+
+
+def check_data(names: Iterable[str], data_dir=None) -> None:
+    """Raise MissingDataError (naming the missing file and the fix) unless every dataset in ``names`` has its files
+    under the search roots (``data_dir`` when given): a suite calls it before it creates its folder."""
+    from .. import datasets
+    from ..datasets.files import dataset_root
+    for name in names:
+        sp = datasets.spec(name)
+        if sp.files:
+            dataset_root(sp.files, data_dir, name)

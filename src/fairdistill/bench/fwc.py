@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..dataset import FairDataset
-from ..errors import ConfigError
 from .common import check_seeds
 
 

@@ -17,8 +17,8 @@ W1 and clustering cost are computed for the 10 table methods (the paper tabulate
 
 ``--seeds N``: the number of runs (random splits, seeds 0..N-1) per dataset. Default: 10 per dataset, 2 on Adult
 (each Adult run spends minutes in exact OT on 33,000 × 660 and in FWC; the default run finishes in well under an hour
-on 2 CPU cores); with ``resume``, the seeds the run log already holds per dataset; ``quick``: 1 (Crime, 5 %, two
-methods).
+on 2 CPU cores); with ``resume``, the seeds the run log already holds per dataset. ``quick``: 1 seed, each dataset's
+smallest size, FWC (ε 0.05) and uniform subsampling, on Crime unless ``datasets`` names others.
 
 Per-run records are appended to the run log ``fwc-paper.runs.jsonl`` (``runlog.RunLog``), stamped with the key of
 the settings that decide a record (``RUN_KEY``: the "+ KC" baselines, the downstream protocol, the split protocol,
@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from .common import check_seeds, config_key, mean_std
+from ..errors import ConfigError, did_you_mean
+from .common import check_data, check_seeds, config_key, mean_std
 from .runlog import RunLog
 
 SUITE = "fwc-paper"
@@ -54,6 +54,7 @@ BASELINES = [("IndFair coreset", "indfair-coreset", {}), ("K-median coreset", "k
              ("Fairlet (k-means)", "fairlets", {"cluster": "kmeans"}),
              ("Fairlet (k-medoids)", "fairlets", {"cluster": "kmedoids"})]
 METHODS = FWC_METHODS + BASELINES
+QUICK_DATASETS, QUICK_METHODS = ("crime",), [FWC_METHODS[1], BASELINES[2]]  # --quick: 1 seed, the smallest size
 KC = " + KC"
 # the configuration fields that decide what one run records (its run-log key)
 RUN_KEY = ("kc", "downstream", "protocol", "quick")
@@ -373,16 +374,17 @@ def figure(agg: dict, path: Path) -> None:
 def _setup(seeds: int | None, quick: bool, device: str, datasets) -> tuple[dict, list, dict]:
     """(plan: dataset -> (sizes, number of seeds), methods, configuration) of a run with these options."""
     check_seeds(seeds)
+    given = datasets if isinstance(datasets, (list, tuple)) else str(datasets).split(",") if datasets else []
+    chosen = [str(d).strip() for d in given]
+    bad = [d for d in chosen if d not in DATASETS]
+    if bad:
+        raise ConfigError(f"fwc-paper: unknown dataset(s) {bad}{did_you_mean(bad, DATASETS)}; choose from "
+                          f"{list(DATASETS)} (--set datasets=crime,drug)")
     if quick:
-        plan = {"crime": ((0.05,), seeds or 1)}
-        methods = [FWC_METHODS[1], BASELINES[2]]
+        plan = {d: (SIZES[d][:1], seeds or 1) for d in chosen or QUICK_DATASETS}
+        methods = QUICK_METHODS
     else:
-        chosen = (datasets.split(",") if isinstance(datasets, str) else list(datasets)) if datasets else \
-            list(DATASETS)
-        bad = [d for d in chosen if d not in DATASETS]
-        if bad:
-            raise ConfigError(f"fwc-paper: unknown dataset(s) {bad}; choose from {list(DATASETS)}")
-        plan = {d: (SIZES[d], seeds or DEFAULT_SEEDS[d]) for d in chosen}
+        plan = {d: (SIZES[d], seeds or DEFAULT_SEEDS[d]) for d in chosen or DATASETS}
         methods = METHODS
     config = {"quick": quick, "device": device, "seeds": {d: n for d, (_, n) in plan.items()},
               "sizes": {d: list(s) for d, (s, _) in plan.items()}, "methods": [[m, n, p] for m, n, p in methods],
@@ -422,20 +424,22 @@ def paper(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = Fal
           datasets=None, resume: bool = False) -> dict:
     """Run the suite (see the module docstring); returns the aggregated results and writes
     ``fwc-paper.json`` / ``.md`` / ``.png`` into ``out_dir``. ``seeds``: runs (random splits) per dataset.
-    ``datasets`` (comma-separated or a list) restricts the datasets run. The runs logged in ``out_dir`` under this
-    configuration are never recomputed; without ``resume`` the results hold the requested grid only, with ``resume``
-    every logged run (any dataset, seed and method), and by default (no ``seeds``) the seeds the log holds per
-    dataset are completed, e.g. for a method added since."""
+    ``datasets`` (comma-separated or a list) restricts the datasets run, with ``quick`` too (its default: Crime).
+    The runs logged in ``out_dir`` under this configuration are never recomputed; without ``resume`` the results hold
+    the requested grid only, with ``resume`` every logged run (any dataset, seed and method), and by default (no
+    ``seeds``) the seeds the log holds per dataset are completed, e.g. for a method added since. Every option and the
+    data files are checked before ``out_dir`` is created."""
     from .. import datasets as D
     from ..methods.fwc.encoding import encode
     from ..progress import log
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     plan, methods, config = _setup(seeds, quick, device, datasets)
     runs = _run_log(out_dir, config)
     done = runs.records()
     plan, blocks = _blocks(plan, methods, done, seeds, resume)
+    check_data(dict.fromkeys(name for _, name, _ in blocks), data_dir)  # every check before the folder is made
+    out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     for seed, name, todo in blocks:
         splits = [D.load(name, split=sp, data_dir=data_dir, seed=seed, protocol="fwc")

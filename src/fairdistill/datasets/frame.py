@@ -71,6 +71,8 @@ def _target(col: pd.Series, target: str, positive) -> tuple[np.ndarray, str, lis
     values = col.to_numpy(dtype=np.float64) if numeric else col.astype(str).to_numpy()
     uniq = np.unique(values)
     labels = [_text(v) for v in uniq]
+    if not len(values):
+        raise DataError(f"the table has no rows (target {target!r} is empty); give a file or frame with data")
     if positive is None:
         if len(uniq) != 2:
             raise ConfigError(f"target {target!r} has {len(labels)} values ({labels[:6]}...); give positive=VALUE "
@@ -152,6 +154,8 @@ def _load_csv(data_dir, seed: int, sensitive: Sequence[str], *, path: str, targe
     if not path or not target:
         raise ConfigError("dataset 'csv' needs --data-option path=FILE and --data-option target=COLUMN")
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise ConfigError(f"csv path {file} is a folder; give path=FILE, the csv file itself")
     if not file.is_file():
         raise MissingDataError(f"csv file {file} does not exist; give path=FILE (absolute, or relative to the current "
                                f"folder)")

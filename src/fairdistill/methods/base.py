@@ -253,11 +253,17 @@ class Method(ABC):
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)
 
+    @classmethod
+    def checkpoints(cls) -> bool:
+        """Whether ``fit`` keeps checkpoints (the method has a ``checkpoint_every`` parameter)."""
+        return any(p.name == "checkpoint_every" for p in cls.params)
+
     def checkpointer(self, every: int, data: FairDataset | None = None):
         """A ``Checkpointer`` bound to this fit's folder and parameters (inactive when fit got no folder)."""
-        from ..fileio import Checkpointer
+        from ..fileio import TRAINING_ROWS, Checkpointer
         config = {"method": self.name, **self.get_params(), "dataset": None if data is None else data.name,
-                  "n": None if data is None else len(data)}
+                  "n": None if data is None else len(data),
+                  TRAINING_ROWS: None if data is None else data.fingerprint()}
         return Checkpointer(getattr(self, "_checkpoint_dir", None), config, every,
                             resume=getattr(self, "_resume", False))
 

@@ -251,7 +251,7 @@ SECOND_STAGE = {"kmedoids": KMedoidsCoreset._cluster, "kmeans": KMeansCoreset._c
 
 class Fairlets(ClusterBaseline):
     """Fairlet coreset (Backurs et al. 2019): tree fairlets, then k-median (or k-means) of the fairlet
-    representatives weighted by fairlet size; one coreset point per cluster (see the module docstring).
+    representatives weighted by fairlet size; one coreset point per cluster.
 
     Fitted attributes: ``fairlets_`` and ``clusters_`` (fairlet and cluster index of every training row), ``t_``
     (the balance parameter used).
@@ -284,7 +284,7 @@ class Fairlets(ClusterBaseline):
         if len(groups) != 2:
             raise ConfigError(f"fairlets need exactly two sensitive groups; groups={self.groups!r} on axes "
                               f"{list(data.sensitive_names)} gives {len(groups)}: choose one binary axis with "
-                              f"groups='single:<axis>'")
+                              f"groups='single:<axis>' (--groups single:<axis>)")
         t = self.t or default_t(d)
         feats = Z[:, xs.start:]  # (X, Y): the colour D is what fairlets balance, not a coordinate
         self.fairlets_ = tree_fairlets(feats, d, t, self.rng())

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ...dataset import FairDataset, SyntheticSet
-from ...errors import DataError, SolverError
+from ...errors import ConfigError, DataError, SolverError
 from ..base import GROUPS, Method, Param, resolve_size
 from .allocation import allocate_cells, cell_counts
 from .dual import SOLVERS, fairness_matrix, solve_inner
@@ -95,6 +95,11 @@ class FWC(Method):
               "final objective within 1e-4 relative; benchmarks/fwc-scale.md)",
               check=lambda v: None if v >= 0 else "must be >= 0"),
     )
+
+    def _check_params(self, params) -> None:
+        if params["eo_epsilon"] is not None and params["constraint"] != "eo":
+            raise ConfigError(f"fwc: eo_epsilon={params['eo_epsilon']} applies only with constraint='eo' "
+                              f"(--constraint eo); set that, or drop eo_epsilon")
 
     def _fit(self, data: FairDataset) -> SyntheticSet:
         from ...torchutil import resolve_device

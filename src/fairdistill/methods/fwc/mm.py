@@ -246,7 +246,7 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
     history, secs, inner = [], [], []
     lam = None
     stop = "max_iter"
-    prog = Progress(range(max_iter), "FWC")
+    prog = Progress(range(max_iter), "FWC", at_most=True)
     for it in prog:
         t0 = time.perf_counter()
         if refine is None:

@@ -16,6 +16,8 @@ raises, ``single_axis="equal-sampling"`` returns the equal-sampled real set; mor
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -44,8 +46,8 @@ def _check_binary(data: FairDataset, name: str) -> None:
                         f"classes {present.tolist()} of n_classes={data.n_classes}")
 
 
-N_PER_CELL = Param("n_per_cell", int, 1000, "rows per (group, label) cell after equal sampling (and generated rows "
-                   "per cell); default 1000 as in the reference", check=positive)
+N_PER_CELL = Param("n_per_cell", int, 1000, "rows per (group, label) cell after equal sampling; default 1000 as in "
+                   "the reference", check=positive)
 
 
 #: the reference classifier (METHODS.md §8): d -> 128 -> 64 -> 32 -> 2, dropout 0.5, Adam 1e-3, batch 1000, 50 epochs
@@ -77,7 +79,7 @@ class IntersectionalAugmentation(Method):
     summary = "generate rows for every intersectional group from its parent groups (MMD), then equal-sample"
     modalities = ("tabular",)
     params = (
-        N_PER_CELL,
+        replace(N_PER_CELL, help=N_PER_CELL.help.replace("sampling;", "sampling, and generated rows per cell;")),
         Param("variant_pos", str, "simple", "generator for label 1: simple (weighted mean of parents), intermediate "
               "(per-feature scale of their sum), complex (linear map of their sum); default simple (reference, equal "
               "opportunity)", choices=VARIANTS),
@@ -120,7 +122,8 @@ class IntersectionalAugmentation(Method):
                 out.provenance = {"single_axis_fallback": "equal-sampling", "cells": out.provenance["cells"]}
                 return out
             raise ConfigError(f"intersectional needs >= 2 sensitive axes to form parent groups; {data.name} has "
-                              f"{data.sensitive_names}; give >= 2 axes or set single_axis='equal-sampling'")
+                              f"{data.sensitive_names}; give >= 2 axes or set single_axis='equal-sampling' "
+                              f"(--single-axis equal-sampling)")
         device = resolve_device(self.device)
         hier = GroupHierarchy(data.s, data.y, labels=(0, 1), max_groups=self.max_groups)
         mean = data.X.mean(0)
