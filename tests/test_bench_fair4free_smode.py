@@ -1,4 +1,5 @@
 """The fair4free-smode suite: quick run on the real COMPAS file, paired differences, and its default row."""
+import importlib.util
 import json
 
 import numpy as np
@@ -13,9 +14,10 @@ def test_quick_run_writes_results_and_its_auto_row_is_fair4free_papers(tmp_path,
     out = get("fair4free-smode")(tmp_path, data_dir=data_dir, quick=True, cases="compas/sex")
     doc = json.loads((tmp_path / "fair4free-smode.json").read_text())
     assert doc["suite"] == "fair4free-smode" and doc["runs_made_at"] and (tmp_path / "fair4free-smode.md").exists()
-    assert set(out["compas/sex"]["rf"]) == set(S.ROWS) and sum(out["compas/sex"]["chosen"].values()) == 1
+    rows = set(S.ROWS) - (set() if importlib.util.find_spec(S.FOR_MODEL) else {f"auto-{S.FOR_MODEL}"})
+    assert set(out["compas/sex"]["rf"]) == rows and sum(out["compas/sex"]["chosen"].values()) == 1
     run = doc["results"]["runs"][0]
-    for mode in S.ROWS:
+    for mode in rows:
         assert 0 <= run["scores"]["rf"][mode]["bacc"] <= 1 and 0 <= run["scores"]["rf"][mode]["positive_rate"] <= 1
     assert run["scores"]["rf"]["auto-unshifted"] == run["scores"]["rf"][run["chosen"]]
     assert set(run["selection"]) == set(S.S_MODES) and f"{run['label_shift']['t']:g}" in run["label_shift"]["scores"]
@@ -59,6 +61,16 @@ def test_paired_differences_and_their_standard_error():
     assert summ["shift_t"] == [0, 0.5, 1.0, 1.5, 2.0] and "diff_auto-unshifted" not in summ["rf"]["sample"]
     md = S.markdown(S.summarise(records), {"seeds": {"compas/sex": 5}})
     assert f"- compas/sex, rf: +0.100 ± {shift['se']:.3f} / +0.100 ± {shift['se']:.3f}" in md
+    assert "What choosing t for xgboost" not in md  # no auto-xgboost row (xgboost not installed): no section for it
+    for seed, r in enumerate(records):  # the shift chosen for XGBoost: its own row, paired with auto, and its t
+        r["scores"]["rf"]["auto-xgboost"] = {k: v - 0.02 * seed for k, v in r["scores"]["rf"]["auto"].items()}
+        r["label_shift_xgboost"] = {"t": 3.0 - 0.5 * seed}
+    summ = S.summarise(records)["compas/sex"]
+    other = summ["rf"]["auto-xgboost"]["diff_auto"]["dpr"]
+    assert other["mean"] == pytest.approx(-0.04) and summ["shift_t_xgboost"] == [3, 2.5, 2, 1.5, 1]
+    md = S.markdown(S.summarise(records), {"seeds": {"compas/sex": 5}})
+    assert f"- compas/sex, rf: -0.040 ± {other['se']:.3f} / -0.040 ± {other['se']:.3f}" in md.split("What choosing t for xgboost")[1]
+    assert "Shift steps t chosen for xgboost (seeds): compas/sex 3, 2.5, 2, 1.5, 1" in md
 
 
 def test_bad_options():

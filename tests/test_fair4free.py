@@ -618,11 +618,12 @@ def test_shift_direction_evens_the_rates_out():
     assert shift_direction([0.2, np.nan, 0.5], [1, 0, 3]) == pytest.approx([d[0], 0, d[1]])
 
 
-def _forest_on_real(syn, real, n_values):
-    """Predictions on ``real`` of the selection protocol's forest trained on ``syn`` (recomputed independently)."""
+def _forest_on_real(syn, real, n_values, model="rf"):
+    """Predictions on ``real`` of the selection protocol's forest (or ``model``) trained on ``syn`` (recomputed
+    independently)."""
     from fairdistill.evaluation import model_inputs
     from fairdistill.models import make as make_model
-    return make_model("rf", 2, seed=0).fit(model_inputs(syn, n_values, True), syn.y) \
+    return make_model(model, 2, seed=0).fit(model_inputs(syn, n_values, True), syn.y) \
         .predict_proba(model_inputs(real, n_values, True)).argmax(1)
 
 
@@ -705,6 +706,29 @@ def test_choose_label_shift_on_a_none_fit_gives_the_default_fits_rows(toy, shift
         plain.choose_label_shift(toy.subset(np.arange(100)))
     with pytest.raises(ConfigError, match="needs a fitted model"):
         Fair4Free().choose_label_shift(toy)
+
+
+def test_the_shift_is_chosen_for_the_named_selection_model(toy, monkeypatch):
+    """selection_model names the model the walk trains and scores: its t = 0 scores are that model's on the
+    unshifted draw; choose_label_shift after set_params chooses again for another model on the same fit; a model
+    whose package is missing is refused before any training."""
+    import sys
+
+    from sklearn.metrics import balanced_accuracy_score
+    m = Fair4Free(label_shift="none", s_mode="balanced", **SHIFTABLE).fit(toy)
+    unshifted = m.synthetic_
+    for model in ("logreg", "rf"):
+        m.set_params(selection_model=model).choose_label_shift(toy)
+        pred = _forest_on_real(unshifted, toy, [2], model)
+        assert m.label_shift_scores_["0"]["bacc"] == pytest.approx(balanced_accuracy_score(toy.y, pred))
+        assert m.label_shift_scores_["0"]["rates"] == pytest.approx([pred[toy.s[:, 0] == g].mean() for g in (0, 1)])
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # import xgboost fails
+    late = Fair4Free(selection_model="xgboost", **SHIFTABLE)
+    with pytest.raises(ConfigError, match="needs the xgboost package"):
+        late.fit(toy)
+    assert not hasattr(late, "teacher_")
+    with pytest.raises(ConfigError, match="needs the xgboost package"):
+        m.set_params(selection_model="xgboost").choose_label_shift(toy)
 
 
 def test_label_shift_on_intersectional_groups():

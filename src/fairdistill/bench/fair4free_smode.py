@@ -8,12 +8,14 @@ forest, and XGBoost when installed; scikit-learn / XGBoost defaults, 100 trees) 
 the real test split: DPR, EOR, balanced accuracy, accuracy, positive rate. ``auto-unshifted`` is the chosen mode's
 row; then the default's ``label_shift="auto"`` is chosen on the same fit (``Fair4Free.choose_label_shift``, what the
 default fit runs after choosing the mode), and ``auto`` is the shifted draw: the default's ``synthetic_``, rows and
-labels. The record keeps which mode auto chose, what each candidate scored on the training rows (``selection``), the
-shift's t and its candidates' scores (``label_shift``).
+labels. With XGBoost installed, ``auto-xgboost`` is the shift chosen again on the same fit and mode for XGBoost
+(``selection_model="xgboost"``): the best t differs between models. The record keeps which mode auto chose, what each
+candidate scored on the training rows (``selection``), the shift's t and its candidates' scores (``label_shift``, and
+``label_shift_xgboost``).
 
 Reported per case, model and mode: mean ± std over seeds, and the paired difference to ``sample`` (mean and standard
 error of the per-seed differences, std / sqrt(n), ddof 1), and for ``auto`` also to ``auto-unshifted`` (what the
-shift adds): the seeds share splits and fits, so pairs cancel most of the split-to-split spread. Runs are logged in
+shift adds), for ``auto-xgboost`` to ``auto`` (what choosing t for XGBoost changes): the seeds share splits and fits, so pairs cancel most of the split-to-split spread. Runs are logged in
 ``fair4free-smode.runs.jsonl`` (``runlog.RunLog``) and never recomputed (always, without a ``resume`` option: each run
 carries the commit that made it, counted in the results' header as ``runs_made_at``; delete the log, or use another
 ``--out``, to rerun after a change to Fair4Free).
@@ -32,11 +34,13 @@ from .runlog import RunLog
 
 SUITE = "fair4free-smode"
 S_MODES = ("sample", "counterfactual", "posterior", "balanced", "posterior-balanced")
-ROWS = (*S_MODES, "auto-unshifted", "auto")
-PAIRED = {"auto": "auto-unshifted"}  # a row's second paired difference (its first is to sample)
-META = ("chosen", "shift_t")  # a case's summary entries that are not downstream models
+FOR_MODEL = "xgboost"  # auto-xgboost: the shift chosen for this downstream model (when installed)
+ROWS = (*S_MODES, "auto-unshifted", "auto", f"auto-{FOR_MODEL}")
+PAIRED = {"auto": "auto-unshifted", f"auto-{FOR_MODEL}": "auto"}  # a row's second paired difference (first: sample)
+SHIFT_RECORDS = {"shift_t": "label_shift", f"shift_t_{FOR_MODEL}": f"label_shift_{FOR_MODEL}"}  # summary: record
+META = ("chosen", *SHIFT_RECORDS)  # a case's summary entries that are not downstream models
 SCORES = ("dpr", "eor", "bacc", "acc", "positive_rate")
-RUN_KEY = ("quick", "s_modes", "models", "label_shift")
+RUN_KEY = ("quick", "s_modes", "models", "label_shift", "for_model")
 SHIFT = "auto"  # the label_shift the auto row carries (a log from before the shift existed is refused)
 
 
@@ -60,11 +64,16 @@ def _one(dataset: str, axis: str, seed: int, *, data_dir, quick: bool, device: s
         score(mode, model.sample(len(train), s_mode=mode))
     for name in models:  # synthetic_ is sample(len(train), s_mode=s_mode_): the chosen mode's set, already scored
         scores[name]["auto-unshifted"] = scores[name][model.s_mode_]
-    model.choose_label_shift(train)  # the default fit's shift, on the same fit: synthetic_ is the default's draw
-    score("auto", model.synthetic_)
+    shifts = {}
+    for key, selection_model in zip(SHIFT_RECORDS.values(), ("rf", FOR_MODEL)):
+        if selection_model not in models:
+            continue
+        model.set_params(selection_model=selection_model)
+        model.choose_label_shift(train)  # on the same fit: for rf, synthetic_ is the default fit's own draw
+        score("auto" if selection_model == "rf" else f"auto-{FOR_MODEL}", model.synthetic_)
+        shifts[key] = {"t": model.label_shift_t_, "scores": model.label_shift_scores_}
     return {"dataset": dataset, "sensitive": axis, "seed": seed, "scores": scores, "chosen": model.s_mode_,
-            "selection": model.s_mode_scores_,
-            "label_shift": {"t": model.label_shift_t_, "scores": model.label_shift_scores_}}
+            "selection": model.s_mode_scores_, **shifts}
 
 
 def _paired(rows: list[dict], mode: str, other: str) -> dict:
@@ -86,11 +95,11 @@ def summarise(records: list[dict]) -> dict:
     for case in dict.fromkeys(f"{r['dataset']}/{r['sensitive']}" for r in records):
         runs = [r for r in records if f"{r['dataset']}/{r['sensitive']}" == case]
         out[case] = {"chosen": dict(Counter(r["chosen"] for r in runs)),
-                     "shift_t": [r["label_shift"]["t"] for r in runs]}
+                     **{name: [r[key]["t"] for r in runs] for name, key in SHIFT_RECORDS.items() if key in runs[0]}}
         for model in runs[0]["scores"]:
             out[case][model] = {}
             rows = [r["scores"][model] for r in runs]
-            for mode in ROWS:
+            for mode in (m for m in ROWS if m in rows[0]):
                 cell = {}
                 for k in SCORES:
                     m, s, n = mean_std(row[mode][k] for row in rows)
@@ -109,7 +118,8 @@ def markdown(summary: dict, config: dict) -> str:
              "on the real test split; seeds: " + ", ".join(f"{c} {n}" for c, n in config["seeds"].items()) + ". "
              "Mean ± std over seeds; Δ = paired difference to `sample`, ± its standard error. `auto` (the default) "
              "is the default fit's own set: the mode chosen on the real training rows, seed by seed, its labels "
-             "shifted per group by `label_shift` (`auto-unshifted`: the same rows before the shift).", "",
+             "shifted per group by `label_shift` (`auto-unshifted`: the same rows before the shift; "
+             f"`auto-{FOR_MODEL}`: the shift chosen for {FOR_MODEL} instead of the random forest).", "",
              "| case | model | s_mode | DPR | EOR | bal. acc | positive rate | Δ DPR | Δ EOR | Δ bal. acc |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for case, cells in summary.items():
@@ -121,16 +131,21 @@ def markdown(summary: dict, config: dict) -> str:
                 diff = cell.get("diff")
                 ds = [f"{diff[k]['mean']:+.3f} ± {diff[k]['se']:.3f}" if diff else "–" for k in ("dpr", "eor", "bacc")]
                 lines.append(f"| {case} | {model} | {mode} | " + " | ".join(ms + ds) + " |")
-    lines += ["", "What `label_shift` adds: `auto` − `auto-unshifted`, paired, ± standard error (DPR / EOR / bal. acc)",
-              ""]
-    for case, cells in summary.items():
-        for model, modes in cells.items():
-            if model not in META:
-                d = modes["auto"]["diff_auto-unshifted"]
-                lines.append(f"- {case}, {model}: " + " / ".join(f"{d[k]['mean']:+.3f} ± {d[k]['se']:.3f}"
-                                                                 for k in ("dpr", "eor", "bacc")))
-    lines += ["", "Shift steps t chosen (seeds): " + "; ".join(
-        f"{case} {', '.join(f'{t:g}' for t in cells['shift_t'])}" for case, cells in summary.items())]
+    titles = {"auto": "What `label_shift` adds: `auto` − `auto-unshifted`",
+              f"auto-{FOR_MODEL}": f"What choosing t for {FOR_MODEL} changes (`selection_model=\"{FOR_MODEL}\"`, same "
+                                   f"fit and s_mode): `auto-{FOR_MODEL}` − `auto`"}
+    for row, other in PAIRED.items():
+        found = [(case, model, modes[row][f"diff_{other}"]) for case, cells in summary.items()
+                 for model, modes in cells.items() if model not in META and row in modes]
+        if found:
+            lines += ["", f"{titles[row]}, paired, ± standard error (DPR / EOR / bal. acc)", ""]
+            lines += [f"- {case}, {model}: " + " / ".join(f"{d[k]['mean']:+.3f} ± {d[k]['se']:.3f}"
+                                                          for k in ("dpr", "eor", "bacc")) for case, model, d in found]
+    for name, key in SHIFT_RECORDS.items():
+        if all(name in cells for cells in summary.values()):
+            whom = "" if key == "label_shift" else f" for {FOR_MODEL}"
+            lines += ["", f"Shift steps t chosen{whom} (seeds): " + "; ".join(
+                f"{case} {', '.join(f'{t:g}' for t in cells[name])}" for case, cells in summary.items())]
     lines += ["", "Modes auto chose (seeds):", ""]
     lines += [f"- {case}: " + ", ".join(f"{m} {n}" for m, n in sorted(cells["chosen"].items(), key=lambda x: -x[1]))
               for case, cells in summary.items()]
@@ -148,7 +163,8 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = RunLog(out_dir / f"{SUITE}.runs.jsonl", config_key({"quick": quick, "s_modes": S_MODES, "models": models,
-                                                               "label_shift": SHIFT}, RUN_KEY))
+                                                               "label_shift": SHIFT, "for_model": FOR_MODEL},
+                                                              RUN_KEY))
     done = {(r["dataset"], r["sensitive"], r["seed"]): r for r in runs.records()}
     for seed in range(n_seeds):
         for dataset, axis in chosen:
@@ -160,7 +176,8 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     summary = summarise(records)
     config = {"quick": quick, "s_modes": list(S_MODES), "models": models, "device": device,
               "rows": "the training split's size", "seeds": {f"{d}/{a}": n_seeds for d, a in chosen},
-              "fit": "default preset (s_mode auto), label_shift chosen on the same fit", "label_shift": SHIFT}
+              "fit": "default preset (s_mode auto), label_shift chosen on the same fit", "label_shift": SHIFT,
+              "for_model": FOR_MODEL}
     write_results(out_dir / f"{SUITE}.json", SUITE, {"summary": summary, "runs": records}, config, runs=records)
     write_text(out_dir / f"{SUITE}.md", markdown(summary, config))
     return summary

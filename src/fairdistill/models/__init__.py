@@ -264,3 +264,11 @@ def model_class(name: str) -> type[Classifier]:
 
 def make(name: str, n_classes: int, seed: int = 0, device: str = "auto", **opts) -> Classifier:
     return model_class(name)(n_classes=n_classes, seed=seed, device=device, **opts)
+
+
+def require(name: str) -> None:
+    """Raise ConfigError (naming the package to install) unless the scikit-learn-style model ``name`` can be built
+    here; for a check before long work that ends by training it."""
+    clf = make(name, 2)
+    if isinstance(clf, _SklearnClassifier):
+        clf._estimator()

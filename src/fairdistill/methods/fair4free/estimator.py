@@ -49,12 +49,14 @@ import torch
 
 from ...dataset import UNASSIGNED, FairDataset, SyntheticSet, select_axes
 from ...errors import ConfigError, DataError
+from ...models import require as require_model
 from ...progress import Progress, log
 from ...torchutil import resolve_device, to_tensor, torch_seed
 from ..base import GROUPS, Method, Param, non_negative, positive
 from .parity import parity_offsets
 from .penalty import PENALTIES
-from .selection import BACC_SLACK, SHIFT_STEPS, SHIFT_STOP, select_label_shift, select_s_mode
+from .selection import (BACC_SLACK, SELECTION_MODELS, SHIFT_STEPS, SHIFT_STOP, select_label_shift,
+                        select_s_mode)
 from .student import LOSSES, Student, student_epoch
 from .teacher import (CATEGORICAL, Block, TabularVAE, encode_all, fit_latent_classifier, layout_from_encoder,
                       numeric_layout, numeric_residual_sd, teacher_epoch)
@@ -146,8 +148,9 @@ class Fair4Free(Method):
         Param("n_samples", int, None, "rows generated into synthetic_ (default: the training size)",
               check=_opt_positive),
         Param("s_mode", str, None, "sensitive group of generated rows: 'auto' (default: after fitting, the mode "
-              "among sample, counterfactual, balanced, posterior and posterior-balanced whose rows train a random "
-              f"forest with the largest min(DPR, EOR) on the real training rows, within {BACC_SLACK:g} of the best "
+              "among sample, counterfactual, balanced, posterior and posterior-balanced whose rows train a model "
+              f"(selection_model) with the largest min(DPR, EOR) on the real training rows, within {BACC_SLACK:g} of "
+              "the best "
               "balanced accuracy; the choice is s_mode_, the scores s_mode_scores_; binary labels only, so the "
               "default is 'sample' for more classes, and in the paper preset), 'sample' (drawn from the training "
               "frequencies, independent of z), 'fixed' (every row gets group s_group), 'counterfactual' (each "
@@ -158,15 +161,19 @@ class Fair4Free(Method):
               "latents with weights q(s | z)). No fixed mode wins on every case: benchmarks/fair4free-smode.md",
               choices=S_MODES),
         Param("label_shift", str, None, "per-group shift of the generated labels, chosen on the real training rows: "
-              "'auto' (default: the class-1 label logit of group g's rows moves by t * (logit r - logit r_g), r_g a "
-              "random forest's positive rate on group g's real training rows, r the overall one; t is walked over "
+              "'auto' (default: the class-1 label logit of group g's rows moves by t * (logit r - logit r_g), r_g the "
+              "selection_model's positive rate on group g's real training rows, r the overall one; t is walked over "
               f"0, {', '.join(f'{t:g}' for t in SHIFT_STEPS)} (stopping once min(DPR, EOR) falls {SHIFT_STOP:g} "
-              "below the best so far) and the step whose draw trains the forest with the largest min(DPR, EOR) "
+              "below the best so far) and the step whose draw trains that model with the largest min(DPR, EOR) "
               f"there, within {BACC_SLACK:g} of the best balanced accuracy, is kept; t = 0 leaves the labels as they "
               "are; the shift is label_shift_, t label_shift_t_, the scores label_shift_scores_; it applies to the "
               "student's draws in the fitted s_mode_; binary labels only, so the default is 'none' for more "
               "classes, and in the paper preset) or 'none'",
               choices=("auto", "none")),
+        Param("selection_model", str, "rf", "the downstream model that s_mode='auto' and label_shift='auto' choose "
+              "for: it is trained on each candidate draw and scored on the real training rows (default rf, the "
+              "evaluation's random forest; name the model you will train on the rows: the best shift differs "
+              "between models, benchmarks/fair4free-smode.md)", choices=SELECTION_MODELS),
         Param("s_group", int, 0, "group index (in the sorted list of sensitive tuples) used by s_mode=fixed",
               check=non_negative),
         Param("y_mode", str, None, "label of generated rows: 'decoder' (default: y one more decoded column, decoded "
@@ -229,6 +236,7 @@ class Fair4Free(Method):
         for key in NOT_BINARY:
             if self._setting_on(key, data.n_classes) == "auto":
                 _needs_binary(key, data.n_classes, data.name)
+                require_model(self.selection_model)  # before minutes of training, not after
         enc = data.meta.get("encoder")
         if enc is None or not hasattr(enc, "blocks"):
             return numeric_layout(data.X.shape[1])
@@ -324,13 +332,13 @@ class Fair4Free(Method):
         self.label_shift_ = self.label_shift_t_ = self.label_shift_scores_ = None
         if self.s_mode_ == "auto":
             self.s_mode_, self.s_mode_scores_ = select_s_mode(self, data, gid, n)
-        if shift:
-            self._choose_label_shift(data, gid)
+        if shift:  # s_mode auto has already scored the unshifted draw, with the same model
+            self._choose_label_shift(data, gid, self.s_mode_scores_[self.s_mode_] if self.s_mode_scores_ else None)
 
-    def _choose_label_shift(self, data: FairDataset, gid: np.ndarray) -> None:
-        """``label_shift_t_``, ``label_shift_`` and ``label_shift_scores_`` chosen on ``data`` for the current student
-        and ``s_mode_`` (whose unshifted draw s_mode auto has already scored); on an error, no shift is left."""
-        base = self.s_mode_scores_[self.s_mode_] if self.s_mode_scores_ is not None else None
+    def _choose_label_shift(self, data: FairDataset, gid: np.ndarray, base: dict | None = None) -> None:
+        """``label_shift_t_``, ``label_shift_`` and ``label_shift_scores_`` chosen on ``data`` for the current student,
+        ``s_mode_`` and ``selection_model`` (``base``: the unshifted draw's scores, when that model has them); on an
+        error, no shift is left."""
         try:
             self.label_shift_t_, self.label_shift_, self.label_shift_scores_ = select_label_shift(
                 self, data, gid, self._n_rows(len(data)), base)
@@ -339,14 +347,16 @@ class Fair4Free(Method):
             raise
 
     def choose_label_shift(self, data: FairDataset) -> "Fair4Free":
-        """Make ``label_shift="auto"``'s choice now, on ``data`` (the rows of the fit), for the fitted student and
-        ``s_mode_``, whatever ``label_shift`` says; ``synthetic_`` becomes the shifted draw. A default fit does this
-        itself; on a ``label_shift="none"`` fit it adds the shift to the same teacher and student (benchmarks compare
-        both on one fit). Returns self."""
+        """Make ``label_shift="auto"``'s choice now, on ``data`` (the rows of the fit), for the fitted student,
+        ``s_mode_`` and the current ``selection_model``, whatever ``label_shift`` says; ``synthetic_`` becomes the
+        shifted draw. A default fit does this itself; on a ``label_shift="none"`` fit it adds the shift to the same
+        teacher and student, and after ``set_params(selection_model=...)`` it chooses the shift for another model
+        (benchmarks compare them on one fit). Returns self."""
         if not hasattr(self, "teacher_"):
             raise ConfigError("choose_label_shift() needs a fitted model; call fit(data) first")
         self._check_fit_rows(data, "choose_label_shift")
         _needs_binary("label_shift", self.n_classes_, "the fitted data")
+        require_model(self.selection_model)
         self._choose_label_shift(data, data.groups(self.groups)[0])
         self.synthetic_ = self._synthesise(len(data))
         return self

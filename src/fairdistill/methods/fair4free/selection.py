@@ -1,8 +1,9 @@
 """Choices Fair4Free makes on the real training rows, by how a model trained on its generated rows treats them.
 
-Both score a draw the same way: train the evaluation protocol's random forest on the n generated rows (n = the rows
-the fit returns; features x plus one one-hot block per sensitive axis, as ``evaluate`` builds them), predict the real
-training rows and score, over the model's groups g,
+Both score a draw the same way: train the model ``selection_model`` (default the evaluation protocol's random forest;
+the downstream model the rows are meant for) on the n generated rows (n = the rows the fit returns; features x plus
+one one-hot block per sensitive axis, as ``evaluate`` builds them), predict the real training rows and score, over the
+model's groups g,
 
     fair = min(DPR, EOR),  DPR = min_g P(yhat = 1 | g) / max_g P(yhat = 1 | g),
     EOR = min over y in {0, 1} of min_g P(yhat = 1 | g, y) / max_g P(yhat = 1 | g, y),
@@ -20,6 +21,10 @@ generated ones do. With r_g the forest's positive rate on group g's real rows an
 shift the class-1 label logit of every generated row of group g by t * d_g, d_g = logit(r) - logit(r_g) (the direction
 that evens the rates out), for t in 0, ``SHIFT_STEPS``, ... (walked up until fair falls ``SHIFT_STOP`` below the best
 so far or b leaves the slack), on the fitted s_mode's draw.
+
+The best t depends on the model: a model's scores on the training rows track its own test scores closely, another
+model's do not (XGBoost trades EOR for DPR faster than the forest as t grows; ``benchmarks/fair4free-smode.md``), so
+the choices are made for the model named by ``selection_model``.
 """
 from __future__ import annotations
 
@@ -31,15 +36,15 @@ from ...progress import log
 
 CANDIDATES = ("sample", "counterfactual", "balanced", "posterior", "posterior-balanced")
 BACC_SLACK = 0.02  # a candidate may be this much less accurate (balanced accuracy) than the most accurate one
-SELECTION_MODEL = "rf"
+SELECTION_MODELS = ("rf", "xgboost", "logreg")  # downstream models the choices can be made for (default rf)
 SHIFT_STEPS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # multiples t of the direction d tried after t = 0
 SHIFT_STOP = 0.03  # the walk stops once fair is this much below the best so far
 RATE_CLIP = 1e-3  # rates are clipped to [RATE_CLIP, 1 - RATE_CLIP] before the logit
 
 
 class _Scorer:
-    """Scores generated sets by a random forest's predictions on the real rows ``data`` (group of each row:
-    ``gid``)."""
+    """Scores generated sets by the predictions of ``model.selection_model`` on the real rows ``data`` (group of
+    each row: ``gid``)."""
 
     def __init__(self, model, data: FairDataset, gid: np.ndarray):
         from ...evaluation import model_inputs
@@ -52,7 +57,7 @@ class _Scorer:
         from ...evaluation import model_inputs
         from ...models import make as make_model
         y, gid = self.data.y, self.gid
-        clf = make_model(SELECTION_MODEL, int(self.data.n_classes), seed=self.model.seed)
+        clf = make_model(self.model.selection_model, int(self.data.n_classes), seed=self.model.seed)
         pred = clf.fit(model_inputs(syn, self.n_values, True), syn.y).predict_proba(self.X_real).argmax(1)
         dpr = float(M.demographic_parity_ratio(y, pred, sensitive_features=gid))
         eor = float(M.equalized_odds_ratio(y, pred, sensitive_features=gid))
@@ -63,7 +68,7 @@ class _Scorer:
 
 
 def score_modes(model, data: FairDataset, gid: np.ndarray, n: int, candidates=CANDIDATES) -> dict[str, dict]:
-    """mode -> scores (``_Scorer``) of a random forest trained on ``model.sample(n, s_mode=mode)``."""
+    """mode -> scores (``_Scorer``) of ``model.selection_model`` trained on ``model.sample(n, s_mode=mode)``."""
     score = _Scorer(model, data, gid)
     return {mode: score(model.sample(n, s_mode=mode)) for mode in candidates}
 
@@ -82,7 +87,7 @@ def _table(scores: dict) -> str:
 
 def select_s_mode(model, data: FairDataset, gid: np.ndarray, n: int) -> tuple[str, dict]:
     """(chosen mode, every candidate's scores) for draws of ``n`` rows; logs the comparison."""
-    log(f"[fair4free] s_mode auto: training a {SELECTION_MODEL} on {n} generated rows per candidate mode "
+    log(f"[fair4free] s_mode auto: training a {model.selection_model} on {n} generated rows per candidate mode "
         f"({', '.join(CANDIDATES)}) and scoring it on the {len(data)} real training rows ...")
     scores = score_modes(model, data, gid, n)
     mode = choose(scores)
