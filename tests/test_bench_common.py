@@ -43,3 +43,12 @@ def test_check_data_names_the_missing_file_before_a_suite_writes(tmp_path, data_
     with pytest.raises(ConfigError, match="unknown dataset 'crim'"):
         check_data(["crim"], data_dir)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suite", ["fwc-paper", "fair4free-paper", "fair4free-smode", "intersectional",
+                                   "fairdd-paper", "fairdd-cost"])
+def test_a_suite_checks_its_data_before_it_makes_its_folder(tmp_path, suite):
+    from fairdistill.bench import get
+    with pytest.raises(MissingDataError, match="looked only in --data-dir"):
+        get(suite)(tmp_path / "a" / "out", data_dir=tmp_path / "nodata", quick=True)
+    assert list(tmp_path.iterdir()) == []

@@ -49,7 +49,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import ConfigError
 from ..progress import log
-from .common import check_seeds, config_key, mean_std
+from .common import check_data, check_seeds, config_key, mean_std
 from .runlog import RunLog
 
 CASES = (("adult", "sex"), ("adult", "race_black"), ("compas", "sex"), ("compas", "race"))
@@ -417,8 +417,9 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     from ..fileio import write_text
     from .record import stamp, write_results
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     n_seeds, chosen, models = _setup(seeds, quick, cases)
+    check_data(dict.fromkeys(d for d, _ in chosen), data_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     runs = _run_log(out_dir, quick, models)
     done = _cached(runs)
     for dataset, axis, seed in _todo(n_seeds, chosen, done):

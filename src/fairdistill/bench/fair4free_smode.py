@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..progress import log
-from .common import config_key, mean_std
+from .common import check_data, config_key, mean_std
 from .fair4free import _downstream, _models, _setup, _split
 from .runlog import RunLog
 
@@ -160,6 +160,7 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     from .record import write_results
     n_seeds, chosen, models = _setup(seeds, quick, cases, SUITE)
     models = list(models)
+    check_data(dict.fromkeys(d for d, _ in chosen), data_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = RunLog(out_dir / f"{SUITE}.runs.jsonl", config_key({"quick": quick, "s_modes": S_MODES, "models": models,

@@ -48,7 +48,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..fileio import save_figure, write_text
 from ..progress import log
-from .common import check_seeds, reject_ignored
+from .common import check_data, check_seeds, reject_ignored
 from .record import write_results
 
 DATASETS = ("cmnist-fg", "cmnist-bg", "cfmnist-fg", "cfmnist-bg")
@@ -340,6 +340,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
         unknown = sorted(set(given or ()) - set(known))
         if unknown:
             raise ConfigError(f"{what}={unknown} are not in this suite; choose from {list(known)}")
+    check_data(datasets or DATASETS, data_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     p = PROTOCOLS[name]
     notes_file = out_dir / "fairdd-paper.notes.md"
@@ -426,9 +427,9 @@ def cost(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool 
     from ..methods import make
     from ..torchutil import resolve_device
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     train = load("cmnist-fg", "train", data_dir=data_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     if quick:
         width, br, ipc = 8, 16, 2
     elif dev.type == "cuda":

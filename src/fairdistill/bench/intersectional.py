@@ -47,7 +47,7 @@ from ..methods.intersectional import EqualSampling, IntersectionalAugmentation
 from ..methods.intersectional.estimator import REFERENCE_MLP
 from ..models import MLPClassifier
 from ..progress import log
-from .common import check_seeds, config_diff, mean_std
+from .common import check_data, check_seeds, config_diff, mean_std
 from .record import stamp, write_results
 
 SEEDS = (10, 20, 30, 40, 50)
@@ -252,7 +252,6 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     """
     check_seeds(seeds)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     n_seeds = seeds if seeds is not None else (1 if quick else len(SEEDS))
     seed_list = [10 * (i + 1) for i in range(n_seeds)]  # SEEDS, continued
     datasets = list(datasets.split(",") if isinstance(datasets, str) else datasets or
@@ -264,6 +263,8 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     if bad:
         raise ConfigError(f"intersectional: unknown dataset(s)/method(s) {bad}; datasets {sorted(AXES)}, methods "
                           f"erm, erm-balanced, equal-sampling, {', '.join(VARIANTS)}")
+    check_data(datasets, data_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "intersectional.json"
     old = json.loads(path.read_text()) if resume and path.exists() else None
     if resume:  # the file is the only record of its runs: a resume keeps them all, so its grid is the union
