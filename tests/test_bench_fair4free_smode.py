@@ -21,6 +21,9 @@ def test_quick_run_writes_results_and_its_auto_row_is_fair4free_papers(tmp_path,
         assert 0 <= run["scores"]["rf"][mode]["bacc"] <= 1 and 0 <= run["scores"]["rf"][mode]["positive_rate"] <= 1
     assert run["scores"]["rf"]["auto-unshifted"] == run["scores"]["rf"][run["chosen"]]
     assert set(run["selection"]) == set(S.S_MODES) and f"{run['label_shift']['t']:g}" in run["label_shift"]["scores"]
+    if f"auto-{S.FOR_MODEL}" in rows:  # the shift chosen again with XGBoost: its own walk, other scores
+        ours, theirs = run["label_shift"]["scores"]["0"], run[f"label_shift_{S.FOR_MODEL}"]["scores"]["0"]
+        assert set(theirs) == set(ours) and theirs["rates"] != ours["rates"]
     if run["label_shift"]["t"] == 0:  # no shift: the same rows and labels as the chosen mode's
         assert run["scores"]["rf"]["auto"] == run["scores"]["rf"][run["chosen"]]
     # the default fit's own rows are the ones fair4free-paper scores as fair4free-mmd (same split, fit and forest)

@@ -406,6 +406,10 @@ def test_a_checkpoint_resumes_only_on_its_own_rows_and_method(capsys, tmp_path, 
                        "--out", out_dir, "--resume")
     assert code == 2 and "was made by the method 'dm', not 'fair4free'" in err and ckpt.exists()
     assert run(capsys, *_dm(out_dir, "--resume"))[0] == 0 and not ckpt.parent.exists()
+    assert _interrupted_dm(capsys, monkeypatch, tmp_path / "dm2")[0] == 130  # --overwrite discards it, as it says
+    assert run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", tmp_path / "dm2",
+               "--overwrite")[0] == 0
+    assert (tmp_path / "dm2" / "synthetic.npz").exists() and not (tmp_path / "dm2.partial").exists()
 
 
 def test_overwrite_replaces_a_run_folder_and_nothing_else(capsys, tmp_path, data_dir, monkeypatch):
@@ -425,17 +429,24 @@ def test_overwrite_replaces_a_run_folder_and_nothing_else(capsys, tmp_path, data
     (tmp_path / "empty").mkdir()
     assert run(capsys, *cmd, tmp_path / "empty")[0] == 0  # an empty folder, then a run folder, are replaced
     assert run(capsys, *cmd, tmp_path / "empty")[0] == 0 and (tmp_path / "empty" / "synthetic.npz").exists()
+    (tmp_path / "link").symlink_to(tmp_path)
     monkeypatch.chdir(keep)
-    for out in (".", "", ".."):
+    for out in (".", "", "..", tmp_path / "link" / "thesis"):  # also the current folder through a symlink
         code, _, err = run(capsys, *cmd, out)
         assert code == 2 and err.count("\n") == 1 and ("current folder" in err or "--out is empty" in err), err
     assert sorted(os.listdir(keep)) == ["thesis.txt"]
 
 
-def test_a_failed_run_leaves_no_folder_it_made(capsys, tmp_path, data_dir):
+def test_a_failed_run_leaves_no_folder_it_made(capsys, tmp_path, data_dir, monkeypatch):
     out = tmp_path / "pp" / "q" / "r"
     code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 100000, "--out", out)
     assert code == 2 and "asks for" in err and os.listdir(tmp_path) == []
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr("fairdistill.report.write_run_report", disk_full)  # writing the folder fails
+    code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", out)
+    assert code == 2 and "No space left on device" in err and os.listdir(tmp_path) == []
 
 
 def test_sigterm_cleans_up_like_ctrl_c(capsys, tmp_path, data_dir, monkeypatch):
@@ -575,7 +586,12 @@ def test_a_corrupt_run_folder_is_one_line(capsys, tmp_path, data_dir):
     import numpy as np
     good = tmp_path / "good"
     assert run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", good)[0] == 0
+    def flip(d):  # one byte inside the compressed data: the archive opens, the array does not inflate
+        raw = bytearray((d / "synthetic.npz").read_bytes())
+        raw[len(raw) // 3] ^= 0xFF
+        (d / "synthetic.npz").write_bytes(bytes(raw))
     cases = {"truncated": lambda d: (d / "synthetic.npz").write_bytes((d / "synthetic.npz").read_bytes()[:100]),
+             "flipped": flip,
              "no-y": lambda d: np.savez(d / "synthetic.npz", **{k: v for k, v in np.load(d / "synthetic.npz").items()
                                                                  if k != "y"}),
              "config": lambda d: (d / "config.json").write_text("{oops")}
@@ -589,9 +605,11 @@ def test_a_corrupt_run_folder_is_one_line(capsys, tmp_path, data_dir):
             assert code == 2 and err.count("\n") == 1 and str(d) in err and "Traceback" not in err, (name, err)
         assert sorted(os.listdir(d)) == before and not (tmp_path / "cmp").exists()
     assert "lacks y; run it again" in run(capsys, "evaluate", tmp_path / "no-y")[2]
-    (good / "metrics.json").write_text("{oops")  # a spoiled evaluation is named too
-    code, _, err = run(capsys, "report", good, "--out", tmp_path / "cmp")
-    assert code == 2 and err.startswith(f"fairdistill: error: {good / 'metrics.json'} cannot be read as JSON")
+    for spoiled, says in (("{oops", "cannot be read as JSON"), ("[]", "holds a JSON list, not a dict")):
+        (good / "metrics.json").write_text(spoiled)  # a spoiled evaluation is named too, with its fix
+        code, _, err = run(capsys, "report", good, "--out", tmp_path / "cmp")
+        assert code == 2 and err.startswith(f"fairdistill: error: {good / 'metrics.json'} {says}")
+        assert err.endswith(f"; evaluate it again (fairdistill evaluate {good})\n")
 
 
 def test_a_warning_is_one_line_without_source(capsys, monkeypatch):
@@ -602,13 +620,15 @@ def test_a_warning_is_one_line_without_source(capsys, monkeypatch):
     def warn(args):
         warnings.warn("cell (1, 0) has one row", stacklevel=1)
         warnings.warn("old option", DeprecationWarning, stacklevel=1)
+        warnings.warn("lbfgs failed to converge.\n\nIncrease the number of iterations.", stacklevel=1)
         return 0
     monkeypatch.setattr(cli, "cmd_datasets", warn)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         code, _, err = run(capsys, "datasets")
     assert code == 0 and err == "fairdistill: warning: cell (1, 0) has one row\n" \
-                                "fairdistill: warning: old option [DeprecationWarning]\n"
+                                "fairdistill: warning: old option [DeprecationWarning]\n" \
+                                "fairdistill: warning: lbfgs failed to converge. Increase the number of iterations.\n"
     assert warnings.showwarning is not cli._show_warning  # restored after the command
 
 
@@ -622,7 +642,7 @@ def test_help_shows_choices_and_defaults_and_pair_errors_give_valid_examples(cap
     assert "default: none (`fairdistill evaluate DIR` does it later)" in text
     assert "options override it (default: default)" in help_text("run", "fair4free", "--help")
     for flag, example in (("--data-option", "protocol=fwc"), ("--model-option", "epochs=10"),
-                          ("--set", "resume=true")):
+                          ("--set", "datasets=VALUE; bench fwc-paper accepts datasets, resume")):
         cmd = {"--data-option": ["run", "uniform", "--dataset", "german", "--out", "x"],
                "--model-option": ["evaluate", "x"], "--set": ["bench", "fwc-paper"]}[flag]
         code, _, err = run(capsys, *cmd, flag, "foo")

@@ -152,6 +152,25 @@ def test_checkpointer_roundtrip_and_config_mismatch(tmp_path):
     assert Checkpointer(tmp_path, {"lr": 1}).load() is None  # not resuming
 
 
+def test_a_checkpoint_of_an_older_version_resumes_when_what_it_lacks_is_the_default(tmp_path):
+    from fairdistill.fileio import TRAINING_ROWS
+    Checkpointer(tmp_path, {"method": "m", "lr": 1}).save(2, {"x": torch.zeros(1)})  # before "beta" and the rows
+    now = {"method": "m", "lr": 1, "beta": 0.5, TRAINING_ROWS: "ab12"}
+    assumed = {"lr": 1, "beta": 0.5, TRAINING_ROWS: "ab12"}  # defaults; the rows: taken to match
+    assert Checkpointer(tmp_path, now, resume=True, assumed=assumed).load()["step"] == 2
+    with pytest.raises(ResumeError, match=r"other settings \(beta\)"):  # not the default: refused
+        Checkpointer(tmp_path, {**now, "beta": 0.9}, resume=True, assumed=assumed).load()
+    with pytest.raises(ResumeError, match=r"other settings \(beta, the training rows\)"):  # nothing assumed
+        Checkpointer(tmp_path, now, resume=True).load()
+
+
+def test_a_checkpoint_leaves_out_what_acts_after_training(tmp_path):
+    est = make("fair4free", selection_model="logreg")
+    est._checkpoint_dir = tmp_path
+    cfg = est.checkpointer(5).config
+    assert "selection_model" not in cfg and cfg["seed"] == 0 and "student_loss" in cfg
+
+
 def test_atomic_dir_leaves_nothing_on_error(tmp_path):
     dest = tmp_path / "run"
     with pytest.raises(RuntimeError):
@@ -246,5 +265,6 @@ def test_fingerprint_follows_the_rows():
                FairDataset(X=X.reshape(6, 3, 1)[:, :, 0].T.copy().T, y=y, s=s, sensitive_names=["g"])]
     assert all(c.fingerprint() != d.fingerprint() for c in changed[:5])
     assert changed[5].fingerprint() == d.fingerprint()  # the same values in another memory layout
-    assert FairDataset(X=np.zeros((0, 3)), y=np.zeros(0, int), s=np.zeros(0, int), sensitive_names=["g"],
-                       n_classes=2).fingerprint()  # empty arrays hash too
+    empty = [FairDataset(X=np.zeros((0, k)), y=np.zeros(0, int), s=np.zeros(0, int), sensitive_names=["g"],
+                         n_classes=2).fingerprint() for k in (3, 3, 4)]  # empty arrays hash too, by their shape
+    assert empty[0] == empty[1] != empty[2]

@@ -84,15 +84,12 @@ def _value(text: str) -> Any:
         return text
 
 
-#: a valid KEY=VALUE for each flag that takes them, shown in its error
-PAIR_EXAMPLES = {"--data-option": "protocol=fwc", "--model-option": "epochs=10", "--set": "resume=true"}
-
-
-def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
+def _pairs(items: Sequence[str] | None, flag: str, example: str) -> dict[str, Any]:
+    """KEY=VALUE items as a dict (keys with - read as _); a malformed item is an error showing ``example``."""
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f"{flag} {item!r} must look like KEY=VALUE (e.g. {flag} {PAIR_EXAMPLES[flag]})")
+            raise ConfigError(f"{flag} {item!r} must look like KEY=VALUE (e.g. {flag} {example})")
         k, v = item.split("=", 1)
         out[k.strip().replace("-", "_")] = _value(v)
     return out
@@ -218,7 +215,7 @@ def cmd_run(args) -> int:
         runs.check_model(ns.evaluate, datasets.spec(ns.dataset).modality)
     params = {k[6:]: v for k, v in vars(ns).items() if k.startswith("param_")}
     out, syn = runs.execute(args.method, ns.dataset, params=params, sensitive=ns.sensitive, data_dir=ns.data_dir,
-                            data_seed=ns.data_seed, dataset_options=_pairs(ns.data_option, "--data-option"),
+                            data_seed=ns.data_seed, dataset_options=_pairs(ns.data_option, "--data-option", "protocol=fwc"),
                             out=ns.out, resume=ns.resume, overwrite=ns.overwrite)
     print(f"wrote {out}: {len(syn)} rows ({syn.modality}), total weight {syn.w.sum():.6g}")
     if ns.evaluate:
@@ -254,7 +251,7 @@ def cmd_evaluate(args) -> int:
     for name in sorted({p.name for m in MODELS.values() for p in m.options}):
         if hasattr(args, "opt_" + name):  # given on the command line ("none" is read by the option's own parser)
             opts[name] = getattr(args, "opt_" + name)
-    opts.update(_pairs(args.model_option, "--model-option"))
+    opts.update(_pairs(args.model_option, "--model-option", "epochs=10"))
     return _evaluate_dir(Path(args.run_dir), args.model, args.repeats, args.seed, args.device, opts, args.data_dir)
 
 
@@ -274,9 +271,10 @@ def cmd_bench(args) -> int:
             print(f"{name:<18}{desc}")
         return 0
     fn = bench.get(args.suite)
-    extra = _pairs(args.set, "--set")
     params = inspect.signature(fn).parameters
     accepted = set(params) - {"out_dir", "data_dir", "seeds", "quick", "device"}
+    extra = _pairs(args.set, "--set", f"{min(accepted)}=VALUE; bench {args.suite} accepts {', '.join(sorted(accepted))}"
+                   if accepted else f"KEY=VALUE, but bench {args.suite} accepts none")
     unknown = sorted(set(extra) - accepted)
     if unknown:
         raise ConfigError(f"bench {args.suite} has no option(s) {unknown}{did_you_mean(unknown, accepted)}; "
@@ -489,7 +487,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     """A warning as one line, without the source line Python shows: ``fairdistill: warning: MESSAGE`` (the category
     added when it is not a plain UserWarning)."""
     kind = "" if category is UserWarning else f" [{category.__name__}]"
-    print(f"fairdistill: warning: {message}{kind}", file=file or sys.stderr, flush=True)
+    print(f"fairdistill: warning: {' '.join(str(message).split())}{kind}", file=file or sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -68,12 +68,16 @@ def write_text(path: str | os.PathLike, content: str | bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """The JSON value in ``path``; an unreadable or invalid file is a one-line ``DataError`` naming it."""
+def read_json(path: str | os.PathLike, fix: str = "write it again", kind: type = dict) -> Any:
+    """The JSON value (of type ``kind``) in ``path``; an unreadable or invalid file is a one-line ``DataError`` naming
+    it and ``fix``."""
     try:
-        return json.loads(Path(path).read_text())
+        value = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"{path} cannot be read as JSON ({err}); write it again (or delete it)") from None
+        raise DataError(f"{path} cannot be read as JSON ({err}); {fix}") from None
+    if not isinstance(value, kind):
+        raise DataError(f"{path} holds a JSON {type(value).__name__}, not a {kind.__name__}; {fix}")
+    return value
 
 
 @contextmanager
@@ -140,12 +144,15 @@ class Checkpointer:
     """Save ``{"step": k, "config": ..., **state}`` every ``every`` steps to ``dir/checkpoint.pt``.
 
     ``load()`` returns the saved state when resuming, after checking that the stored configuration equals the
-    current one (a different configuration cannot be resumed). Tensors only: loaded with ``weights_only=True``.
+    current one (a different configuration cannot be resumed); a key the stored one lacks (a checkpoint of an older
+    version) counts as its value in ``assumed``. Tensors only: loaded with ``weights_only=True``.
     """
 
-    def __init__(self, directory: str | os.PathLike | None, config: dict, every: int = 100, resume: bool = False):
+    def __init__(self, directory: str | os.PathLike | None, config: dict, every: int = 100, resume: bool = False,
+                 assumed: dict | None = None):
         self.path = None if directory is None else Path(directory) / "checkpoint.pt"
         self.config = json.loads(json.dumps(_clean(config)))
+        self.assumed = json.loads(json.dumps(_clean(assumed or {})))
         self.every = max(1, int(every))
         self.resume = resume
 
@@ -159,6 +166,7 @@ class Checkpointer:
         except Exception as err:  # corrupt or foreign file
             raise ResumeError(f"checkpoint {self.path} cannot be read ({err}); delete it and run again") from None
         saved = json.loads(state.pop("config_json"))
+        saved = {**{k: v for k, v in self.assumed.items() if k not in saved}, **saved}
         if saved != self.config:
             diff = sorted(k for k in set(saved) | set(self.config) if saved.get(k) != self.config.get(k))
             if saved.get("method") != self.config.get("method"):

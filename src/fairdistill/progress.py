@@ -46,7 +46,7 @@ class Progress:
 
     ``start``: steps already done before this loop (a resumed run), so that the count reads start+1..total out of
     the whole run's ``total``. ``at_most``: ``total`` is a cap that the loop usually stops before (an iteration
-    limit), so lines read "step (at most total)" and give no ETA.
+    limit), so lines read "step (at most total)" and give no ETA; the loop logs its own stop.
     """
 
     def __init__(self, it: Iterable[T], desc: str, total: int | None = None, log_seconds: float = 30.0,
@@ -83,27 +83,21 @@ class Progress:
 
     def __iter__(self) -> Iterator[T]:
         t0 = last = time.perf_counter()
-        step = shown = self.start
         try:
             for k, item in enumerate(self.it):
-                step = self.start + k + 1  # the step under way (done when the loop comes back)
                 yield item
                 if self._bar is not None:
                     self._bar.update(1)
                     continue
-                now = time.perf_counter()
+                if _QUIET:
+                    continue
+                step, now = self.start + k + 1, time.perf_counter()
                 if k == 0 or now - last >= self.log_seconds or step == self.total:
-                    last, shown = now, step
-                    self._print(step, now - t0)
-        finally:  # a loop left early (a limit's cap, a stop rule) still ends on a line with its last step
+                    last = now
+                    print(self.line(step, now - t0), file=sys.stderr, flush=True)
+        finally:  # also when the loop is left early
             if self._bar is not None:
                 self._bar.close()
-            elif shown != step and step > self.start:
-                self._print(step, time.perf_counter() - t0)
-
-    def _print(self, step: int, elapsed: float) -> None:
-        if not _QUIET:
-            print(self.line(step, elapsed), file=sys.stderr, flush=True)
 
 
 def log(msg: str) -> None:

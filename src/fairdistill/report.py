@@ -159,13 +159,14 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
     for d in map(Path, run_dirs):  # every folder is read and checked before anything is written
         syn, cfg = load_run(d)
         mpath, ppath = d / "metrics.json", d / "evaluation.json"
-        metrics = read_json(mpath) if mpath.exists() else {}
-        protocol = read_json(ppath) if ppath.exists() else {}
+        again = f"evaluate it again (fairdistill evaluate {d})"
+        metrics = read_json(mpath, again) if mpath.exists() else {}
+        protocol = read_json(ppath, again) if ppath.exists() else {}
         label = f"{cfg.get('method')}:{d.name}"
         rows.append((label, {**cfg, "evaluation": protocol}, metrics))
         gpath = d / "groups.json"
         if gpath.exists():
-            groups[label] = read_json(gpath)
+            groups[label] = read_json(gpath, again, kind=list)
         values = values or syn.sensitive_values
         if syn.modality == "image":
             images[label] = (syn, out_dir / f"grid_{d.name}.png")

@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -97,17 +98,16 @@ def load_run(run_dir: str | Path) -> tuple[SyntheticSet, dict[str, Any]]:
     if not cfg_path.exists() or not npz_path.exists():
         raise ConfigError(f"{run_dir} is not a run folder (config.json and synthetic.npz expected); create one with "
                           f"`fairdistill run METHOD --dataset NAME --out {run_dir}`")
-    cfg = read_json(cfg_path)
+    cfg = read_json(cfg_path, fix="run it again")
     try:
         with np.load(npz_path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise DataError(f"run folder {run_dir} is corrupt: {npz_path.name} cannot be read ({err}); run it again") \
             from None
     lost = [k for k in NPZ_ARRAYS if k not in arrays]
-    if lost or not isinstance(cfg, dict):
-        raise DataError(f"run folder {run_dir} is corrupt: " + (f"{npz_path.name} lacks {', '.join(lost)}" if lost
-                        else f"{cfg_path.name} is not a JSON object") + "; run it again")
+    if lost:
+        raise DataError(f"run folder {run_dir} is corrupt: {npz_path.name} lacks {', '.join(lost)}; run it again")
     meta = dict(cfg.get("meta", {}))
     if "encoder" in meta:
         from .datasets.encoding import TabularEncoder
@@ -159,7 +159,7 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
     est = methods.make(method, **params)
     if resume and not checkpoint.exists():
         raise ConfigError(f"--resume: no checkpoint at {checkpoint}; run without --resume")
-    if checkpoint.exists() and not est.checkpoints():
+    if checkpoint.exists() and not est.checkpoints() and not overwrite:
         raise ConfigError(f"{partial} holds the checkpoint of an interrupted run, and {method} keeps none, so it is "
                           f"another method's: resume that run with its own command, or pass --overwrite (without "
                           f"--resume) to discard it")
@@ -185,6 +185,12 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
                                          **options)["train"]  # (not load(): a dataset may have an option named split)
             log(f"[run] {method} on {dataset} ({len(train)} training rows, sensitive={train.sensitive_names})")
             est.fit(train, checkpoint_dir=partial, resume=resume)
+            config = {"method": method, "params": est.get_params(), "dataset": dataset,
+                      "sensitive": train.sensitive_names,
+                      "data_dir": None if data_dir is None else str(Path(data_dir).expanduser().resolve()),
+                      "data_seed": data_seed, "dataset_options": options,
+                      "command": " ".join(["fairdistill", *sys.argv[1:]])}
+            write_run(out, est.synthetic_, config, overwrite=overwrite)
         except BaseException as err:
             if not checkpoint.exists():
                 shutil.rmtree(partial, ignore_errors=True)
@@ -193,11 +199,6 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
             elif not isinstance(err, FairDistillError):  # a crash (out of memory, ...): resuming skips the done part
                 log(f"[run] stopped ({type(err).__name__}); continue with --resume (checkpoint in {partial})")
             raise
-    config = {"method": method, "params": est.get_params(), "dataset": dataset, "sensitive": train.sensitive_names,
-              "data_dir": None if data_dir is None else str(Path(data_dir).expanduser().resolve()),
-              "data_seed": data_seed, "dataset_options": options,
-              "command": " ".join(["fairdistill", *sys.argv[1:]])}
-    write_run(out, est.synthetic_, config, overwrite=overwrite)
     shutil.rmtree(partial, ignore_errors=True)
     return out, est.synthetic_
 
@@ -205,7 +206,8 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
 def _check_out(out: Path, overwrite: bool) -> None:
     """Refuse an existing ``out`` unless ``overwrite`` and it is a run folder (config.json and synthetic.npz) or an
     empty folder, and never the current folder or one that holds it: ``--overwrite`` replaces runs, nothing else."""
-    if out == Path.cwd() or out in Path.cwd().parents:
+    here, real = Path.cwd().resolve(), out.resolve()  # through symlinks too
+    if real == here or real in here.parents:
         raise ConfigError(f"--out {out} is the current folder or holds it; give the run its own folder, e.g. "
                           f"--out {out / 'run'}")
     if not out.exists():

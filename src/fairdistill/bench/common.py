@@ -62,9 +62,6 @@ def check_seeds(seeds: int | None, counts: str = "") -> None:
 def check_data(names: Iterable[str], data_dir=None) -> None:
     """Raise MissingDataError (naming the missing file and the fix) unless every dataset in ``names`` has its files
     under the search roots (``data_dir`` when given): a suite calls it before it creates its folder."""
-    from .. import datasets
-    from ..datasets.files import dataset_root
+    from ..datasets import require_files
     for name in names:
-        sp = datasets.spec(name)
-        if sp.files:
-            dataset_root(sp.files, data_dir, name)
+        require_files(name, data_dir)

@@ -107,11 +107,17 @@ def spec(name: str) -> DatasetSpec:
     return REGISTRY[name]
 
 
+def require_files(name: str, data_dir=None):
+    """The one root folder that holds every file of dataset ``name`` (None for a dataset without fixed files); a
+    missing file is a MissingDataError naming it and where to get it."""
+    sp = spec(name)
+    return dataset_root(sp.files, data_dir, name) if sp.files else None
+
+
 def files_present(name: str, data_dir=None) -> bool:
     sp = spec(name)
     try:
-        if sp.files:
-            dataset_root(sp.files, data_dir, name)
+        require_files(name, data_dir)
         if sp.folder:
             if not any((root / sp.folder).is_dir() for root in search_roots(data_dir)):
                 return False
@@ -166,8 +172,7 @@ def _resolve(name: str, sensitive, seed, options: Mapping[str, Any]) -> tuple[Da
 def _call_loader(sp: DatasetSpec, data_dir, seed: int, chosen: list[str], typed: dict[str, Any]):
     """Run the loader on the one root that holds all of the dataset's files (user-supplied folders are found by the
     loader itself), so that a dataset never mixes files from two roots."""
-    if sp.files:
-        data_dir = dataset_root(sp.files, data_dir, sp.name)
+    data_dir = require_files(sp.name, data_dir) or data_dir
     module, fn = sp.loader.split(":")
     return getattr(importlib.import_module(module), fn)(data_dir=data_dir, seed=int(seed), sensitive=chosen, **typed)
 
@@ -219,4 +224,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["DatasetSpec", "Param", "REGISTRY", "RemoteFile", "build_splits", "files_present", "from_frame", "load", "load_splits",
-           "names", "register", "spec"]
+           "names", "register", "require_files", "spec"]

@@ -135,6 +135,8 @@ class Method(ABC):
     summary: ClassVar[str] = ""
     modalities: ClassVar[tuple[str, ...]] = ("tabular", "image")
     params: ClassVar[tuple[Param, ...]] = ()
+    #: parameters that act only after the checkpointed training (a resume may change them)
+    after_training: ClassVar[tuple[str, ...]] = ()
     #: the downstream protocol the method's paper uses (``fairdistill evaluate`` follows it unless told otherwise):
     #: {"model": name, "repeats": r, "options": {...}}
     evaluation: ClassVar[dict[str, Any]] = {}
@@ -259,13 +261,17 @@ class Method(ABC):
         return any(p.name == "checkpoint_every" for p in cls.params)
 
     def checkpointer(self, every: int, data: FairDataset | None = None):
-        """A ``Checkpointer`` bound to this fit's folder and parameters (inactive when fit got no folder)."""
+        """A ``Checkpointer`` bound to this fit's folder, parameters (those in ``after_training`` left out) and
+        training rows (inactive when fit got no folder). A checkpoint of an older version that lacks a parameter is
+        taken to have its default, and one without the rows' fingerprint to match them."""
         from ..fileio import TRAINING_ROWS, Checkpointer
-        config = {"method": self.name, **self.get_params(), "dataset": None if data is None else data.name,
+        folder = getattr(self, "_checkpoint_dir", None)
+        params = {k: v for k, v in self.get_params().items() if k not in self.after_training}
+        config = {"method": self.name, **params, "dataset": None if data is None else data.name,
                   "n": None if data is None else len(data),
-                  TRAINING_ROWS: None if data is None else data.fingerprint()}
-        return Checkpointer(getattr(self, "_checkpoint_dir", None), config, every,
-                            resume=getattr(self, "_resume", False))
+                  TRAINING_ROWS: None if data is None or folder is None else data.fingerprint()}
+        assumed = {**{k: self.param_spec()[k].default for k in params}, TRAINING_ROWS: config[TRAINING_ROWS]}
+        return Checkpointer(folder, config, every, resume=getattr(self, "_resume", False), assumed=assumed)
 
 
 def resolve_size(size: int | float, n: int, what: str = "size") -> int:

@@ -110,6 +110,7 @@ class Fair4Free(Method):
 
     name = "fair4free"
     evaluation = {"model": "rf", "repeats": 5}  # the paper: random forest on synthetic (s, x) -> y
+    after_training = ("selection_model",)  # it picks among draws of the trained model
     summary = "fair VAE teacher + data-free student generator (Sikder et al. 2024)"
     modalities = ("tabular",)
     params = (
@@ -351,7 +352,8 @@ class Fair4Free(Method):
         ``s_mode_`` and the current ``selection_model``, whatever ``label_shift`` says; ``synthetic_`` becomes the
         shifted draw. A default fit does this itself; on a ``label_shift="none"`` fit it adds the shift to the same
         teacher and student, and after ``set_params(selection_model=...)`` it chooses the shift for another model
-        (benchmarks compare them on one fit). Returns self."""
+        (benchmarks compare them on one fit; ``s_mode_`` and ``s_mode_scores_`` stay those of the fit, made with the
+        fit's selection model). Returns self."""
         if not hasattr(self, "teacher_"):
             raise ConfigError("choose_label_shift() needs a fitted model; call fit(data) first")
         self._check_fit_rows(data, "choose_label_shift")

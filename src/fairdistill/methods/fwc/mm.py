@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...metrics.groups import parity_violation
-from ...progress import Progress
+from ...progress import Progress, log
 from ...seeding import random_state
 from .dual import InnerResult, solve_inner
 from .encoding import pairwise_cost
@@ -293,6 +293,7 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
         if done is not None:
             stop = done
             break
+    log(f"[FWC] stopped after {len(history)} iterations ({stop}), objective {history[-1]:.6g}")
     theta = m * np.bincount(pts, weights=w, minlength=m) / n
     return MMResult(centers=centers, theta=theta, objective=history, seconds=secs, iterations=len(history),
                     stop=stop, inner=inner, result=res, jstar=jstar, cells=cells)
