@@ -1,4 +1,6 @@
 """FairDataset / SyntheticSet validation, grouping, size allocation, parameters, checkpoints, atomic folders."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -250,9 +252,6 @@ def test_a_sensitive_axis_with_one_group_fails_at_load_time():
 
 
 def test_fingerprint_follows_the_rows():
-    import numpy as np
-
-    from fairdistill import FairDataset
     rng = np.random.default_rng(0)
     X, y, s = rng.normal(size=(6, 3)), np.array([0, 1] * 3), np.array([0, 0, 1, 1, 0, 1])
     d = FairDataset(X=X, y=y, s=s, sensitive_names=["g"])
@@ -268,3 +267,15 @@ def test_fingerprint_follows_the_rows():
     empty = [FairDataset(X=np.zeros((0, k)), y=np.zeros(0, int), s=np.zeros(0, int), sensitive_names=["g"],
                          n_classes=2).fingerprint() for k in (3, 3, 4)]  # empty arrays hash too, by their shape
     assert empty[0] == empty[1] != empty[2]
+
+
+def test_labels_must_be_codes_and_a_dataset_reads_in_one_line():
+    X, s = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    for y, absent in ((np.array([1, 2, 1, 2]), "[0]"), (np.array([0, 5, 0, 5]), "[1, 2, 3, 4]")):
+        with pytest.raises(DataError, match=rf"labels .* are not the codes 0\.\.K-1 \(class\(es\) {re.escape(absent)} "
+                                            r"absent\); recode them"):
+            FairDataset(X=X, y=y, s=s, sensitive_names=["g"])
+    assert FairDataset(X=X, y=np.array([1, 2, 1, 2]), s=s, sensitive_names=["g"], n_classes=3).n_classes == 3
+    d = FairDataset(X=np.zeros((500, 30)), y=np.arange(500) % 2, s=np.arange(500) % 3, sensitive_names=["g"],
+                    name="toy")
+    assert repr(d) == "FairDataset('toy', tabular, X (500, 30), 2 classes, sensitive ['g'])"

@@ -70,6 +70,8 @@ def test_single_valued_sensitive_column():
     df["country"] = "x"
     with pytest.raises(DataError, match="single value"):
         datasets.from_frame(df, "hired", "country")
+    with pytest.raises(DataError, match="target 'country' has the single value 'x' on every row"):  # not positive=
+        datasets.from_frame(df, "country", "sex")
 
 
 def test_csv_dataset_reads_a_file_and_records_where(tmp_path, monkeypatch):

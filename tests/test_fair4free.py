@@ -355,6 +355,9 @@ def test_errors(toy):
     for bad in ("abc", float("nan"), float("inf"), True):
         with pytest.raises(ConfigError, match="positive whole number of rows"):
             m.sample(bad)
+    for bad in ("a", 1.5, -1):  # torch's error, or accepted (-1), before
+        with pytest.raises(ConfigError, match="^seed="):
+            m.sample(10, seed=bad)
     with pytest.raises(ConfigError, match=r"^n=1000000000000 rows would need about \d+ GiB"):
         m.sample(1e12)  # refused at once (it used to grind on for minutes)
     with pytest.raises(DataError) as info:

@@ -197,3 +197,9 @@ def test_an_option_that_another_makes_meaningful_is_refused_alone(name, given, n
     assert getattr(make(name, **given, **needs), key) == value
     with pytest.raises(ConfigError, match="applies only with"):  # also when the other is changed afterwards
         make(name, **given, **needs).set_params(**{other: make(name).get_params()[other]})
+
+
+@pytest.mark.parametrize("groups", ["", "single:", "  "])
+def test_an_empty_grouping_is_refused_when_the_estimator_is_made(groups):
+    with pytest.raises(ConfigError, match="must be 'joint' or 'single:<axis>' with an axis name"):
+        make("fwc", groups=groups)

@@ -196,7 +196,7 @@ ALL_FAIRNESS = [M.demographic_parity_difference, M.demographic_parity_ratio, M.d
 def test_fairness_metrics_need_hard_labels(fn):
     """deo_max on scores returned 0.0, DP ratio NaN: scores and text were read as labels without a word."""
     y, p, s, _ = _random(11, n=300)
-    with pytest.raises(DataError, match=r"^y_pred holds non-integer values \(e\.g\. 0\.\d+\): fairness metrics "
+    with pytest.raises(DataError, match=r"^y_pred holds non-integer values \(e\.g\. 0\.\d+\): label metrics "
                                         r"need hard labels; threshold the scores first \(e\.g\. scores >= 0\.5\)$"):
         fn(y, np.random.default_rng(0).random(300), sensitive_features=s)
     with pytest.raises(DataError, match=r"^y_pred holds non-numeric values \(e\.g\. 'no'"):
@@ -210,3 +210,22 @@ def test_fairness_metrics_need_hard_labels(fn):
     if fn is not M.differential_fairness_outcomes:  # it ignores y_true
         with pytest.raises(DataError, match=r"^y_true holds non-integer values"):
             fn(y + 0.5, p, sensitive_features=s)
+
+
+def test_label_metrics_refuse_scores_text_and_alien_predictions():
+    """accuracy of text predictions was 0.0, parity_violation read every distinct score as a label (1.0), AUC on NaN
+    scores raised scikit-learn's error, and DP with predictions {1, 2} against labels {0, 1} returned a number."""
+    y, p, s, _ = _random(12, n=200)
+    scores = np.random.default_rng(1).random(200)
+    for fn in (M.accuracy, M.balanced_accuracy, M.recall, M.f1):
+        with pytest.raises(DataError, match="y_pred holds non-integer values .*threshold the scores first"):
+            fn(y, scores)
+        with pytest.raises(DataError, match="y_pred holds non-numeric values"):
+            fn(y, p.astype(str))
+    with pytest.raises(DataError, match="y holds non-integer values"):
+        M.parity_violation(scores, s)
+    with pytest.raises(DataError, match="scores hold NaN or inf in 200 entries"):
+        M.auc(y, np.full(200, np.nan))
+    for fn in (M.demographic_parity_difference, M.equalized_odds_difference):
+        with pytest.raises(DataError, match=r"y_pred holds label\(s\) \[2\] that y_true does not"):
+            fn(y, p + 1, sensitive_features=s)

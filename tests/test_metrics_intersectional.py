@@ -141,3 +141,13 @@ def test_if_alpha_one_is_the_worst_harm_even_with_a_perfect_group():
     assert M.if_alpha(y, p, sensitive_features=s, alpha=1.0, smoothing="none") == pytest.approx(1 / 3)
     with pytest.warns(MetricWarning):
         assert M.if_alpha(y, p, sensitive_features=s, alpha=0.9, smoothing="none") == np.inf
+
+
+def test_bootstrap_keeps_infinite_values_without_turning_the_band_into_nan():
+    """DF without smoothing is inf on resamples where a group has rate 0: the band's end is then inf, not NaN."""
+    y = np.array([0, 1] * 20)
+    half = lambda yt, yp, sensitive_features: float("inf") if yt[:20].sum() > 10 else 1.0  # noqa: E731
+    mean, lo, hi = M.bootstrap(half, y, y, np.zeros(40, int), n=200, seed=0)
+    assert mean == np.inf and lo == 1.0 and hi == np.inf
+    assert M.bootstrap(lambda yt, yp, sensitive_features: np.inf, y, y, np.zeros(40, int), n=20) == \
+        (np.inf, np.inf, np.inf)

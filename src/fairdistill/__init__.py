@@ -10,10 +10,13 @@ from .errors import ConfigError, DataError, FairDistillError, MissingDataError  
 from .progress import quiet, set_quiet  # noqa: E402
 
 
-def evaluate(*args, **kwargs):
-    """See :func:`fairdistill.evaluation.evaluate` (imported lazily: it pulls in torch)."""
-    from .evaluation import evaluate as _evaluate
-    return _evaluate(*args, **kwargs)
+def __getattr__(name: str):
+    """``fairdistill.evaluate`` is :func:`fairdistill.evaluation.evaluate` itself (its signature and help), imported
+    on first use: it pulls in torch."""
+    if name == "evaluate":
+        from .evaluation import evaluate
+        return evaluate
+    raise AttributeError(f"module 'fairdistill' has no attribute {name!r}")
 
 
 __all__ = ["FairDataset", "SyntheticSet", "FairDistillError", "ConfigError", "DataError", "MissingDataError",

@@ -16,7 +16,8 @@ from . import __version__
 from .errors import ConfigError, FairDistillError, did_you_mean
 
 EPILOG = ("Data is read from --data-dir, else $FAIRDISTILL_DATA, else ~/.cache/fairdistill. "
-          "Every command is reproducible: same --seed, same result on the same machine.")
+          "Every command is reproducible: same --seed, same result on the same machine with the same number of "
+          "threads (OMP_NUM_THREADS / FAIRDISTILL_THREADS).")
 
 
 # a help text that states its default ("default 0.05", "(default: ...)"), not one that mentions the word
@@ -215,8 +216,8 @@ def cmd_run(args) -> int:
         runs.check_model(ns.evaluate, datasets.spec(ns.dataset).modality)
     params = {k[6:]: v for k, v in vars(ns).items() if k.startswith("param_")}
     out, syn = runs.execute(args.method, ns.dataset, params=params, sensitive=ns.sensitive, data_dir=ns.data_dir,
-                            data_seed=ns.data_seed, dataset_options=_pairs(ns.data_option, "--data-option", "protocol=fwc"),
-                            out=ns.out, resume=ns.resume, overwrite=ns.overwrite)
+                            data_seed=ns.data_seed,
+                            dataset_options=_pairs(ns.data_option, "--data-option", "protocol=fwc"), out=ns.out, resume=ns.resume, overwrite=ns.overwrite)
     print(f"wrote {out}: {len(syn)} rows ({syn.modality}), total weight {syn.w.sum():.6g}")
     if ns.evaluate:
         return _evaluate_dir(Path(out), ns.evaluate, repeats=None, seed=0, device="auto", options={})

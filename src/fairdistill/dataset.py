@@ -57,7 +57,7 @@ def _integer_codes(a, field_name: str, name: str) -> np.ndarray:
                           f"{what} are integer codes 0..k-1 (whole-number floats such as 1.0 are fine)")
 
 
-@dataclass
+@dataclass(repr=False)
 class FairDataset:
     """Features ``X``, integer target ``y``, sensitive attributes ``s`` (N x k, one column per named axis).
 
@@ -90,8 +90,14 @@ class FairDataset:
         self.sensitive_names = [str(n) for n in self.sensitive_names]
         if self.weights is not None:
             self.weights = np.asarray(self.weights, dtype=np.float64)
-        if self.n_classes is None:
-            self.n_classes = int(self.y.max()) + 1 if len(self.y) else 0
+        if self.n_classes is None:  # guessed from the labels, which must then be the codes 0..K-1, none missing
+            present = np.unique(self.y)
+            if len(present) and present[0] >= 0 and not np.array_equal(present, np.arange(present[-1] + 1)):
+                missing = sorted(set(range(int(present[-1]) + 1)) - set(present.tolist()))
+                raise DataError(f"{self.name}: labels {present.tolist()[:6]} are not the codes 0..K-1 (class(es) "
+                                f"{missing[:6]} absent); recode them (np.unique(y, return_inverse=True)[1]), or give "
+                                f"n_classes when a class is truly absent")
+            self.n_classes = int(present[-1]) + 1 if len(present) else 0
         self.validate()
 
     # ------------------------------------------------------------------ checks
@@ -130,6 +136,11 @@ class FairDataset:
     # --------------------------------------------------------------- accessors
     def __len__(self) -> int:
         return len(self.X)
+
+    def __repr__(self) -> str:
+        """A one-line summary (the arrays are in X, y, s, w)."""
+        return (f"{type(self).__name__}({self.name!r}, {self.modality}, X {self.X.shape}, {self.n_classes} classes, "
+                f"sensitive {self.sensitive_names})")
 
     def fingerprint(self) -> str:
         """A short hash (BLAKE2b) of the rows: X, y, s and the weights. Equal rows in equal order give equal
@@ -178,7 +189,7 @@ class FairDataset:
         return group_ids(self.s, select_axes(self.sensitive_names, axes))
 
 
-@dataclass
+@dataclass(repr=False)
 class SyntheticSet(FairDataset):
     """A method's output: the FairDataset fields, ``weights`` always set, plus ``origin`` and ``provenance``.
 

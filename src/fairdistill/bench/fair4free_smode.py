@@ -15,10 +15,11 @@ candidate scored on the training rows (``selection``), the shift's t and its can
 
 Reported per case, model and mode: mean ± std over seeds, and the paired difference to ``sample`` (mean and standard
 error of the per-seed differences, std / sqrt(n), ddof 1), and for ``auto`` also to ``auto-unshifted`` (what the
-shift adds), for ``auto-xgboost`` to ``auto`` (what choosing t for XGBoost changes): the seeds share splits and fits, so pairs cancel most of the split-to-split spread. Runs are logged in
-``fair4free-smode.runs.jsonl`` (``runlog.RunLog``) and never recomputed (always, without a ``resume`` option: each run
-carries the commit that made it, counted in the results' header as ``runs_made_at``; delete the log, or use another
-``--out``, to rerun after a change to Fair4Free).
+shift adds), for ``auto-xgboost`` to ``auto`` (what choosing t for XGBoost changes): the seeds share splits and
+fits, so pairs cancel most of the split-to-split spread. Runs are logged in ``fair4free-smode.runs.jsonl``
+(``runlog.RunLog``) and never recomputed (always, without a ``resume`` option: each run carries the commit that made
+it, counted in the results' header as ``runs_made_at``; delete the log, or use another ``--out``, to rerun after a
+change to Fair4Free).
 """
 from __future__ import annotations
 

@@ -81,6 +81,7 @@ REGISTRY: dict[str, DatasetSpec] = {}
 
 
 def register(spec: DatasetSpec) -> DatasetSpec:
+    """Add (or replace) a dataset under ``spec.name``; returns the spec."""
     REGISTRY[spec.name] = spec
     return spec
 
@@ -95,11 +96,14 @@ def _ensure_registered() -> None:
 
 
 def names() -> list[str]:
+    """Every registered dataset name (`fairdistill datasets` lists them with their presence)."""
     _ensure_registered()
     return list(REGISTRY)
 
 
 def spec(name: str) -> DatasetSpec:
+    """The registered description of dataset ``name`` (modality, files, options); an unknown name is a ConfigError
+    naming the closest one."""
     _ensure_registered()
     if name not in REGISTRY:
         raise ConfigError(f"unknown dataset {name!r}{did_you_mean(name, REGISTRY)}; choose one of: "
@@ -115,6 +119,7 @@ def require_files(name: str, data_dir=None):
 
 
 def files_present(name: str, data_dir=None) -> bool:
+    """Whether dataset ``name``'s files (or folder) are found under the search roots (``data_dir`` when given)."""
     sp = spec(name)
     try:
         require_files(name, data_dir)

@@ -1,6 +1,6 @@
 """Tabular feature encoding fitted on a training DataFrame, invertible, stored as JSON.
 
-Numeric column ``c``: ``x = (v - mean_c) / std_c`` with training mean/std (std 0 -> 1; NaN -> training median);
+Numeric column ``c``: ``x = (v - mean_c) / std_c`` with training mean/std (std 0 -> 1; NaN or ±inf -> training median);
 decoding inverts it, rounding to whole numbers where every training value was whole (ages, counts).
 Categorical column: one-hot over the categories seen in training (values compared as strings; a missing "?" is a
 category like any other; an unseen value encodes as an all-zero block). Binned numeric column: the value (optionally

@@ -4,9 +4,9 @@ dataset on the command line (``--dataset csv --data-option path=FILE --data-opti
 The table goes through the same split and encoding as the bundled tabular sets (``tabular.Table``): rows with a
 missing target or sensitive value are dropped (and counted in the log); each sensitive column becomes one axis whose
 codes index its distinct values in sorted order, and is removed from X; the other columns are numeric (z-scored with
-training statistics, missing values filled with the training median) when pandas reads them as numbers and not listed
-in ``categorical``, else categorical (one-hot, a missing value is its own category); date and time columns are
-refused (convert them to numbers first). Column names become text. The target is binary: ``y = 1`` where it equals
+training statistics, missing or infinite values filled with the training median) when pandas reads them as numbers
+and not listed in ``categorical``, else categorical (one-hot, a missing value is its own category); date and time
+columns are refused (convert them to numbers first). Column names become text. The target is binary: ``y = 1`` where it equals
 ``positive`` (by value for a numeric target, so positive=1 matches 1.0; as text otherwise); with ``positive`` not
 given the target must have exactly two values, and the second in sorted order is the positive class. The class names
 are the two values, or ``not P`` and ``P`` when the target has more.
@@ -73,6 +73,9 @@ def _target(col: pd.Series, target: str, positive) -> tuple[np.ndarray, str, lis
     labels = [_text(v) for v in uniq]
     if not len(values):
         raise DataError(f"the table has no rows (target {target!r} is empty); give a file or frame with data")
+    if len(uniq) < 2:
+        raise DataError(f"target {target!r} has the single value {labels[0]!r} on every row; a classifier needs both "
+                        f"classes: give a table with both")
     if positive is None:
         if len(uniq) != 2:
             raise ConfigError(f"target {target!r} has {len(labels)} values ({labels[:6]}...); give positive=VALUE "

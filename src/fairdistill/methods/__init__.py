@@ -43,10 +43,13 @@ def available() -> list[str]:
 
 
 def get(name: str) -> type[Method]:
+    """The method class registered as ``name`` (``fairdistill run --help`` lists them); an unknown name is a
+    ConfigError naming the closest one."""
     return resolve("method", name, REGISTRY)
 
 
 def make(name: str, **params) -> Method:
+    """An unfitted estimator of method ``name`` with ``params`` (each checked at once, like the constructor's)."""
     return get(name)(**params)
 
 

@@ -112,7 +112,8 @@ def device_form(v) -> str | None:
 
 
 #: every seed a user gives (methods, evaluation): an integer in 0..2**32-1
-SEED = Param("seed", int, 0, "random seed (0..2**32-1): same seed, same result on the same machine", check=seed_range)
+SEED = Param("seed", int, 0, "random seed (0..2**32-1): same seed, same result on the same machine with the same "
+             "number of threads (OMP_NUM_THREADS)", check=seed_range)
 
 COMMON_PARAMS = (
     Param("preset", str, "default", "'paper': the published setting (for this method its defaults are the paper's) "
@@ -125,7 +126,9 @@ COMMON_PARAMS = (
 
 #: the sensitive grouping shared by the methods that take one: the joint tuple of every axis, or one axis
 GROUPS = Param("groups", str, "joint", "sensitive grouping: 'joint' (every sensitive axis, intersectional; default) or "
-               "'single:<axis>'")
+               "'single:<axis>' (one axis; a bare axis name means the same; checked against the data at fit)",
+               check=lambda v: None if v.strip() and v.strip() != "single:" else
+               "must be 'joint' or 'single:<axis>' with an axis name")
 
 
 class Method(ABC):
@@ -233,9 +236,9 @@ class Method(ABC):
                                 f"row), so fairness across its groups is vacuous; choose another attribute")
         w = data.weights
         if w is not None and not self.uses_weights and len(w) and np.ptp(w) > 1e-12 * max(abs(float(w[0])), 1.0):
-            raise DataError(f"{self.name} ignores row weights and {data.name} has unequal ones; drop them "
-                            f"(dataclasses.replace(data, weights=None)) or reweigh inside the method where it offers "
-                            f"it (e.g. reweigh=True on the coreset baselines)")
+            raise DataError(f"{self.name} ignores row weights and {data.name} has unequal ones; drop them first "
+                            f"(dataclasses.replace(data, weights=None); reweigh=True then reweighs inside the method "
+                            f"where it offers it)")
 
     def sensitive_axes(self, data: FairDataset) -> list[int]:
         """The sensitive axes a fit on ``data`` reads: those ``groups`` names where the method has that parameter,

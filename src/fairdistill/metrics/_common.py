@@ -30,9 +30,10 @@ def as_1d(a, name: str) -> np.ndarray:
 
 def as_labels(a, name: str) -> np.ndarray:
     """``as_1d`` for hard labels (``dataset.integer_valued``: ints, bools, or whole-number floats such as 0./1.);
-    scores, NaN and text are DataErrors, so that a fairness metric never silently reads scores as labels."""
-    return integer_valued(as_1d(a, name), name, "fairness metrics need integer or boolean labels; encode them first "
-                          f"(e.g. {name} == 'yes')", "fairness metrics need hard labels; threshold the scores first "
+    scores, NaN and text are DataErrors, so that a metric on labels (fairness, accuracy, ...) never silently reads
+    scores as labels."""
+    return integer_valued(as_1d(a, name), name, "label metrics need integer or boolean labels; encode them first "
+                          f"(e.g. {name} == 'yes')", "label metrics need hard labels; threshold the scores first "
                           "(e.g. scores >= 0.5)")
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from ._common import (as_1d, as_weights, check_choice, check_lengths, encode_groups, safe_div, warn, wcount,
+from ._common import (as_1d, as_labels, as_weights, check_choice, check_lengths, encode_groups, safe_div, warn, wcount,
                       weighted_groups, with_table)
 
 METHODS = ("between_groups", "to_overall")
@@ -37,6 +37,10 @@ def group_rates(y_true, y_pred, *, sensitive_features, sample_weight=None, pos_l
     y_true = np.zeros(len(y_pred), dtype=bool) if y_true is None and not need_labels else as_1d(y_true, "y_true")
     codes, index, w, y_true, y_pred = weighted_groups(sensitive_features, sample_weight, y_true=y_true,
                                                       y_pred=y_pred)
+    alien = np.setdiff1d(y_pred, np.union1d(y_true if need_labels else [0], [pos_label]))
+    if len(alien):
+        raise DataError(f"y_pred holds label(s) {alien.tolist()[:5]} that y_true does not (positive label "
+                        f"{pos_label!r}); give predictions coded as the true labels are")
     g = len(index)
     sel, pos = y_pred == pos_label, y_true == pos_label
     cnt, npos = wcount(codes, w, None, g), wcount(codes, w, pos, g)
@@ -182,7 +186,7 @@ def parity_violation(y, d, weights=None, p_target=None, *, return_table=False):
     dict label -> probability; None uses the unweighted label marginal of ``y``. Groups with zero total weight and
     labels with p_T(y) = 0 are skipped. ``d`` is 1-D or N x k (joint groups).
     """
-    y = as_1d(y, "y")
+    y = as_labels(y, "y")
     codes, index = encode_groups(d)
     n = check_lengths(y=y, d=codes)
     w = as_weights(weights, n)

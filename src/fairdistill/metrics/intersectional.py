@@ -192,7 +192,7 @@ def bootstrap(metric_fn: Callable, y_true, y_pred, sensitive_features, n: int = 
               **kwargs) -> tuple[float, float, float]:
     """Resample the rows ``n`` times with replacement (``numpy.random.default_rng(seed)``), evaluate
     ``metric_fn(y_true[idx], y_pred[idx], sensitive_features=sf[idx], **kwargs)`` on each resample and return
-    (mean, 5th percentile, 95th percentile), ignoring resamples where the metric is NaN."""
+    (mean, 5th percentile, 95th percentile), ignoring resamples where the metric is NaN (an infinite value is kept)."""
     if n < 1:
         raise ConfigError(f"n={n!r} resamples is too few; give n >= 1")
     y_true, y_pred = as_1d(y_true, "y_true"), as_1d(y_pred, "y_pred")
@@ -212,4 +212,7 @@ def bootstrap(metric_fn: Callable, y_true, y_pred, sensitive_features, n: int = 
     if len(finite) == 0:
         warn("the metric is NaN on every bootstrap resample; returning NaN")
         return float("nan"), float("nan"), float("nan")
-    return float(finite.mean()), float(np.percentile(finite, 5)), float(np.percentile(finite, 95))
+    # interpolated percentiles; with an infinite value (DF without smoothing) the nearest order statistic instead, so
+    # that an end of the band is inf rather than NaN (inf - inf)
+    lo, hi = np.percentile(finite, [5, 95], method="linear" if np.isfinite(finite).all() else "inverted_cdf")
+    return float(finite.mean()), float(lo), float(hi)

@@ -5,11 +5,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from ..errors import DataError
-from ._common import as_1d, as_weights, check_choice, check_lengths, safe_div, warn
+from ._common import as_labels, as_weights, check_choice, check_lengths, safe_div, warn
 
 
 def _prepare(y_true, y_pred, sample_weight):
-    y_true, y_pred = as_1d(y_true, "y_true"), as_1d(y_pred, "y_pred")
+    y_true, y_pred = as_labels(y_true, "y_true"), as_labels(y_pred, "y_pred")
     n = check_lengths(y_true=y_true, y_pred=y_pred)
     return y_true, y_pred, as_weights(sample_weight, n)
 
@@ -74,9 +74,11 @@ def auc(y_true, scores, *, sample_weight=None) -> float:
     one-vs-rest AUCs over the classes that have both positives and negatives in y_true.
     Only one class in y_true -> NaN (with a warning).
     """
-    y_true = as_1d(y_true, "y_true")
+    y_true = as_labels(y_true, "y_true")
     s = np.asarray(scores, dtype=np.float64)
     n = check_lengths(y_true=y_true, scores=s)
+    if not np.all(np.isfinite(s)):
+        raise DataError(f"scores hold NaN or inf in {int((~np.isfinite(s)).sum())} entries; AUC needs finite scores")
     w = as_weights(sample_weight, n)
     present = np.unique(y_true[w > 0])
     if len(present) < 2:

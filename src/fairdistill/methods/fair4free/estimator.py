@@ -52,7 +52,7 @@ from ...errors import ConfigError, DataError
 from ...models import require as require_model
 from ...progress import Progress, log
 from ...torchutil import resolve_device, to_tensor, torch_seed
-from ..base import GROUPS, Method, Param, non_negative, positive
+from ..base import GROUPS, SEED, Method, Param, non_negative, positive
 from .parity import parity_offsets
 from .penalty import PENALTIES
 from .selection import (BACC_SLACK, SELECTION_MODELS, SHIFT_STEPS, SHIFT_STOP, select_label_shift,
@@ -544,6 +544,8 @@ class Fair4Free(Method):
         if isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating)) or not np.isfinite(n) \
                 or int(n) != n or n <= 0:
             raise ConfigError(f"n={n!r} must be a positive whole number of rows (e.g. 1000)")
+        if seed is not None:
+            seed = SEED.coerce(seed)
         if source not in ("student", "prior"):
             raise ConfigError(f"source={source!r} is unknown; use 'student' or 'prior'")
         if s_mode is None:
