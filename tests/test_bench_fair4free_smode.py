@@ -72,7 +72,8 @@ def test_paired_differences_and_their_standard_error():
     other = summ["rf"]["auto-xgboost"]["diff_auto"]["dpr"]
     assert other["mean"] == pytest.approx(-0.04) and summ["shift_t_xgboost"] == [3, 2.5, 2, 1.5, 1]
     md = S.markdown(S.summarise(records), {"seeds": {"compas/sex": 5}})
-    assert f"- compas/sex, rf: -0.040 ± {other['se']:.3f} / -0.040 ± {other['se']:.3f}" in md.split("What choosing t for xgboost")[1]
+    section = md.split("What choosing t for xgboost")[1]
+    assert f"- compas/sex, rf: -0.040 ± {other['se']:.3f} / -0.040 ± {other['se']:.3f}" in section
     assert "Shift steps t chosen for xgboost (seeds): compas/sex 3, 2.5, 2, 1.5, 1" in md
 
 

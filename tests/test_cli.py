@@ -399,8 +399,8 @@ def test_a_checkpoint_resumes_only_on_its_own_rows_and_method(capsys, tmp_path, 
     for extra in (["--resume"], []):
         code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", out_dir, *extra)
         assert code == 2 and err == f"fairdistill: error: {ckpt.parent} holds the checkpoint of an interrupted run, " \
-                                    f"and uniform keeps none, so it is another method's: resume that run with its own " \
-                                    f"command, or pass --overwrite (without --resume) to discard it\n"
+                                    f"and uniform keeps none, so it is another method's: resume that run with its " \
+                                    f"own command, or pass --overwrite (without --resume) to discard it\n"
         assert ckpt.exists()
     code, _, err = run(capsys, "run", "fair4free", "--dataset", "german", "--teacher-epochs", 2, "--student-epochs", 2,
                        "--out", out_dir, "--resume")

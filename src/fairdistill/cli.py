@@ -217,7 +217,8 @@ def cmd_run(args) -> int:
     params = {k[6:]: v for k, v in vars(ns).items() if k.startswith("param_")}
     out, syn = runs.execute(args.method, ns.dataset, params=params, sensitive=ns.sensitive, data_dir=ns.data_dir,
                             data_seed=ns.data_seed,
-                            dataset_options=_pairs(ns.data_option, "--data-option", "protocol=fwc"), out=ns.out, resume=ns.resume, overwrite=ns.overwrite)
+                            dataset_options=_pairs(ns.data_option, "--data-option", "protocol=fwc"), out=ns.out,
+                            resume=ns.resume, overwrite=ns.overwrite)
     print(f"wrote {out}: {len(syn)} rows ({syn.modality}), total weight {syn.w.sum():.6g}")
     if ns.evaluate:
         return _evaluate_dir(Path(out), ns.evaluate, repeats=None, seed=0, device="auto", options={})
