@@ -203,3 +203,13 @@ def test_an_option_that_another_makes_meaningful_is_refused_alone(name, given, n
 def test_an_empty_grouping_is_refused_when_the_estimator_is_made(groups):
     with pytest.raises(ConfigError, match="must be 'joint' or 'single:<axis>' with an axis name"):
         make("fwc", groups=groups)
+
+
+def test_fit_x_y_and_a_dataset_without_x_are_refused_with_the_way_to_build_one(data_dir):
+    with pytest.raises(DataError, match=r"uniform\.fit takes one FairDataset holding X, y and s, not fit\(X, y\)"):
+        make("uniform", size=5).fit(np.zeros((50, 2)), np.arange(50) % 2)
+    with pytest.raises(DataError, match="X is None; give the feature matrix"):
+        FairDataset(X=None, y=[0, 1], s=[0, 1], sensitive_names=["g"])
+    from fairdistill import datasets
+    with pytest.raises(ConfigError, match=r"sensitive=3 must be a list of column names, e\.g\. sensitive=\['sex'\]"):
+        datasets.load("german", sensitive=3, data_dir=data_dir)

@@ -151,3 +151,17 @@ def test_bootstrap_keeps_infinite_values_without_turning_the_band_into_nan():
     assert mean == np.inf and lo == 1.0 and hi == np.inf
     assert M.bootstrap(lambda yt, yp, sensitive_features: np.inf, y, y, np.zeros(40, int), n=20) == \
         (np.inf, np.inf, np.inf)
+
+
+def test_options_and_groups_of_the_wrong_type_are_the_librarys_errors():
+    """alpha='0.5' and n='5' raised Python's TypeError; None beside text in the groups raised numpy's."""
+    from fairdistill.errors import DataError
+    y = np.array([0, 1] * 25)
+    g = np.array([0, 1, 1, 0, 1] * 10)
+    with pytest.raises(ConfigError, match=r"^alpha='0\.5' must be a number in \[0, 1\]"):
+        M.if_alpha(y, y, sensitive_features=g, alpha="0.5")
+    for bad in ("5", 2.5, True, 0):
+        with pytest.raises(ConfigError, match="must be a whole number of resamples >= 1"):
+            M.bootstrap(M.differential_fairness, y, y, g, n=bad)
+    with pytest.raises(DataError, match=r"mixes values of types \['NoneType', 'str'\]"):
+        M.demographic_parity_ratio(y, y, sensitive_features=np.array([None, "a"] * 25, dtype=object))

@@ -17,7 +17,9 @@ UNASSIGNED = -1  # s value of a synthetic sample whose group is meaningless (dis
 
 
 def _numeric(X, name: str) -> np.ndarray:
-    """``X`` as float32; text, dates and objects that are not numbers are DataErrors."""
+    """``X`` as float32; text, dates and objects that are not numbers (None too) are DataErrors."""
+    if X is None:
+        raise DataError(f"{name}: X is None; give the feature matrix (N x features, or N x C x H x W for images)")
     X = np.asarray(X)
     if X.dtype == np.float32:
         return X

@@ -194,9 +194,13 @@ class Method(ABC):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     # ----------------------------------------------------------------------
-    def fit(self, data: FairDataset, *, checkpoint_dir=None, resume: bool = False) -> "Method":
+    def fit(self, data: FairDataset, y=None, *, checkpoint_dir=None, resume: bool = False) -> "Method":
         """Learn from ``data`` and return self, with the result in ``self.synthetic_`` (a ``SyntheticSet``); long
-        methods checkpoint into ``checkpoint_dir`` and continue with ``resume``. A refit starts afresh."""
+        methods checkpoint into ``checkpoint_dir`` and continue with ``resume``. A refit starts afresh. ``y`` exists
+        only to refuse scikit-learn's ``fit(X, y)``: X, y and s travel together in one FairDataset."""
+        if y is not None:
+            raise DataError(f"{self.name}.fit takes one FairDataset holding X, y and s, not fit(X, y): build it with "
+                            f"FairDataset(X=X, y=y, s=s, sensitive_names=[...]) or fairdistill.datasets.from_frame")
         self._checkpoint_dir, self._resume = checkpoint_dir, resume
         self._check_fit_data(data)
         for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:

@@ -105,7 +105,12 @@ def encode_groups(sensitive_features) -> tuple[np.ndarray, pd.Index]:
         return np.zeros(0, dtype=np.int64), pd.Index([])
     uniques, per_col = [], []
     for c in cols:
-        u, inv = np.unique(c, return_inverse=True)
+        try:
+            u, inv = np.unique(c, return_inverse=True)
+        except TypeError:  # values that cannot be ordered: None beside text, numbers beside text
+            kinds = sorted({type(v).__name__ for v in c})
+            raise DataError(f"sensitive_features mixes values of types {kinds}; give one type per column (e.g. "
+                            f"fill missing values, or convert them all to text)") from None
         uniques.append(u)
         per_col.append(inv.reshape(-1))
     combos, codes = np.unique(np.stack(per_col, axis=1), axis=0, return_inverse=True)

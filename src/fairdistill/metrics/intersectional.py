@@ -9,6 +9,7 @@ All logs are natural.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Callable
 
@@ -124,8 +125,8 @@ def _harms(m: np.ndarray, rate: str) -> np.ndarray:
 
 
 def _check_alpha(alpha: float) -> None:
-    if not 0.0 <= alpha <= 1.0:
-        raise ConfigError(f"alpha={alpha!r} is outside [0, 1]; give a value in [0, 1]")
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"alpha={alpha!r} must be a number in [0, 1]; give a value in [0, 1]")
 
 
 def _if_project(harm: np.ndarray, alpha: float) -> float:
@@ -193,8 +194,8 @@ def bootstrap(metric_fn: Callable, y_true, y_pred, sensitive_features, n: int = 
     """Resample the rows ``n`` times with replacement (``numpy.random.default_rng(seed)``), evaluate
     ``metric_fn(y_true[idx], y_pred[idx], sensitive_features=sf[idx], **kwargs)`` on each resample and return
     (mean, 5th percentile, 95th percentile), ignoring resamples where the metric is NaN (an infinite value is kept)."""
-    if n < 1:
-        raise ConfigError(f"n={n!r} resamples is too few; give n >= 1")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ConfigError(f"n={n!r} must be a whole number of resamples >= 1")
     y_true, y_pred = as_1d(y_true, "y_true"), as_1d(y_pred, "y_pred")
     sf = sensitive_features.to_numpy() if isinstance(sensitive_features, (pd.Series, pd.DataFrame)) \
         else np.asarray(sensitive_features)
