@@ -279,3 +279,21 @@ def test_labels_must_be_codes_and_a_dataset_reads_in_one_line():
     d = FairDataset(X=np.zeros((500, 30)), y=np.arange(500) % 2, s=np.arange(500) % 3, sensitive_names=["g"],
                     name="toy")
     assert repr(d) == "FairDataset('toy', tabular, X (500, 30), 2 classes, sensitive ['g'])"
+
+
+def test_a_run_without_class_names_whose_set_lacks_class_0_reads_back(tmp_path):
+    """load_run used to guess n_classes from the labels when the dataset had no class names; the guess refused a
+    set that holds only class 1. config.json now records n_classes."""
+    from fairdistill.runs import load_run, write_run
+    syn = SyntheticSet(X=np.zeros((4, 2)), y=np.ones(4, int), s=np.array([0, 1, 0, 1]), sensitive_names=["g"],
+                       n_classes=2, name="ones")
+    back, cfg = load_run(write_run(tmp_path / "r", syn, {"method": "test"}))
+    assert cfg["n_classes"] == 2 and back.n_classes == 2 and back.y.tolist() == [1, 1, 1, 1]
+
+
+def test_the_package_imports_without_torch_and_evaluate_is_the_real_function():
+    import subprocess
+    import sys
+    code = ("import sys, fairdistill; assert 'torch' not in sys.modules; assert 'evaluate' in dir(fairdistill); "
+            "from fairdistill import evaluation; assert fairdistill.evaluate is evaluation.evaluate")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0

@@ -165,8 +165,10 @@ def test_evaluate_checks_valid_like_test_and_the_first_argument():
         evaluate(train.X, test, model="logreg")
     with pytest.raises(DataError, match=r"^evaluate: valid must be a FairDataset or SyntheticSet; got tuple"):
         evaluate(syn, test, model="logreg", valid=(test.X, test.y))
-    with pytest.raises(DataError, match=r"^evaluate: the test set has no rows; give one with rows"):
+    with pytest.raises(DataError, match=r"^evaluate: the test split has no rows; give one with rows"):
         evaluate(syn, test.subset(np.arange(0)), model="logreg")  # scikit-learn's error before
+    with pytest.raises(DataError, match=r"^the synthetic set is empty \(or all weights are 0\)"):
+        evaluate(syn.subset(np.arange(0)), test, model="logreg")
 
 
 @pytest.mark.parametrize("bad, msg", [(0, "repeats=0 must be > 0"), (1.5, "repeats=1.5 is not valid; give an integer"),

@@ -213,3 +213,4 @@ def test_fit_x_y_and_a_dataset_without_x_are_refused_with_the_way_to_build_one(d
     from fairdistill import datasets
     with pytest.raises(ConfigError, match=r"sensitive=3 must be a list of column names, e\.g\. sensitive=\['sex'\]"):
         datasets.load("german", sensitive=3, data_dir=data_dir)
+    assert datasets.load("german", sensitive=np.array(["sex"]), data_dir=data_dir).sensitive_names == ["sex"]

@@ -229,3 +229,23 @@ def test_label_metrics_refuse_scores_text_and_alien_predictions():
     for fn in (M.demographic_parity_difference, M.equalized_odds_difference):
         with pytest.raises(DataError, match=r"y_pred holds label\(s\) \[2\] that y_true does not"):
             fn(y, p + 1, sensitive_features=s)
+
+
+def test_predictions_coded_like_the_labels_pass_however_the_labels_are_coded():
+    """The check on alien predictions must not refuse valid input: labels {1, 2} with pos_label 2, labels {-1, 1},
+    multi-class selection rates, selection rates without y_true, and EO on a set whose true labels are all positive
+    (the predictions may still say 0)."""
+    rng = np.random.default_rng(3)
+    g = rng.integers(0, 2, 200)
+    y, p = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+    ref = M.demographic_parity_difference(y, p, sensitive_features=g)
+    assert M.demographic_parity_difference(y + 1, p + 1, sensitive_features=g, pos_label=2) == pytest.approx(ref)
+    assert M.demographic_parity_difference(2 * y - 1, 2 * p - 1, sensitive_features=g) == pytest.approx(ref)
+    three = rng.integers(0, 3, 200)
+    assert np.isfinite(M.demographic_parity_difference(three, (three + 1) % 3, sensitive_features=g, pos_label=2))
+    assert M.selection_rates(None, p, sensitive_features=g).shape[0] == 2
+    ones = np.ones(200, int)
+    with pytest.warns(MetricWarning, match="have no negatives"):  # said, and computed on the TPRs
+        got = M.equalized_odds_difference(ones, p, sensitive_features=g)
+    tpr = [p[g == k].mean() for k in (0, 1)]
+    assert got == pytest.approx(abs(tpr[0] - tpr[1]))

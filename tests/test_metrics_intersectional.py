@@ -149,6 +149,15 @@ def test_bootstrap_keeps_infinite_values_without_turning_the_band_into_nan():
     half = lambda yt, yp, sensitive_features: float("inf") if yt[:20].sum() > 10 else 1.0  # noqa: E731
     mean, lo, hi = M.bootstrap(half, y, y, np.zeros(40, int), n=200, seed=0)
     assert mean == np.inf and lo == 1.0 and hi == np.inf
+    seen = []
+
+    def rising(yt, yp, sensitive_features):  # a sum without ties; inf on the resamples with the largest
+        total = float(np.sum(yt * np.arange(40)))
+        seen.append(float("inf") if total > 470 else total)
+        return seen[-1]
+    _, lo, hi = M.bootstrap(rising, y, y, np.zeros(40, int), n=200, seed=0)
+    assert 0.05 < np.isinf(seen).mean() < 0.5  # the high end only: inf
+    assert hi == np.inf and lo == np.percentile(seen, 5)  # the finite end stays interpolated (linear)
     assert M.bootstrap(lambda yt, yp, sensitive_features: np.inf, y, y, np.zeros(40, int), n=20) == \
         (np.inf, np.inf, np.inf)
 

@@ -19,5 +19,9 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'fairdistill' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted([*globals(), "evaluate"])
+
+
 __all__ = ["FairDataset", "SyntheticSet", "FairDistillError", "ConfigError", "DataError", "MissingDataError",
            "evaluate", "quiet", "set_quiet", "__version__"]

@@ -63,6 +63,9 @@ def _integer_codes(a, field_name: str, name: str) -> np.ndarray:
 class FairDataset:
     """Features ``X``, integer target ``y``, sensitive attributes ``s`` (N x k, one column per named axis).
 
+    ``y`` holds class codes 0..K-1; without ``n_classes`` every code up to the largest must occur (labels {1, 2}
+    are refused, not read as three classes), so give ``n_classes`` for a set that truly lacks a class.
+
     ``X`` is 2-D (tabular, encoded) or N x C x H x W (images, normalised). ``s`` columns are integer codes whose
     meaning is ``sensitive_values[axis][code]``. ``meta`` carries what is needed to decode rows (the tabular
     ``encoder``), image normalisation (``mean``/``std``), and the dataset's provenance.

@@ -139,8 +139,8 @@ def _check_split(data, role: str, synthetic: FairDataset | None) -> None:
     if not isinstance(data, FairDataset):
         raise DataError(f"evaluate: {role} must be a FairDataset or SyntheticSet; got {type(data).__name__} "
                         f"(load it with fairdistill.datasets.load)")
-    if not len(data):
-        raise DataError(f"evaluate: the {role} set has no rows; give one with rows (a tiny table may leave a split "
+    if not len(data) and role != "synthetic":  # (an empty synthetic set has its own message below)
+        raise DataError(f"evaluate: the {role} split has no rows; give one with rows (a tiny table may leave a split "
                         f"empty)")
     if synthetic is None:
         return

@@ -80,7 +80,7 @@ def write_run(out: str | Path, synthetic: SyntheticSet, config: dict[str, Any], 
     out = Path(out)
     with atomic_dir(out, overwrite=overwrite) as tmp:
         cfg = {**config, "fairdistill_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-               "n_synthetic": len(synthetic), "meta": _meta_json(synthetic),
+               "n_synthetic": len(synthetic), "n_classes": synthetic.n_classes, "meta": _meta_json(synthetic),
                "class_names": synthetic.class_names, "sensitive_values": synthetic.sensitive_values,
                "modality": synthetic.modality, "provenance": synthetic.provenance}
         write_json(tmp / "config.json", cfg)
@@ -112,11 +112,11 @@ def load_run(run_dir: str | Path) -> tuple[SyntheticSet, dict[str, Any]]:
     if "encoder" in meta:
         from .datasets.encoding import TabularEncoder
         meta["encoder"] = TabularEncoder.from_dict(meta["encoder"])
+    classes = cfg.get("n_classes") or (len(cfg["class_names"]) if cfg.get("class_names") else None)  # older runs
     syn = SyntheticSet(X=arrays["X"], y=arrays["y"], s=arrays["s"], weights=arrays["w"], origin=arrays["origin"],
                        sensitive_names=[str(v) for v in arrays["sensitive_names"]], name=cfg.get("dataset", "data"),
                        modality=cfg.get("modality", "tabular"), class_names=cfg.get("class_names"),
-                       sensitive_values=cfg.get("sensitive_values"),
-                       n_classes=len(cfg["class_names"]) if cfg.get("class_names") else None,
+                       sensitive_values=cfg.get("sensitive_values"), n_classes=classes,
                        feature_names=[str(v) for v in arrays["feature_names"]] or None, meta=meta,
                        provenance=cfg.get("provenance", {}))
     return syn, cfg

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -162,10 +162,12 @@ def _resolve(name: str, sensitive, seed, options: Mapping[str, Any]) -> tuple[Da
     typed = sp.resolve_options(options)
     if isinstance(sensitive, str):
         sensitive = [sensitive]
-    if sensitive is not None and (not isinstance(sensitive, (list, tuple)) or
-                                  not all(isinstance(a, str) for a in sensitive)):
-        raise ConfigError(f"dataset {name!r}: sensitive={sensitive!r} must be a list of column names, e.g. "
-                          f"sensitive=['sex'] (--sensitive sex)")
+    if sensitive is not None:
+        if not isinstance(sensitive, Iterable) or isinstance(sensitive, bytes) or \
+                not all(isinstance(a, str) for a in sensitive):
+            raise ConfigError(f"dataset {name!r}: sensitive={sensitive!r} must be a list of column names, e.g. "
+                              f"sensitive=['sex'] (--sensitive sex)")
+        sensitive = [str(a) for a in sensitive]
     chosen = list(sensitive) if sensitive else list(sp.default_sensitive)
     if sp.sensitive_from_data and not chosen:
         raise ConfigError(f"dataset {name!r} needs its sensitive column(s): --sensitive COL [COL ...] (Python: "

@@ -34,13 +34,15 @@ def group_rates(y_true, y_pred, *, sensitive_features, sample_weight=None, pos_l
     ``y_true=None`` (selection rates only).
     """
     y_pred = as_1d(y_pred, "y_pred")
-    y_true = np.zeros(len(y_pred), dtype=bool) if y_true is None and not need_labels else as_1d(y_true, "y_true")
+    given = y_true is not None
+    y_true = as_1d(y_true, "y_true") if given or need_labels else np.zeros(len(y_pred), dtype=bool)
     codes, index, w, y_true, y_pred = weighted_groups(sensitive_features, sample_weight, y_true=y_true,
                                                       y_pred=y_pred)
-    alien = np.setdiff1d(y_pred, np.union1d(y_true if need_labels else [0], [pos_label]))
-    if len(alien):
-        raise DataError(f"y_pred holds label(s) {alien.tolist()[:5]} that y_true does not (positive label "
-                        f"{pos_label!r}); give predictions coded as the true labels are")
+    if given:  # predictions coded otherwise than the labels ({1, 2} against {0, 1}): more labels than the task has
+        known = np.union1d(y_true, [pos_label])
+        if len(np.union1d(known, y_pred)) > max(2, len(np.unique(y_true))):
+            raise DataError(f"y_pred holds label(s) {np.setdiff1d(y_pred, known).tolist()[:5]} that y_true does not "
+                            f"(positive label {pos_label!r}); give predictions coded as the true labels are")
     g = len(index)
     sel, pos = y_pred == pos_label, y_true == pos_label
     cnt, npos = wcount(codes, w, None, g), wcount(codes, w, pos, g)
@@ -182,9 +184,9 @@ def parity_violation(y, d, weights=None, p_target=None, *, return_table=False):
 
     J_max = max_{d, y} |p_w(y | d) / p_T(y) - 1|,   p_w(y | d) = sum_{d_j = d, y_j = y} w_j / sum_{d_j = d} w_j.
 
-    ``p_target``: the label marginal p_T of the full training split, as a sequence indexed by the (integer) label or a
-    dict label -> probability; None uses the unweighted label marginal of ``y``. Groups with zero total weight and
-    labels with p_T(y) = 0 are skipped. ``d`` is 1-D or N x k (joint groups).
+    ``y``: integer label codes. ``p_target``: the label marginal p_T of the full training split, as a sequence indexed
+    by the label or a dict label -> probability; None uses the unweighted label marginal of ``y``. Groups with zero
+    total weight and labels with p_T(y) = 0 are skipped. ``d`` is 1-D or N x k (joint groups).
     """
     y = as_labels(y, "y")
     codes, index = encode_groups(d)

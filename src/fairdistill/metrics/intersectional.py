@@ -213,7 +213,10 @@ def bootstrap(metric_fn: Callable, y_true, y_pred, sensitive_features, n: int = 
     if len(finite) == 0:
         warn("the metric is NaN on every bootstrap resample; returning NaN")
         return float("nan"), float("nan"), float("nan")
-    # interpolated percentiles; with an infinite value (DF without smoothing) the nearest order statistic instead, so
-    # that an end of the band is inf rather than NaN (inf - inf)
-    lo, hi = np.percentile(finite, [5, 95], method="linear" if np.isfinite(finite).all() else "inverted_cdf")
+    # interpolated percentiles; an end that interpolates between infinite values (DF without smoothing) is NaN
+    # (inf - inf), and takes the nearest order statistic instead, inf
+    with np.errstate(invalid="ignore"):
+        ends = np.percentile(finite, [5, 95])
+    nearest = np.percentile(finite, [5, 95], method="inverted_cdf")
+    lo, hi = np.where(np.isnan(ends), nearest, ends)
     return float(finite.mean()), float(lo), float(hi)

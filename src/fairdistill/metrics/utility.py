@@ -1,4 +1,5 @@
-"""Utility metrics (METRICS.md §1). All counts are weighted: count = sum of ``sample_weight`` (default 1)."""
+"""Utility metrics (METRICS.md §1). All counts are weighted: count = sum of ``sample_weight`` (default 1). Labels and
+predictions are integer or boolean codes (``_common.as_labels``: text and scores are refused; AUC takes scores)."""
 from __future__ import annotations
 
 import numpy as np
