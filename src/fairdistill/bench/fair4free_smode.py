@@ -36,10 +36,12 @@ from .runlog import RunLog
 SUITE = "fair4free-smode"
 S_MODES = ("sample", "counterfactual", "posterior", "balanced", "posterior-balanced")
 FOR_MODEL = "xgboost"  # auto-xgboost: the shift chosen for this downstream model (when installed)
-ROWS = (*S_MODES, "auto-unshifted", "auto", f"auto-{FOR_MODEL}")
+# the shifted rows: row -> (selection_model, the record's key for its t and scores, the summary's key for the t's)
+SHIFTS = {"auto": ("rf", "label_shift", "shift_t"),
+          f"auto-{FOR_MODEL}": (FOR_MODEL, f"label_shift_{FOR_MODEL}", f"shift_t_{FOR_MODEL}")}
+ROWS = (*S_MODES, "auto-unshifted", *SHIFTS)
 PAIRED = {"auto": "auto-unshifted", f"auto-{FOR_MODEL}": "auto"}  # a row's second paired difference (first: sample)
-SHIFT_RECORDS = {"shift_t": "label_shift", f"shift_t_{FOR_MODEL}": f"label_shift_{FOR_MODEL}"}  # summary: record
-META = ("chosen", *SHIFT_RECORDS)  # a case's summary entries that are not downstream models
+META = ("chosen", *(name for _, _, name in SHIFTS.values()))  # a case's summary entries that are not models
 SCORES = ("dpr", "eor", "bacc", "acc", "positive_rate")
 RUN_KEY = ("quick", "s_modes", "models", "label_shift", "for_model")
 SHIFT = "auto"  # the label_shift the auto row carries (a log from before the shift existed is refused)
@@ -66,13 +68,11 @@ def _one(dataset: str, axis: str, seed: int, *, data_dir, quick: bool, device: s
     for name in models:  # synthetic_ is sample(len(train), s_mode=s_mode_): the chosen mode's set, already scored
         scores[name]["auto-unshifted"] = scores[name][model.s_mode_]
     shifts = {}
-    for key, selection_model in zip(SHIFT_RECORDS.values(), ("rf", FOR_MODEL)):
-        if selection_model not in models:
-            continue
-        model.set_params(selection_model=selection_model)
-        model.choose_label_shift(train)  # on the same fit: for rf, synthetic_ is the default fit's own draw
-        score("auto" if selection_model == "rf" else f"auto-{FOR_MODEL}", model.synthetic_)
-        shifts[key] = {"t": model.label_shift_t_, "scores": model.label_shift_scores_}
+    for row, (selection_model, key, _) in SHIFTS.items():
+        if selection_model in models:  # on the same fit: for rf, synthetic_ is the default fit's own draw
+            model.set_params(selection_model=selection_model).choose_label_shift(train)
+            score(row, model.synthetic_)
+            shifts[key] = {"t": model.label_shift_t_, "scores": model.label_shift_scores_}
     return {"dataset": dataset, "sensitive": axis, "seed": seed, "scores": scores, "chosen": model.s_mode_,
             "selection": model.s_mode_scores_, **shifts}
 
@@ -96,7 +96,7 @@ def summarise(records: list[dict]) -> dict:
     for case in dict.fromkeys(f"{r['dataset']}/{r['sensitive']}" for r in records):
         runs = [r for r in records if f"{r['dataset']}/{r['sensitive']}" == case]
         out[case] = {"chosen": dict(Counter(r["chosen"] for r in runs)),
-                     **{name: [r[key]["t"] for r in runs] for name, key in SHIFT_RECORDS.items() if key in runs[0]}}
+                     **{name: [r[key]["t"] for r in runs] for _, key, name in SHIFTS.values() if key in runs[0]}}
         for model in runs[0]["scores"]:
             out[case][model] = {}
             rows = [r["scores"][model] for r in runs]
@@ -142,9 +142,9 @@ def markdown(summary: dict, config: dict) -> str:
             lines += ["", f"{titles[row]}, paired, ± standard error (DPR / EOR / bal. acc)", ""]
             lines += [f"- {case}, {model}: " + " / ".join(f"{d[k]['mean']:+.3f} ± {d[k]['se']:.3f}"
                                                           for k in ("dpr", "eor", "bacc")) for case, model, d in found]
-    for name, key in SHIFT_RECORDS.items():
+    for selection_model, _, name in SHIFTS.values():
         if all(name in cells for cells in summary.values()):
-            whom = "" if key == "label_shift" else f" for {FOR_MODEL}"
+            whom = "" if selection_model == "rf" else f" for {selection_model}"
             lines += ["", f"Shift steps t chosen{whom} (seeds): " + "; ".join(
                 f"{case} {', '.join(f'{t:g}' for t in cells[name])}" for case, cells in summary.items())]
     lines += ["", "Modes auto chose (seeds):", ""]

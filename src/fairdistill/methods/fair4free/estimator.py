@@ -234,10 +234,11 @@ class Fair4Free(Method):
         if self._setting_on("s_mode", data.n_classes) == "fixed" and self.s_group >= len(tuples):
             raise ConfigError(f"s_group={self.s_group} but {data.name} has only {len(tuples)} groups; give "
                               f"0..{len(tuples) - 1}")
-        for key in NOT_BINARY:
-            if self._setting_on(key, data.n_classes) == "auto":
-                _needs_binary(key, data.n_classes, data.name)
-                require_model(self.selection_model)  # before minutes of training, not after
+        chooses = [key for key in NOT_BINARY if self._setting_on(key, data.n_classes) == "auto"]
+        for key in chooses:
+            _needs_binary(key, data.n_classes, data.name)
+        if chooses:
+            require_model(self.selection_model)  # before minutes of training, not after
         enc = data.meta.get("encoder")
         if enc is None or not hasattr(enc, "blocks"):
             return numeric_layout(data.X.shape[1])

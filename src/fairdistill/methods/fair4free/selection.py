@@ -22,9 +22,9 @@ shift the class-1 label logit of every generated row of group g by t * d_g, d_g 
 that evens the rates out), for t in 0, ``SHIFT_STEPS``, ... (walked up until fair falls ``SHIFT_STOP`` below the best
 so far or b leaves the slack), on the fitted s_mode's draw.
 
-The best t depends on the model: a model's scores on the training rows track its own test scores closely, another
-model's do not (XGBoost trades EOR for DPR faster than the forest as t grows; ``benchmarks/fair4free-smode.md``), so
-the choices are made for the model named by ``selection_model``.
+The best t depends on the model (XGBoost trades EOR for DPR faster than the forest as t grows), so the choices are
+made for the model named by ``selection_model``; chosen for XGBoost, the shift raises XGBoost's test EOR
+(``benchmarks/fair4free-smode.md``, row ``auto-xgboost``).
 """
 from __future__ import annotations
 
