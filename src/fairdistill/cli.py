@@ -61,16 +61,21 @@ def _quiet_arg(p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> 
     p.add_argument("--quiet", action="store_true", default=default, help="no progress output")
 
 
-def _typed(param: str):
-    """An argparse ``type`` that coerces with the ``Param`` named ``param`` ("module:NAME", imported when an option
-    is parsed, so building the parser stays light): one parser for the CLI and the Python API."""
+def _typed(param: Any):
+    """An argparse ``type`` that coerces with a ``Param``, or the one named ``param`` ("module:NAME", imported when
+    an option is parsed, so building the parser stays light): one parser for the CLI and the Python API. The error
+    reads as the flag's: "argument --size: '0' is not valid; ...", not the Python "size='0' ..."."""
     def parse(text: str) -> Any:
-        import importlib
-        module, name = param.split(":")
+        prm = param
+        if isinstance(param, str):
+            import importlib
+            module, name = param.split(":")
+            prm = getattr(importlib.import_module(module, __package__), name)
         try:
-            return getattr(importlib.import_module(module, __package__), name).coerce(text)
+            return prm.coerce(text)
         except ConfigError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
+            msg = str(err)
+            raise argparse.ArgumentTypeError(msg.removeprefix(f"{prm.name}=")) from None
     return parse
 
 
@@ -187,11 +192,9 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
     g = p.add_argument_group(f"{name} parameters")
     for prm in cls.param_spec().values():
         flag = "--" + prm.name.replace("_", "-")
-        kw: dict[str, Any] = {"default": prm.default, "help": _escape(prm.help), "dest": "param_" + prm.name}
-        if prm.choices is not None:
-            kw["choices"] = list(prm.choices)
+        kw: dict[str, Any] = {"default": prm.default, "help": _escape(prm.help), "dest": "param_" + prm.name,
+                              "type": _typed(prm)}
         if prm.type is bool:
-            kw["type"] = _value
             kw["metavar"] = "{true,false}"
         else:  # a short list of choices is shown as such (argparse lists them in the usage line and the help)
             short = prm.choices is not None and len(",".join(map(str, prm.choices))) <= 40

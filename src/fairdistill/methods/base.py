@@ -77,7 +77,8 @@ class Param:
         if type(typed) is type(value) and typed == value:
             typed = value
         if self.choices is not None and typed not in self.choices:
-            raise ConfigError(f"{self.name}={typed!r} is not one of {list(self.choices)}")
+            raise ConfigError(f"{self.name}={typed!r} is not one of {list(self.choices)}"
+                              f"{did_you_mean(str(typed), self.choices)}")
         if self.check is not None:
             msg = self.check(typed)
             if msg:
