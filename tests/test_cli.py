@@ -210,7 +210,9 @@ def parse_error(capsys, *argv):
     (["run", "fwc", "--dataset", "german", "--ipc", "3", "--out", "o"], "fairdistill run fwc",
      "unrecognized arguments: --ipc 3"),
     (["run", "uniform", "--dataset", "german", "--data-seed", "-1", "--out", "o"], "fairdistill run uniform",
-     "argument --data-seed: -1 must be >= 0"),
+     "argument --data-seed: -1 must lie in 0..4294967295"),
+    (["run", "uniform", "--dataset", "german", "--data-seed", str(2 ** 32), "--out", "o"], "fairdistill run uniform",
+     "argument --data-seed: 4294967296 must lie in 0..4294967295"),  # the loader's range, checked by the flag
     (["run", "random", "--dataset", "adult", "--size", "0", "--out", "o"], "fairdistill run random",
      "argument --size: '0' is not valid; give a fraction in (0, 1)"),
     (["run", "fair4free", "--dataset", "adult", "--n-samples", "0", "--out", "o"], "fairdistill run fair4free",

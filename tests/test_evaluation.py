@@ -23,9 +23,21 @@ def test_weights_decide_the_label_of_ambiguous_points():
     y = np.r_[np.zeros(20), np.ones(20)].astype(int)
     for w_pos, expected in ((5.0, 1), (0.2, 0)):
         w = np.where(y == 1, w_pos, 1.0)
-        for name, opts in (("logreg", {}), ("mlp", {"epochs": 30, "patience": 0}), ("rf", {"n_estimators": 10})):
+        for name, opts in (("logreg", {}), ("mlp", {"epochs": 30, "patience": 0}), ("rf", {"n_estimators": 10}),
+                           ("xgboost", {"n_estimators": 10})):
             clf = make_model(name, 2, seed=0, **opts).fit(X, y, w)
             assert clf.predict_proba(X[:1]).argmax() == expected, (name, w_pos)
+
+
+@pytest.mark.parametrize("name", ["logreg", "rf", "xgboost"])
+def test_an_absent_class_gets_probability_zero_in_its_own_column(name):
+    # labels {0, 2} of a 3-class task: the columns are the task's classes, not the classes present
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 2], 50)
+    X = rng.normal(size=(100, 2)) + 4.0 * (y == 2)[:, None]
+    p = make_model(name, 3, seed=0).fit(X, y).predict_proba(np.array([[0.0, 0.0], [4.0, 4.0]]))
+    assert p.shape == (2, 3) and np.all(p[:, 1] == 0) and np.allclose(p.sum(1), 1)
+    assert p[0].argmax() == 0 and p[1].argmax() == 2
 
 
 def test_score_matches_direct_computation():

@@ -414,7 +414,7 @@ def test_kernel_v2_is_the_weighted_group_mmd_and_scale_free():
     assert kernel_v2(5.0 * mu - 2.0, g, 3).item() == pytest.approx(want.item(), rel=1e-9)
     shuffled = g[torch.randperm(240, generator=gen)]
     assert kernel_v2(mu, shuffled, 3).item() < want.item() / 5
-    assert independence_penalty("mmd", mu=mu, logvar=mu, z=mu, groups=g, n_groups=3,
+    assert independence_penalty("mmd", mu=mu, logvar=mu, groups=g, n_groups=3,
                                 batch_size=240).item() == pytest.approx(want.item(), rel=1e-9)
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 import zipfile
 import zlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,10 @@ from . import datasets, methods
 from .dataset import FairDataset, SyntheticSet
 from .errors import ConfigError, DataError, FairDistillError
 from .fileio import atomic_dir, new_parents, read_json, write_json
-from .methods.base import Param, non_negative
 from .progress import log
 
-#: the dataset's split / colouring seed of a run (``--data-seed``)
-DATA_SEED = Param("data_seed", int, 0, "seed (>= 0) of the dataset's random split / colouring", check=non_negative)
+#: the dataset's split / colouring seed of a run (``--data-seed``): the loader's seed under the run's name
+DATA_SEED = replace(datasets.SEED, name="data_seed")
 
 
 def partial_dir(out: Path) -> Path:

@@ -33,7 +33,6 @@ no separate run log (``runlog.RunLog``): its results file is the record of the f
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from .. import metrics
 from ..dataset import SyntheticSet
 from ..datasets import load
 from ..errors import ConfigError
+from ..fileio import read_json
 from ..methods.intersectional import EqualSampling, IntersectionalAugmentation
 from ..methods.intersectional.estimator import REFERENCE_MLP
 from ..models import MLPClassifier
@@ -266,7 +266,7 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     check_data(datasets, data_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "intersectional.json"
-    old = json.loads(path.read_text()) if resume and path.exists() else None
+    old = read_json(path, "delete it (or use another --out) to start afresh") if resume and path.exists() else None
     if resume:  # the file is the only record of its runs: a resume keeps them all, so its grid is the union
         datasets, methods, seed_list = _union_with_previous(old, datasets, methods, seed_list)
     mlp = QUICK_MLP if quick else MLP

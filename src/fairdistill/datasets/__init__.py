@@ -148,7 +148,8 @@ def _read_only(d: FairDataset) -> FairDataset:
     return d
 
 
-_SEED = Param("seed", int, 0, "seed of the dataset's random split / colouring (0..2**32-1)", check=seed_range)
+#: the seed of a dataset's random split / colouring
+SEED = Param("seed", int, 0, "seed of the dataset's random split / colouring (0..2**32-1)", check=seed_range)
 
 
 def _resolve(name: str, sensitive, seed, options: Mapping[str, Any]) -> tuple[DatasetSpec, list[str], int,
@@ -156,7 +157,7 @@ def _resolve(name: str, sensitive, seed, options: Mapping[str, Any]) -> tuple[Da
     """The spec, the chosen sensitive axes, the seed and the typed options of one request, checked."""
     sp = spec(name)
     try:
-        seed = _SEED.coerce(0 if seed is None else seed)
+        seed = SEED.coerce(0 if seed is None else seed)
     except ConfigError as err:
         raise ConfigError(f"dataset {name!r}: {err} (the data seed, --data-seed)") from None
     typed = sp.resolve_options(options)

@@ -148,17 +148,6 @@ class TabularEncoder:
             pos += c.width
         return out
 
-    def bin_edges(self, column: str) -> tuple[np.ndarray, bool] | None:
-        """Edges (transformed scale) and log flag of a binned column, None for other columns."""
-        c = self._column(column)
-        return None if c.kind != "binned" else (np.asarray(c.edges), c.log)
-
-    def _column(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise ConfigError(f"encoder has no column {name!r}; columns: {self.column_names}")
-
     # ------------------------------------------------------------- transform
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         missing = [c.name for c in self.columns if c.name not in df.columns]

@@ -25,7 +25,7 @@ from ..dataset import FairDataset
 from ..errors import ConfigError, DataError, MissingDataError
 from ..methods.base import Param
 from ..progress import log
-from . import _SEED, DatasetSpec, register
+from . import SEED, DatasetSpec, register
 from .tabular import PROTOCOLS, Axis, Table, _build
 
 MAX_VALUES = 20  # distinct values a sensitive column may have (more is almost surely a numeric column)
@@ -98,7 +98,7 @@ def from_frame(df: pd.DataFrame, target: str, sensitive: str | Sequence[str], *,
     60/20/20."""
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"from_frame expects a pandas DataFrame; got {type(df).__name__}")
-    seed = _SEED.coerce(seed)
+    seed = SEED.coerce(seed)
     df = df.rename(columns=str)  # feature names are text, whatever the column labels were
     if df.columns.duplicated().any():
         raise DataError(f"column names {sorted(set(df.columns[df.columns.duplicated()]))} occur twice (as text); "

@@ -190,15 +190,16 @@ class _SklearnClassifier(Classifier):
         """Implemented by every concrete classifier."""
 
     def fit(self, X, y, w=None, valid=None):
+        """Fit on the classes present, recoded 0..K'-1 (XGBoost needs codes without gaps); ``predict_proba`` puts
+        them back in the task's ``n_classes`` columns, an absent class with probability 0."""
         self.est_ = self._estimator()
-        self.classes_ = np.unique(y)
-        self.est_.fit(X, y, sample_weight=w)
+        self.present_ = np.unique(y)
+        self.est_.fit(X, np.searchsorted(self.present_, y), sample_weight=w)
         return self
 
     def predict_proba(self, X):
-        p = self.est_.predict_proba(X)
         out = np.zeros((len(X), self.n_classes))
-        out[:, np.asarray(self.est_.classes_, dtype=int)] = p
+        out[:, self.present_] = self.est_.predict_proba(X)
         return out
 
 
@@ -237,18 +238,6 @@ class XGBoost(_SklearnClassifier):
             raise ConfigError("model 'xgboost' needs the xgboost package: pip install 'fairdistill[xgboost]'") \
                 from None
         return XGBClassifier(n_estimators=self.opts["n_estimators"], random_state=random_state(self.seed), n_jobs=1)
-
-    def fit(self, X, y, w=None, valid=None):
-        # XGBoost needs labels 0..K-1 without gaps: remap to the classes present.
-        self.est_ = self._estimator()
-        self.map_ = np.unique(y)
-        self.est_.fit(X, np.searchsorted(self.map_, y), sample_weight=w)
-        return self
-
-    def predict_proba(self, X):
-        out = np.zeros((len(X), self.n_classes))
-        out[:, self.map_] = self.est_.predict_proba(X)
-        return out
 
 
 MODELS: dict[str, type[Classifier]] = {c.name: c for c in (ConvNetClassifier, MLPClassifier, RandomForest, LogReg,

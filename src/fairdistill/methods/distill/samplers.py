@@ -29,9 +29,6 @@ class ClassSampler:
         self.by_group = [[torch.from_numpy(np.flatnonzero((y == c) & (gid == a))) for a in np.unique(gid[y == c])]
                          for c in range(n_classes)]
 
-    def size(self, c: int) -> int:
-        return len(self.by_class[c])
-
     def draw(self, c: int, n: int, generator: torch.Generator) -> torch.Tensor:
         if self.mode == "uniform":
             idx = self.by_class[c]

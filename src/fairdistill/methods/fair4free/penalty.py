@@ -94,7 +94,7 @@ def dcor2(z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     return dcov.clamp(min=0) / dvar.sqrt()
 
 
-def independence_penalty(kind: str, *, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor,
+def independence_penalty(kind: str, *, mu: torch.Tensor, logvar: torch.Tensor,
                          groups: torch.Tensor, n_groups: int, batch_size: int) -> torch.Tensor:
     """The teacher's penalty: ``"analytic"`` (V^2 on the posteriors), ``"dcor"`` or ``"mmd"`` (on the means)."""
     if kind == "analytic":

@@ -175,7 +175,7 @@ def teacher_epoch(vae: TabularVAE, opt: torch.optim.Optimizer, X: torch.Tensor, 
         v2 = torch.zeros(())
         if beta > 1:
             r = min(rows, len(idx))
-            v2 = independence_penalty(penalty, mu=mu[:r], logvar=logvar[:r], z=z[:r], groups=g[:r],
+            v2 = independence_penalty(penalty, mu=mu[:r], logvar=logvar[:r], groups=g[:r],
                                       n_groups=vae.s_dim, batch_size=min(rows, batch_size))
             loss = loss + beta * v2
         opt.zero_grad(set_to_none=True)

@@ -220,7 +220,7 @@ class MMResult:
 def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.ndarray, centers: np.ndarray,
            cell_start: np.ndarray, *, cost: str = "l1", update: str = "auto", max_iter: int = 100,
            solver: str = "accpm", tol: float = 1e-7, chunk_rows: int | None = None, device: str = "cpu",
-           seed: int = 0, prune: bool = True, callback=None, precision: str = "auto",
+           seed: int = 0, prune: bool = True, precision: str = "auto",
            block: int | None = PRUNE_BLOCK, refine=None) -> MMResult:
     """Majorization–minimization from ``centers`` (points ordered by cell, ``cell_start`` offsets). ``precision``
     and ``block`` are the nearest-point search's (``CellNearest``: kernel precision and pruning block size; the
@@ -288,8 +288,6 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
                 done = "fixed_point"
             centers = new
         secs.append(time.perf_counter() - t0)
-        if callback is not None:
-            callback(it, centers, res)
         if done is not None:
             stop = done
             break
