@@ -4,7 +4,8 @@ count[g, c] = weight of rows with group g and label c, correct[g, c] = those wit
 TPR[g, c] = correct / count, gap[c] = max_g TPR[g, c] - min_g TPR[g, c],
 DEO_M = 100 max_c gap[c], DEO_A = 100 mean_c gap[c]. Range [0, 100], lower is fairer.
 
-Project semantics: cells with count 0 are left out, and a class with fewer than two non-empty groups is left out of
+Rows of weight 0 are dropped first (a group or class seen only in them is absent). Project semantics: cells with
+count 0 are left out, and a class with fewer than two non-empty groups is left out of
 max and mean (no class left -> NaN). ``reference_empty_cells=True`` reproduces FairDD's code: TPR = correct /
 (count + 1e-8), so an empty cell has TPR 0 and enters the gap, over the group list ``groups`` (FairDD takes it from
 the training labels; default: the groups present) and the classes ``classes`` (default: the labels present in
@@ -15,16 +16,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import as_labels, as_weights, check_lengths, encode_groups, warn, with_table
+from ._common import warn, weighted_groups, with_table
 
 
 def deo_table(y_true, y_pred, *, sensitive_features, sample_weight=None, groups=None, classes=None,
               reference_empty_cells=False) -> pd.DataFrame:
     """Per (group, class) cell: count, correct, tpr, and whether the cell enters the gap (``used``)."""
-    y_true, y_pred = as_labels(y_true, "y_true"), as_labels(y_pred, "y_pred")
-    codes, index = encode_groups(sensitive_features)
-    n = check_lengths(y_true=y_true, y_pred=y_pred, sensitive_features=codes)
-    w = as_weights(sample_weight, n)
+    codes, index, w, y_true, y_pred = weighted_groups(sensitive_features, sample_weight, y_true=y_true, y_pred=y_pred)
     group_list = list(index) if groups is None else list(groups)
     if groups is not None:  # map the present groups onto the given list (groups absent from it are dropped)
         pos = {gv: i for i, gv in enumerate(group_list)}
