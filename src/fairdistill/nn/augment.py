@@ -119,6 +119,8 @@ def scale(x, g, p: DSAParams):
 
 
 def rotate(x, g, p: DSAParams):
+    """Rotation by a ~ U(-rotate, rotate) degrees: sampling grid [[cos a, sin a], [-sin a, cos a]] (the transpose of
+    DiffAugment's, i.e. the angle -a; a is symmetric, so the distribution of rotations is the same)."""
     n = len(x)
     a = (torch.rand(n, generator=g) - 0.5) * 2 * p.rotate * math.pi / 180
     theta = torch.zeros(n, 2, 3)
