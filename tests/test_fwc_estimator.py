@@ -55,6 +55,23 @@ def test_fwc_output_contract_and_exact_w1():
     assert len(dropped) == 40 - pv["n_zero_weight"]
 
 
+def test_fwc_sqeuclidean_objective_is_the_exact_transport_cost():
+    """Squared-L2 FWC: the final objective equals POT's exact OT cost with scipy's squared distances in Z (the plan is
+    optimal for its marginals), the objective never rises, and the parity bound holds."""
+    from scipy.spatial.distance import cdist
+    data = synthetic(800, p=3, seed=2)
+    est = make("fwc", size=30, epsilon=0.05, cost="sqeuclidean", max_iter=15, seed=0).fit(data)
+    syn, pv = est.synthetic_, est.synthetic_.provenance
+    F = np.array(pv["objective"])
+    assert np.all(np.diff(F) <= 1e-12 * F[:-1]) and pv["j_max"] <= 0.05 + 1e-9
+    enc = encode(data, "joint", "sqeuclidean")
+    encs = {tuple(t): i for i, t in enumerate(enc.group_tuples)}
+    ds = np.array([encs[tuple(r)] for r in syn.s[:, enc.axes]])
+    M = cdist(enc.z(), enc.z(syn.X.astype(np.float64), ds, np.searchsorted(enc.labels, syn.y)), "sqeuclidean")
+    exact = ot.emd2(np.full(enc.n, 1 / enc.n), syn.weights / syn.weights.sum(), M, numItermax=10_000_000)
+    assert exact == pytest.approx(F[-1], rel=1e-9)
+
+
 def test_fwc_beats_uniform_subsample_in_w1():
     data = synthetic(1200, p=3, seed=1)
     syn = make("fwc", size=60, epsilon=0.1, seed=0).fit(data).synthetic_
