@@ -77,7 +77,9 @@ def kernel_v2(mu: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Te
 
 
 def _double_centred_distances(a: torch.Tensor) -> torch.Tensor:
-    d = torch.cdist(a, a)
+    """A_ij = d_ij - mean_i d_ij - mean_j d_ij + mean d, d_ij = ||a_i - a_j|| computed from the differences (the
+    |a|^2 + |b|^2 - 2ab expansion torch uses beyond 25 rows loses the small distances of latents far from 0)."""
+    d = torch.cdist(a, a, compute_mode="donot_use_mm_for_euclid_dist")
     return d - d.mean(0, keepdim=True) - d.mean(1, keepdim=True) + d.mean()
 
 
