@@ -106,7 +106,9 @@ class ClusterBaseline(CoresetBaseline):
     params = COMMON + (
         Param("weights", str, "cluster_size", "representative weight: cluster_size (m|C_j|/n) or uniform (1)",
               choices=("cluster_size", "uniform")),
-        Param("per_group", bool, False, "cluster each (d, y) cell separately with FWC's allocation m_{d,y}"),
+        Param("per_group", bool, False, "cluster each (d, y) cell separately, m split over the non-empty cells in "
+              "proportion to their sizes (largest remainder, >= 1 each: FWC's allocation m_{d,y}, without FWC's point "
+              "for an empty cell)"),
         Param("max_iter", int, 300, "iteration cap of the clustering algorithm", check=positive),
     )
 
