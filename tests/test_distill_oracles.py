@@ -159,7 +159,7 @@ def rotate_candidates(x, g, p=P):
     return np_affine(x, rotation(phi)), np_affine(x, rotation(-phi))
 
 
-def assert_matches_rotation(out, x, g, p=P, atol=1e-6):
+def assert_matches_rotation(out, x, g, p=P, atol=1e-5):
     plus, minus = rotate_candidates(x, g, p)
     assert np.abs(plus - minus).max() > 1e-2  # the two conventions are distinguishable on this input
     err = min(np.abs(out - plus).max(), np.abs(out - minus).max())
@@ -234,7 +234,7 @@ def test_flip_mirrors_exactly_the_drawn_samples():
 def test_scale_equals_bilinear_resampling_with_the_drawn_factors(seed):
     x = _x(seed=seed)
     got = A.dsa(x, _g(seed), "scale", P).numpy()
-    assert np.allclose(got, expected("scale", x.numpy(), _g(seed)), atol=1e-6)
+    assert np.allclose(got, expected("scale", x.numpy(), _g(seed)), atol=1e-5)
 
 
 @pytest.mark.parametrize("seed", [0, 2])
@@ -269,7 +269,7 @@ def test_full_strategy_picks_one_family_and_applies_it_with_the_drawn_parameters
     if family == "rotate":
         assert_matches_rotation(got, x.numpy(), g)
     else:
-        assert np.allclose(got, expected(family, x.numpy(), g), atol=1e-6), family
+        assert np.allclose(got, expected(family, x.numpy(), g), atol=1e-5), family
 
 
 def test_full_strategy_reaches_every_family():
@@ -290,8 +290,8 @@ def test_siamese_twin_batches_get_identical_parameters():
         fa = names[int(torch.randint(4, (1,), generator=ga))]
         fb = names[int(torch.randint(4, (1,), generator=gb))]
         assert fa == fb
-        assert np.allclose(oa, expected(fa, a.numpy(), ga), atol=1e-6)
-        assert np.allclose(ob, expected(fb, b.numpy(), gb), atol=1e-6)
+        assert np.allclose(oa, expected(fa, a.numpy(), ga), atol=1e-5)
+        assert np.allclose(ob, expected(fb, b.numpy(), gb), atol=1e-5)
 
 
 @pytest.mark.parametrize("family", sorted(A.FAMILIES))

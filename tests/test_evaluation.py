@@ -38,6 +38,8 @@ def test_an_absent_class_gets_probability_zero_in_its_own_column(name):
     p = make_model(name, 3, seed=0).fit(X, y).predict_proba(np.array([[0.0, 0.0], [4.0, 4.0]]))
     assert p.shape == (2, 3) and np.all(p[:, 1] == 0) and np.allclose(p.sum(1), 1)
     assert p[0].argmax() == 0 and p[1].argmax() == 2
+    as_float = make_model(name, 3, seed=0).fit(X, y.astype(float)).predict_proba(np.array([[0.0, 0.0], [4.0, 4.0]]))
+    assert np.array_equal(as_float, p)  # labels 0.0 / 2.0 are the same codes
 
 
 def test_score_matches_direct_computation():

@@ -69,7 +69,7 @@ def test_fwc_sqeuclidean_objective_is_the_exact_transport_cost():
     ds = np.array([encs[tuple(r)] for r in syn.s[:, enc.axes]])
     M = cdist(enc.z(), enc.z(syn.X.astype(np.float64), ds, np.searchsorted(enc.labels, syn.y)), "sqeuclidean")
     exact = ot.emd2(np.full(enc.n, 1 / enc.n), syn.weights / syn.weights.sum(), M, numItermax=10_000_000)
-    assert exact == pytest.approx(F[-1], rel=1e-9)
+    assert exact == pytest.approx(F[-1], rel=1e-7)
 
 
 def test_fwc_beats_uniform_subsample_in_w1():

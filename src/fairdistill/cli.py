@@ -389,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "mlp for tabular)")
     e.add_argument("--repeats", type=_typed(".evaluation:REPEATS"), default=None,
                    help="models trained with seeds seed..seed+R-1 (default: the method's recommendation, else 5)")
-    e.add_argument("--seed", type=int, default=0, help="first model seed")
+    e.add_argument("--seed", type=_typed(".methods.base:SEED"), default=0, help="first model seed (0..2**32-1)")
     e.add_argument("--device", default="auto", help="auto, cpu, cuda")
     _data_args(e)
     og = e.add_argument_group("model options (default: the model's own, shown per model)")
@@ -439,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=_Formatter, epilog=EPILOG)
     _data_args(dm)
     dm.add_argument("--out", default="runs/demo", help="folder for the demo's run folders and report")
-    dm.add_argument("--seed", type=int, default=0, help="seed")
+    dm.add_argument("--seed", type=_typed(".methods.base:SEED"), default=0,
+                    help="seed of the data split and the methods (0..2**32-1)")
     _quiet_arg(dm)
     dm.set_defaults(fn=cmd_demo)
 

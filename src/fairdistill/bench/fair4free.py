@@ -33,7 +33,8 @@ distinct rows) holds a synthetic row. It is not the paper's metric; it is report
 default 10, ``quick`` 1.
 
 Every finished run is appended to the run log ``fair4free-paper.runs.jsonl`` (``runlog.RunLog``), stamped with the
-key of the settings that decide a run's record (``RUN_KEY``: ``quick`` and the downstream models); a log written
+key of the settings that decide a run's record (``RUN_KEY``: ``quick``, the downstream models and Fair4Free's
+``FIT_REVISION``); a log written
 under another key is refused (use another ``--out``), so quick runs never mix with full ones. The two fairlearn
 baselines do not depend on Fair4Free and have their own log, ``fair4free-paper.baselines.jsonl`` (its key adds the
 baseline protocol, ``BASELINE_PROTOCOL``), so a change to them reruns them alone.
@@ -72,7 +73,7 @@ PAPER = {
 }
 METRICS = ("dpr", "eor", "acc", "bacc", "recall", "f1", "density", "coverage", "coverage_dedup")
 # the configuration fields that decide what one run records (its run-log key)
-RUN_KEY = ("quick", "models")
+RUN_KEY = ("quick", "models", "fit_revision")
 BASELINE_PROTOCOL = "threshold-optimizer fitted on the validation split"
 BASELINE_KEY = ("quick", "models", "baselines")
 
@@ -373,8 +374,9 @@ def _setup(seeds: int | None, quick: bool, cases, suite: str = "fair4free-paper"
 
 
 def _run_log(out_dir: Path, quick: bool, models: dict) -> RunLog:
+    from ..methods.fair4free.estimator import FIT_REVISION
     return RunLog(Path(out_dir) / "fair4free-paper.runs.jsonl",
-                  config_key({"quick": quick, "models": list(models)}, RUN_KEY))
+                  config_key({"quick": quick, "models": list(models), "fit_revision": FIT_REVISION}, RUN_KEY))
 
 
 def _baseline_log(out_dir: Path, quick: bool, models: dict) -> RunLog:

@@ -43,7 +43,7 @@ ROWS = (*S_MODES, "auto-unshifted", *SHIFTS)
 PAIRED = {"auto": "auto-unshifted", f"auto-{FOR_MODEL}": "auto"}  # a row's second paired difference (first: sample)
 META = ("chosen", *(name for _, _, name in SHIFTS.values()))  # a case's summary entries that are not models
 SCORES = ("dpr", "eor", "bacc", "acc", "positive_rate")
-RUN_KEY = ("quick", "s_modes", "models", "label_shift", "for_model")
+RUN_KEY = ("quick", "s_modes", "models", "label_shift", "for_model", "fit_revision")
 SHIFT = "auto"  # the label_shift the auto row carries (a log from before the shift existed is refused)
 
 
@@ -164,8 +164,10 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
     check_data(dict.fromkeys(d for d, _ in chosen), data_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from ..methods.fair4free.estimator import FIT_REVISION
     runs = RunLog(out_dir / f"{SUITE}.runs.jsonl", config_key({"quick": quick, "s_modes": S_MODES, "models": models,
-                                                               "label_shift": SHIFT, "for_model": FOR_MODEL},
+                                                               "label_shift": SHIFT, "for_model": FOR_MODEL,
+                                                               "fit_revision": FIT_REVISION},
                                                               RUN_KEY))
     done = {(r["dataset"], r["sensitive"], r["seed"]): r for r in runs.records()}
     for seed in range(n_seeds):

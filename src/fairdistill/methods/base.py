@@ -77,8 +77,9 @@ class Param:
         if type(typed) is type(value) and typed == value:
             typed = value
         if self.choices is not None and typed not in self.choices:
+            spelt = all(isinstance(c, str) for c in self.choices)  # a number is not misspelt
             raise ConfigError(f"{self.name}={typed!r} is not one of {list(self.choices)}"
-                              f"{did_you_mean(str(typed), self.choices)}")
+                              f"{did_you_mean(str(typed), self.choices, cutoff=0.75) if spelt else ''}")
         if self.check is not None:
             msg = self.check(typed)
             if msg:

@@ -4,7 +4,8 @@ count[g, c] = weight of rows with group g and label c, correct[g, c] = those wit
 TPR[g, c] = correct / count, gap[c] = max_g TPR[g, c] - min_g TPR[g, c],
 DEO_M = 100 max_c gap[c], DEO_A = 100 mean_c gap[c]. Range [0, 100], lower is fairer.
 
-Rows of weight 0 are dropped first (a group or class seen only in them is absent). Project semantics: cells with
+Rows of weight 0 are dropped first: a group or class seen only in them is absent from the lists taken from the data
+(a ``groups`` or ``classes`` list given explicitly still holds it, as an empty cell). Project semantics: cells with
 count 0 are left out, and a class with fewer than two non-empty groups is left out of
 max and mean (no class left -> NaN). ``reference_empty_cells=True`` reproduces FairDD's code: TPR = correct /
 (count + 1e-8), so an empty cell has TPR 0 and enters the gap, over the group list ``groups`` (FairDD takes it from

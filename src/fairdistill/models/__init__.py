@@ -193,7 +193,7 @@ class _SklearnClassifier(Classifier):
         """Fit on the classes present, recoded 0..K'-1 (XGBoost needs codes without gaps); ``predict_proba`` puts
         them back in the task's ``n_classes`` columns, an absent class with probability 0."""
         self.est_ = self._estimator()
-        self.present_ = np.unique(y)
+        self.present_ = np.unique(y).astype(np.intp)  # label codes (0.0 and 1.0 index columns 0 and 1)
         self.est_.fit(X, np.searchsorted(self.present_, y), sample_weight=w)
         return self
 

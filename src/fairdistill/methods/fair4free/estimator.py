@@ -64,6 +64,9 @@ from .teacher import (CATEGORICAL, Block, TabularVAE, encode_all, fit_latent_cla
 # value of each preset-dependent parameter left at None: (default preset, paper preset)
 # (None = about DEFAULT_STEPS optimizer steps: ceil(DEFAULT_STEPS / batches per epoch) epochs)
 DEFAULT_STEPS = 1000
+#: bumped whenever a change alters what a fit makes from the same seed (2: dcor2's distances computed directly);
+#: benchmark run logs are keyed on it, so runs of two revisions never mix
+FIT_REVISION = 2
 PRESETS = {
     "teacher_epochs": (None, 1000),
     "student_epochs": (None, 5000),
