@@ -3,20 +3,31 @@ import pytest
 
 from fairdistill.cli import main
 from fairdistill.demo import MARKER, run_demo
-from fairdistill.errors import MissingDataError
+from fairdistill.errors import ConfigError, MissingDataError
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--seed", "-1"], "demo --seed -1 must lie in 0..4294967295 (2**32 - 1); give another --seed"),
-    (["--seed", "4294967296"], "demo --seed 4294967296 must lie in 0..4294967295"),
+    (["--seed", "-1"], "argument --seed: -1 must lie in 0..4294967295 (2**32 - 1)"),
+    (["--seed", "4294967296"], "argument --seed: 4294967296 must lie in 0..4294967295"),
     (["--data-dir", "nodata"], "looked only in --data-dir nodata (no such folder)"),
 ])
 def test_bad_input_is_one_line_and_leaves_no_folder(capsys, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     for out in (["--out", "a/b/dm"], []):  # given, with missing parents, and the default runs/demo
-        assert main(["demo", *args, *out]) == 2
+        try:
+            code = main(["demo", *args, *out])
+        except SystemExit as exc:  # refused by the argument parser (a bad --seed)
+            code = exc.code
+        assert code == 2
         err = capsys.readouterr().err
         assert message in err and "--data-seed" not in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", [-1, 2 ** 32])
+def test_run_demo_checks_its_seed_first(tmp_path, seed):
+    with pytest.raises(ConfigError, match=f"demo --seed {seed} must lie in 0..4294967295"):
+        run_demo(out=tmp_path / "dm", seed=seed)
     assert list(tmp_path.iterdir()) == []
 
 
