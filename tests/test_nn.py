@@ -63,58 +63,10 @@ def test_dsa_same_state_same_output_and_different_state_differs():
     assert any(diff)
 
 
-@pytest.mark.parametrize("family", sorted(A.FAMILIES))
-def test_dsa_gradients_flow(family):
-    x = _x().requires_grad_(True)
-    params = A.DSAParams(flip=1.0)
-    out = A.dsa(x, torch.Generator().manual_seed(1), family, params)
-    w = torch.randn_like(out)
-    (out * w).sum().backward()
-    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
-    # gradient equals the autograd of an independent linear check: d<out, w>/dx is linear in w
-    x2 = x.detach().clone().requires_grad_(True)
-    (A.dsa(x2, torch.Generator().manual_seed(1), family, params) * 2 * w).sum().backward()
-    assert torch.allclose(x2.grad, 2 * x.grad, atol=1e-5)
-
-
 def test_flip_semantics():
     x = _x()
     assert torch.equal(A.dsa(x, torch.Generator(), "flip", A.DSAParams(flip=1.0)), x.flip(3))
     assert torch.equal(A.dsa(x, torch.Generator(), "flip", A.DSAParams(flip=0.0)), x)
-
-
-def test_crop_is_a_zero_filled_translation():
-    x = _x(8) + 10.0  # strictly non-zero so that the fill is visible
-    out = A.dsa(x, torch.Generator().manual_seed(5), "crop")
-    r = int(16 * 0.125 + 0.5)
-    shifted = 0
-    for i in range(len(x)):
-        found = False
-        for dy in range(-r, r + 1):
-            for dx in range(-r, r + 1):
-                ref = torch.zeros_like(x[i])
-                ys, yd = slice(max(dy, 0), 16 + min(dy, 0)), slice(max(-dy, 0), 16 + min(-dy, 0))
-                xs, xd = slice(max(dx, 0), 16 + min(dx, 0)), slice(max(-dx, 0), 16 + min(-dx, 0))
-                ref[:, yd, xd] = x[i][:, ys, xs]  # out[y] = x[y + dy]
-                if torch.equal(out[i], ref):
-                    found = True
-                    shifted += (dy, dx) != (0, 0)
-        assert found, f"sample {i} is not a translation by at most {r} pixels"
-    assert shifted > 0
-
-
-def test_cutout_zeroes_one_square():
-    x = _x(8) + 10.0
-    out = A.dsa(x, torch.Generator().manual_seed(2), "cutout")
-    side = int(16 * 0.5 + 0.5)
-    for i in range(len(x)):
-        zero = (out[i] == 0).all(0)
-        kept = ~zero
-        assert torch.equal(out[i][:, kept], x[i][:, kept])
-        rows, cols = zero.any(1).nonzero().flatten(), zero.any(0).nonzero().flatten()
-        assert 0 < len(rows) <= side and 0 < len(cols) <= side
-        assert zero.sum() == len(rows) * len(cols)  # a (clipped) rectangle
-        assert rows.max() - rows.min() + 1 == len(rows) and cols.max() - cols.min() + 1 == len(cols)
 
 
 def test_scale_and_rotate_identity_at_zero_strength():
@@ -122,16 +74,6 @@ def test_scale_and_rotate_identity_at_zero_strength():
     g = torch.Generator()
     assert torch.allclose(A.dsa(x, g, "scale", A.DSAParams(scale=1.0)), x, atol=1e-5)
     assert torch.allclose(A.dsa(x, g, "rotate", A.DSAParams(rotate=0.0)), x, atol=1e-5)
-    rot = A.dsa(x, g, "rotate", A.DSAParams(rotate=90.0))
-    assert not torch.allclose(rot, x, atol=1e-3)
-
-
-def test_color_brightness_only():
-    x = _x()
-    out = A.brightness(x, torch.Generator().manual_seed(0), A.DSAParams())
-    shift = (out - x).flatten(1)
-    assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-6)
-    assert (shift[:, 0].abs() <= 0.5).all()
 
 
 def test_siamese_same_family_for_batches_of_different_sizes():
