@@ -218,7 +218,7 @@ def parse_error(capsys, *argv):
     (["run", "fair4free", "--dataset", "adult", "--n-samples", "0", "--out", "o"], "fairdistill run fair4free",
      "argument --n-samples: 0 must be > 0"),
     (["run", "fwc", "--dataset", "adult", "--preset", "papr", "--out", "o"], "fairdistill run fwc",
-     "argument --preset: 'papr' is not one of ['default', 'paper']; did you mean 'paper'?"),
+     "argument --preset: 'papr' is unknown; did you mean 'paper'?; use one of 'default', 'paper'"),
     (["run", "uniform", "--dataset", "german", "--evaluate", "svm", "--out", "o"], "fairdistill run uniform",
      "argument --evaluate: invalid choice: 'svm'"),
     (["evaluate", "runs/x", "--epochz", "3"], "fairdistill evaluate", "did you mean --epochs?"),

@@ -9,8 +9,9 @@ from fairdistill import DataError, FairDataset, SyntheticSet
 from fairdistill.dataset import group_ids
 from fairdistill.errors import ConfigError, ResumeError
 from fairdistill.fileio import Checkpointer, atomic_dir
-from fairdistill.methods import base, make
+from fairdistill.methods import make
 from fairdistill.methods.subsample import allocate
+from fairdistill.params import Param
 
 
 def table(n=20, seed=0):
@@ -116,7 +117,7 @@ def test_evaluation_protocol_is_a_copy():
 
 
 def test_param_coercion_and_errors():
-    p = base.Param("size", "size", 0.1, "h")
+    p = Param("size", "size", 0.1, "h")
     assert p.coerce("0.25") == 0.25 and p.coerce("12") == 12 and p.coerce(12.0) == 12
     assert isinstance(p.coerce("12.0"), int)
     for bad in ("x", 2.5, "0", -3, 0.0):  # neither a fraction in (0, 1) nor a whole count: never truncated
@@ -297,3 +298,29 @@ def test_the_package_imports_without_torch_and_evaluate_is_the_real_function():
     code = ("import sys, fairdistill; assert 'torch' not in sys.modules; assert 'evaluate' in dir(fairdistill); "
             "from fairdistill import evaluation; assert fairdistill.evaluate is evaluation.evaluate")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+
+
+@pytest.mark.parametrize("call, prefix", [
+    (lambda: __import__("fairdistill.nn.convnet", fromlist=["x"]).norm_layer("instanse", 4), "norm='instanse'"),
+    (lambda: __import__("fairdistill.methods.fwc.encoding", fromlist=["x"]).encode(table(), cost="l2"), "cost='l2'"),
+    (lambda: __import__("fairdistill.methods.distill.matching", fromlist=["x"]).reduce_groups(torch.ones(2), "summ"),
+     "group_reduction='summ'"),
+    (lambda: __import__("fairdistill.methods.intersectional.generators", fromlist=["x"]).make_generator(
+        "simpel", 2, 3), "variant='simpel'"),
+    (lambda: __import__("fairdistill.nn.mmd", fromlist=["x"]).mmd2(torch.ones(2, 1), torch.ones(2, 1),
+                                                                  estimator="vstat"), "estimator='vstat'"),
+])
+def test_an_unknown_choice_names_itself_the_closest_choice_and_all_choices(call, prefix):
+    with pytest.raises(ConfigError) as err:
+        call()
+    msg = str(err.value)
+    assert msg.startswith(prefix + " is unknown") and "; use one of " in msg and "\n" not in msg
+    close = {"instanse": "'instance'", "summ": "'sum'", "simpel": "'simple'"}.get(prefix.split("'")[1])
+    assert (f"did you mean {close}?" in msg) if close else "did you mean" not in msg
+
+
+def test_check_choice_raises_the_requested_error_and_accepts_members():
+    from fairdistill.errors import check_choice
+    check_choice(None, "average", ("binary", None))
+    with pytest.raises(DataError, match=r"^modality='tabel' is unknown; did you mean 'table'\?; use one of 'table'"):
+        check_choice("tabel", "modality", ("table", "image"), error=DataError)

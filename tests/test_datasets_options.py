@@ -66,10 +66,10 @@ def test_unknown_option_lists_the_accepted_ones():
 @pytest.mark.parametrize("name, option, value, accepted", [
     ("utkface", "test_per_cell", "abc", "give an integer"), ("cmnist-pca", "max_rows", "abc", "give an integer"),
     ("cmnist-pca", "max_rows", 12.5, "give an integer"), ("cmnist-pca", "n_components", 1, "[2, 512]"),
-    ("utkface", "test_per_cell", 0, "must be > 0"), ("cmnist-pca", "colour_groups", 3, "[2, 10]"),
+    ("utkface", "test_per_cell", 0, "must be > 0"), ("cmnist-pca", "colour_groups", 3, "is unknown; use one of 2, 10"),
     ("cmnist-fg", "bias_ratio", "high", "give a number"), ("cmnist-fg", "bias_ratio", 1.5, "[0, 1]"),
-    ("cmnist-fg", "other_colours", "random", "['chunks', 'iid']"),
-    ("german", "protocol", "fair4free", "['standard', 'fwc', 'intersectional']"),
+    ("cmnist-fg", "other_colours", "random", "use one of 'chunks', 'iid'"),
+    ("german", "protocol", "fair4free", "use one of 'standard', 'fwc', 'intersectional'"),
     ("compas", "variant", "compas2", "compas_binary_race")])
 def test_bad_values_are_one_line_errors(name, option, value, accepted):
     with pytest.raises(ConfigError) as err:

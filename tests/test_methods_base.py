@@ -9,8 +9,9 @@ from sklearn.base import clone
 
 from fairdistill import DataError, FairDataset
 from fairdistill.errors import ConfigError
-from fairdistill.methods import base, get, make
+from fairdistill.methods import get, make
 from fairdistill.methods.fwc.estimator import FWC
+from fairdistill.params import Param
 
 
 def table(n=240, seed=0):
@@ -37,7 +38,7 @@ def test_none_only_where_the_default_is_none():
 
 
 def test_size_one_point_zero_and_booleans_are_refused():
-    p = base.Param("size", "size", 0.1, "h")
+    p = Param("size", "size", 0.1, "h")
     assert p.coerce(1) == 1 and p.coerce("1") == 1 and p.coerce(0.5) == 0.5 and p.coerce(250.0) == 250
     for bad in (1.0, "1.0", np.float64(1.0), True):  # 1.0: every row or one row? True: a count of 1?
         with pytest.raises(ConfigError, match="size="):
@@ -177,7 +178,7 @@ def test_every_registered_method_documents_its_parameters():
 
 def test_a_boolean_parameter_takes_booleans_0_1_and_their_words_only():
     """bool(x) is True for any non-empty value: 5, 2.5 or [1] must not pass as True."""
-    p = base.Param("flag", bool, False, "a switch")
+    p = Param("flag", bool, False, "a switch")
     for given, want in ((True, True), (np.bool_(False), False), (1, True), (np.int64(0), False), ("yes", True),
                         ("False", False)):
         assert p.coerce(given) is want

@@ -323,7 +323,7 @@ _KIND_NAMES = {"bool": "true or false", "int": "an integer", "float": "a number"
 def _scalar(suite: str, key: str, value: Any, kind: str) -> Any:
     """``value`` as ``kind`` (bool, int, float or str; anything else is passed through) by ``Param.coerce``'s rules
     (a JSON number or boolean given to a str parameter keeps its JSON spelling: notes=true -> "true")."""
-    from .methods.base import Param
+    from .params import Param
     typ = {"bool": bool, "int": int, "float": float, "str": str}.get(kind)
     if typ is None:
         return value

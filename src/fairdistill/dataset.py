@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, check_choice
 
 UNASSIGNED = -1  # s value of a synthetic sample whose group is meaningless (distilled images)
 
@@ -108,8 +108,7 @@ class FairDataset:
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
         n = len(self.X)
-        if self.modality not in ("tabular", "image"):
-            raise DataError(f"modality {self.modality!r} is unknown; use 'tabular' or 'image'")
+        check_choice(self.modality, "modality", ("tabular", "image"), error=DataError)
         want = 2 if self.modality == "tabular" else 4
         if self.X.ndim != want:
             raise DataError(

@@ -26,6 +26,22 @@ class SolverError(FairDistillError, RuntimeError):
     too tight to meet exactly); the message names the parameter to change."""
 
 
+def check_choice(value, name: str, choices, *, error: type[FairDistillError] = ConfigError) -> None:
+    """Raise ``error("name=value is unknown[; did you mean ...]; use one of ...")`` unless ``value`` is in
+    ``choices`` (the hint only for a text value and text choices: a number is not misspelt)."""
+    if value not in choices:
+        spelt = isinstance(value, str) and all(isinstance(c, str) for c in choices)
+        hint = did_you_mean(value, choices, cutoff=0.75) if spelt else ""
+        raise error(f"{name}={value!r} is unknown{hint}; use one of {', '.join(map(repr, choices))}")
+
+
+def check_name(name, kind: str, names) -> None:
+    """Raise ``ConfigError("unknown <kind> 'name'[; did you mean ...]; choose one of: a, b")`` unless ``name`` is
+    one of the registered ``names`` (datasets, methods, models, architectures), listed in their order."""
+    if name not in names:
+        raise ConfigError(f"unknown {kind} {name!r}{did_you_mean(name, names)}; choose one of: {', '.join(names)}")
+
+
 def did_you_mean(names, choices, *, cutoff: float = 0.6, show=repr) -> str:
     """``"; did you mean 'x'?"`` for the closest choice to each of ``names`` (difflib ratio >= ``cutoff``), each shown
     by ``show``; "" when none is close."""

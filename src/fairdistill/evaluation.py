@@ -20,7 +20,7 @@ import numpy as np
 from . import metrics as M
 from .dataset import FairDataset, group_ids
 from .errors import DataError
-from .methods.base import SEED, Param, positive
+from .params import Param, SEED, positive
 from .models import make as make_model
 from .progress import log
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, check_name
 
 
 def resolve(kind: str, name: str, entries: Mapping[str, str]) -> Any:
     """Import ``entries[name]``; unknown names and missing modules of this package are ConfigErrors."""
-    if name not in entries:
-        raise ConfigError(f"unknown {kind} {name!r}{did_you_mean(name, entries)}; choose one of: "
-                          f"{', '.join(sorted(entries))}")
+    check_name(name, kind, sorted(entries))
     module, attr = entries[name].split(":")
     try:
         return getattr(importlib.import_module(module), attr)

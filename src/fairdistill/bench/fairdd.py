@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_choice
 from ..fileio import save_figure, write_text
 from ..progress import log
 from .common import check_data, check_seeds, reject_ignored
@@ -331,8 +331,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     """
     out_dir = Path(out_dir)
     name = protocol or _default_protocol(quick, device)
-    if name not in PROTOCOLS:
-        raise ConfigError(f"protocol={name!r} is unknown; use one of {list(PROTOCOLS)}")
+    check_choice(name, "protocol", PROTOCOLS)
     if jobs < 1:
         raise ConfigError(f"jobs={jobs} must be >= 1")
     check_seeds(seeds, "evaluation repeats per set")

@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from ..dataset import FairDataset
-from ..errors import ConfigError, DataError, MissingDataError, did_you_mean
-from ..methods.base import Param
+from ..errors import ConfigError, DataError, MissingDataError, check_name, did_you_mean
+from ..params import Param
 from ..seeding import seed_range
 from .files import RemoteFile, dataset_root, search_roots
 
@@ -105,9 +105,7 @@ def spec(name: str) -> DatasetSpec:
     """The registered description of dataset ``name`` (modality, files, options); an unknown name is a ConfigError
     naming the closest one."""
     _ensure_registered()
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown dataset {name!r}{did_you_mean(name, REGISTRY)}; choose one of: "
-                          f"{', '.join(REGISTRY)}")
+    check_name(name, "dataset", list(REGISTRY))
     return REGISTRY[name]
 
 

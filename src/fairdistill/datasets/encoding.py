@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, check_choice
 
 _FORMAT = 1
 
@@ -180,8 +180,7 @@ class TabularEncoder:
         A one-hot block (categorical or binned) decodes to the category of its largest entry, the first on ties, and
         only an all-zero block (no category to pick, e.g. a coordinate-wise median centre) decodes to blank (None/NaN).
         """
-        if binned not in ("midpoint", "label"):
-            raise ConfigError(f"binned={binned!r} is unknown; use 'midpoint' or 'label'")
+        check_choice(binned, "binned", ("midpoint", "label"))
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise DataError(f"X has shape {X.shape}; the encoder needs N x {self.n_features}")

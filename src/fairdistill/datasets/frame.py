@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..dataset import FairDataset
 from ..errors import ConfigError, DataError, MissingDataError
-from ..methods.base import Param
+from ..params import Param
 from ..progress import log
 from . import SEED, DatasetSpec, register
 from .tabular import PROTOCOLS, Axis, Table, _build

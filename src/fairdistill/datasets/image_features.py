@@ -28,7 +28,7 @@ import numpy as np
 
 from ..dataset import FairDataset
 from ..errors import ConfigError
-from ..methods.base import Param
+from ..params import Param
 from . import DatasetSpec, register
 from .images import COLOUR_NAMES, build_coloured, idx_files
 from .splits import check_ratio, random_split, stratified_holdout

@@ -20,8 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from ..dataset import FairDataset
-from ..errors import ConfigError, DataError, MissingDataError
-from ..methods.base import Param, positive
+from ..errors import ConfigError, DataError, MissingDataError, check_choice
+from ..params import Param, positive
 from . import DatasetSpec, register
 from .files import RemoteFile, find_dir, find_file
 from .imageops import grey_to_rgb, luma, normalise, read_images
@@ -90,6 +90,7 @@ def _read_idx_split(folder: str, split: str, data_dir) -> tuple[np.ndarray, np.n
 
 
 # ------------------------------------------------------------------------------------------- coloured (F)MNIST
+COLOURED = ("cmnist-fg", "cmnist-bg", "cfmnist-fg", "cfmnist-bg")
 PALETTE = np.array([[255, 0, 0], [255, 128, 0], [255, 255, 0], [255, 255, 128], [0, 255, 0], [0, 255, 255],
                     [0, 0, 255], [128, 0, 255], [255, 0, 255], [255, 255, 255]], dtype=np.uint8)
 COLOUR_NAMES = ["red", "orange", "yellow", "light yellow", "green", "cyan", "blue", "purple", "magenta", "white"]
@@ -140,6 +141,7 @@ def colour_table(variant: str, faithful: bool) -> np.ndarray:
     cfmnist-bg faithful (reference quirk): v = 255 * (255 + d * (colour/255 - 255)) in float32, d = (255 - x)/255,
     stored as trunc(v) mod 256 (the uint8 wrap-around the reference gets from its cast).
     """
+    check_choice(variant, "variant", COLOURED)
     x = np.arange(256, dtype=np.int64)[None, None, :]
     col = PALETTE.astype(np.int64)[:, :, None]
     if variant == "cmnist-fg":
@@ -150,13 +152,11 @@ def colour_table(variant: str, faithful: bool) -> np.ndarray:
         t = (x * col + 127) // 255
     elif variant == "cfmnist-bg" and not faithful:
         t = x + ((255 - x) * col + 127) // 255
-    elif variant == "cfmnist-bg":
+    else:  # cfmnist-bg, faithful
         f32 = np.float32
         d = (f32(255) - x.astype(f32)) / f32(255)
         v = f32(255) * (f32(255) + d * (col.astype(f32) / f32(255) - f32(255)))
         t = np.mod(np.trunc(v).astype(np.int64), 256)
-    else:
-        raise ConfigError(f"unknown coloured variant {variant!r}; use cmnist-fg, cmnist-bg, cfmnist-fg or cfmnist-bg")
     return np.broadcast_to(t, (10, 3, 256)).astype(np.uint8)
 
 

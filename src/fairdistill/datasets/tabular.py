@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..dataset import FairDataset
 from ..errors import ConfigError, DataError, MissingDataError
-from ..methods.base import Param
+from ..params import Param
 from . import DatasetSpec, register
 from .encoding import TabularEncoder, equal_width_edges, threshold_edges
 from .files import RemoteFile, find_file

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..registry import resolve
-from .base import Method, Param, resolve_size
+from .base import Method, resolve_size
+from ..params import Param
 
 REGISTRY: dict[str, str] = {
     "full": "fairdistill.methods.subsample:Full",

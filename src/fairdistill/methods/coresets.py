@@ -12,7 +12,8 @@ import numpy as np
 
 from ..dataset import FairDataset, SyntheticSet, group_ids
 from ..seeding import random_state
-from .base import GROUPS, Method, Param, positive, resolve_size
+from .base import GROUPS, Method, resolve_size
+from ..params import Param, positive
 from .coreset_utils import (alternating_kmedoids, bicriteria, indfair_sensitivity, kamiran_calders,
                             kmedian_sensitivity, kmedoids_dense, kmedoids_pp, sensitivity_sample)
 from .fwc.encoding import encode

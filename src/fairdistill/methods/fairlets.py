@@ -48,7 +48,7 @@ import numpy as np
 
 from ..dataset import FairDataset, SyntheticSet
 from ..errors import ConfigError, FairDistillError
-from .base import Param, non_negative, positive
+from ..params import Param, non_negative, positive
 from .coresets import COMMON, ClusterBaseline, KMeansCoreset, KMedoidsCoreset
 
 MAX_LEVELS = 52  # grid coordinates floor(u · 2^level) stay exact in float64 up to here

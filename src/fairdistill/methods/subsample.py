@@ -5,7 +5,8 @@ import numpy as np
 
 from ..dataset import FairDataset, SyntheticSet
 from ..errors import ConfigError
-from .base import Method, Param, positive, resolve_size
+from .base import Method, resolve_size
+from ..params import Param, positive
 
 
 class Full(Method):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..dataset import integer_valued
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 
 
 class MetricWarning(UserWarning):
@@ -134,11 +134,6 @@ def safe_div(num, den, zero_value=np.nan):
     out = np.full(np.broadcast(num, den).shape, zero_value, dtype=np.float64)
     np.divide(num, den, out=out, where=den != 0)
     return out
-
-
-def check_choice(value, name: str, choices) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name}={value!r} is unknown; use one of {', '.join(map(repr, choices))}")
 
 
 def with_table(value: float, table: pd.DataFrame, return_table: bool):

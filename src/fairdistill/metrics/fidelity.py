@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 from scipy.spatial.distance import cdist, pdist
 
-from ..errors import ConfigError, DataError, FairDistillError
-from ._common import as_weights, check_choice, warn
+from ..errors import ConfigError, DataError, FairDistillError, check_choice
+from ._common import as_weights, warn
 
 # The kernel definitions of fairdistill.nn.mmd, repeated so that importing the metrics needs neither torch nor POT
 # (a test checks that both agree).

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, DataError
-from ._common import (as_1d, as_labels, as_weights, check_choice, check_lengths, encode_groups, safe_div, warn, wcount,
+from ..errors import ConfigError, DataError, check_choice
+from ._common import (as_1d, as_labels, as_weights, check_lengths, encode_groups, safe_div, warn, wcount,
                       weighted_groups, with_table)
 
 METHODS = ("between_groups", "to_overall")

@@ -16,8 +16,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, DataError
-from ._common import (MetricWarning, as_1d, check_choice, check_lengths, safe_div, warn, wcount, weighted_groups,
+from ..errors import ConfigError, DataError, check_choice
+from ._common import (MetricWarning, as_1d, check_lengths, safe_div, warn, wcount, weighted_groups,
                       with_table)
 
 SMOOTHING = {"reference": (2.0, 4.0), "foulds": (0.5, 1.0), "none": (0.0, 0.0)}

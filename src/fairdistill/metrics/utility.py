@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from ..errors import DataError
-from ._common import as_labels, as_weights, check_choice, check_lengths, safe_div, warn
+from ..errors import DataError, check_choice
+from ._common import as_labels, as_weights, check_lengths, safe_div, warn
 
 
 def _prepare(y_true, y_pred, sample_weight):

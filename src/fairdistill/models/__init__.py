@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..errors import ConfigError, DataError, did_you_mean
-from ..methods.base import Param, non_negative, positive
+from ..errors import ConfigError, DataError, check_name, did_you_mean
+from ..params import Param, non_negative, positive
 from ..seeding import random_state
 from ..torchutil import resolve_device, single_thread, to_tensor, torch_seed
 from .torch_train import TrainConfig, predict_logits, softmax_np, train_classifier
@@ -246,8 +246,7 @@ MODELS: dict[str, type[Classifier]] = {c.name: c for c in (ConvNetClassifier, ML
 
 def model_class(name: str) -> type[Classifier]:
     """The classifier called ``name``; an unknown name is a ConfigError with the closest name and the choices."""
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}{did_you_mean(name, MODELS)}; choose one of: {', '.join(MODELS)}")
+    check_name(name, "model", MODELS)
     return MODELS[name]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import ConfigError, did_you_mean
+from ..errors import ConfigError, check_name
 from .convnet import ConvNet, norm_layer
 
 
@@ -131,9 +131,7 @@ ARCHS = {"convnet": ConvNet, "mlp": MLP, "alexnet": AlexNet, "vgg11": VGG11, "re
 
 def build(name: str, in_channels: int = 3, n_classes: int = 10, image_size=32, **options) -> nn.Module:
     """Make the network ``name`` (one of ``ARCHS``) for the given input shape and class count."""
-    if name not in ARCHS:
-        raise ConfigError(f"architecture {name!r} is unknown{did_you_mean(name, ARCHS)}; choose one of "
-                          f"{sorted(ARCHS)}")
+    check_name(name, "architecture", sorted(ARCHS))
     try:
         return ARCHS[name](in_channels=in_channels, n_classes=n_classes, image_size=image_size, **options)
     except TypeError as err:

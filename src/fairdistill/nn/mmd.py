@@ -11,9 +11,10 @@ from typing import Sequence
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_choice
 
 DEFAULT_SIGMAS = (1.0, 10.0, 20.0, 30.0, 40.0, 50.0)
+ESTIMATORS = ("biased", "unbiased", "weighted")
 MEDIAN_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
@@ -43,6 +44,7 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, sigmas: Sequence[float] | str = DEFAU
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ConfigError(f"mmd2 needs two 2-D arrays with the same number of columns; got {tuple(x.shape)} and "
                           f"{tuple(y.shape)}")
+    check_choice(estimator, "estimator", ESTIMATORS)
     if isinstance(sigmas, str):
         if sigmas != "median":
             raise ConfigError(f"bandwidth {sigmas!r} is unknown; use 'median' or a list of sigmas")
@@ -56,8 +58,6 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, sigmas: Sequence[float] | str = DEFAU
             raise ConfigError("the unbiased MMD needs at least 2 rows in each set")
         return ((kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (n * (n - 1))
                 - 2 * kxy.mean())
-    if estimator == "weighted":
-        a = torch.full((m,), 1.0 / m, dtype=x.dtype, device=x.device) if weights_x is None else weights_x / weights_x.sum()
-        b = torch.full((n,), 1.0 / n, dtype=y.dtype, device=y.device) if weights_y is None else weights_y / weights_y.sum()
-        return a @ kxx @ a + b @ kyy @ b - 2 * a @ kxy @ b
-    raise ConfigError(f"estimator {estimator!r} is unknown; use biased, unbiased or weighted")
+    a = torch.full((m,), 1.0 / m, dtype=x.dtype, device=x.device) if weights_x is None else weights_x / weights_x.sum()
+    b = torch.full((n,), 1.0 / n, dtype=y.dtype, device=y.device) if weights_y is None else weights_y / weights_y.sum()
+    return a @ kxx @ a + b @ kyy @ b - 2 * a @ kxy @ b

@@ -31,7 +31,8 @@ from ...nn.augment import DEFAULT_STRATEGY, dsa, parse_strategy
 from ...nn.convnet import ConvNet
 from ...progress import Progress, log
 from ...torchutil import resolve_device, to_tensor
-from ..base import Method, Param, positive
+from ..base import Method
+from ...params import Param, positive
 from .clustering import kmeans
 from .matching import REDUCTIONS
 from .samplers import SAMPLERS, ClassSampler, initial_rows

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ...models.torch_train import TrainConfig, train_classifier
-from ..base import Param, positive
+from ...params import Param, positive
 from .base import Context, Distiller, shared_params
 from .matching import MATCHES, gradient_distance, group_gradients, reduce_groups
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from ..base import Param
+from ...params import Param
 from .base import Context, Distiller, shared_params
 from .matching import embedding_loss
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import ConfigError
+from ...errors import ConfigError, check_choice
 
 MATCHES = ("ours", "mse", "cos")
 REDUCTIONS = ("sum", "mean")
@@ -41,11 +41,8 @@ def group_means(feats: torch.Tensor, gid: torch.Tensor, n_groups: int) -> torch.
 
 
 def reduce_groups(per_group: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "sum":
-        return per_group.sum()
-    if reduction == "mean":
-        return per_group.mean()
-    raise ConfigError(f"group_reduction={reduction!r} is unknown; use one of {list(REDUCTIONS)}")
+    check_choice(reduction, "group_reduction", REDUCTIONS)
+    return per_group.sum() if reduction == "sum" else per_group.mean()
 
 
 def embedding_loss(real: torch.Tensor, syn: torch.Tensor, gid: torch.Tensor | None = None, n_groups: int = 0,
@@ -67,8 +64,7 @@ def gradient_distance(real: Sequence[torch.Tensor], syn: Sequence[torch.Tensor],
     of all flattened tensors. With ``grouped=True`` each real tensor has a leading group axis and the result is the
     vector of per-group distances.
     """
-    if match not in MATCHES:
-        raise ConfigError(f"match={match!r} is unknown; use one of {list(MATCHES)}")
+    check_choice(match, "match", MATCHES)
     lead = 1 if grouped else 0
     real = [r if grouped else r.unsqueeze(0) for r in real]
     n = real[0].shape[0]
@@ -125,6 +121,7 @@ def group_gradients(net: nn.Module, x: torch.Tensor, y: torch.Tensor, gid: torch
     ``how="loop"``: one ``autograd.grad`` per group on the shared graph (``retain_graph``): cost grows with |P|.
     ``how="auto"``: hooks when ``hooks_supported(net)``, else loop.
     """
+    check_choice(how, "how", ("auto", "hooks", "loop"))
     if how == "auto":
         how = "hooks" if hooks_supported(net) else "loop"
     local, counts = present_groups(gid, n_groups)
@@ -138,8 +135,6 @@ def group_gradients(net: nn.Module, x: torch.Tensor, y: torch.Tensor, gid: torch
             loss = (ce * mask).sum() / counts[p].to(ce.dtype)
             per.append(torch.autograd.grad(loss, params, retain_graph=p + 1 < len(counts)))
         return [torch.stack([g[k] for g in per]).detach() for k in range(len(params))]
-    if how != "hooks":
-        raise ConfigError(f"how={how!r} is unknown; use auto, hooks or loop")
     if not hooks_supported(net):
         raise ConfigError("how='hooks' needs a network without BatchNorm or in-place layers; use how='loop'")
 

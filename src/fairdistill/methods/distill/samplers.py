@@ -14,15 +14,14 @@ import math
 import numpy as np
 import torch
 
-from ...errors import ConfigError
+from ...errors import check_choice
 
 SAMPLERS = ("uniform", "stratified")
 
 
 class ClassSampler:
     def __init__(self, y: np.ndarray, gid: np.ndarray, n_classes: int, mode: str = "uniform"):
-        if mode not in SAMPLERS:
-            raise ConfigError(f"sampler={mode!r} is unknown; use one of {list(SAMPLERS)}")
+        check_choice(mode, "sampler", SAMPLERS)
         self.mode = mode
         y, gid = np.asarray(y), np.asarray(gid)
         self.by_class = [torch.from_numpy(np.flatnonzero(y == c)) for c in range(n_classes)]

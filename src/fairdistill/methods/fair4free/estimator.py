@@ -48,11 +48,12 @@ import numpy as np
 import torch
 
 from ...dataset import UNASSIGNED, FairDataset, SyntheticSet, select_axes
-from ...errors import ConfigError, DataError
+from ...errors import ConfigError, DataError, check_choice
 from ...models import require as require_model
 from ...progress import Progress, log
 from ...torchutil import resolve_device, to_tensor, torch_seed
-from ..base import GROUPS, SEED, Method, Param, non_negative, positive
+from ..base import GROUPS, Method
+from ...params import Param, SEED, non_negative, positive
 from .parity import parity_offsets
 from .penalty import PENALTIES
 from .selection import (BACC_SLACK, SELECTION_MODELS, SHIFT_STEPS, SHIFT_STOP, select_label_shift,
@@ -550,13 +551,11 @@ class Fair4Free(Method):
             raise ConfigError(f"n={n!r} must be a positive whole number of rows (e.g. 1000)")
         if seed is not None:
             seed = SEED.coerce(seed)
-        if source not in ("student", "prior"):
-            raise ConfigError(f"source={source!r} is unknown; use 'student' or 'prior'")
+        check_choice(source, "source", ("student", "prior"))
         if s_mode is None:
             s_mode = self.s_mode_
-        elif s_mode not in S_MODES:
-            raise ConfigError(f"s_mode={s_mode!r} is not one of {list(S_MODES)}")
-        elif s_mode == "auto":
+        check_choice(s_mode, "s_mode", S_MODES)
+        if s_mode == "auto":
             raise ConfigError("s_mode='auto' is chosen once, at fit time (the model's s_mode_); pass a mode, or None "
                               "for the fitted choice")
         if s_mode == "fixed" and self.s_group >= len(self.groups_):

@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from ...errors import ConfigError
+from ...errors import ConfigError, check_choice
 from ...nn.mmd import gaussian_kernel_sum, median_bandwidths
 
 PENALTIES = ("analytic", "dcor", "mmd")
@@ -99,10 +99,9 @@ def dcor2(z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
 def independence_penalty(kind: str, *, mu: torch.Tensor, logvar: torch.Tensor,
                          groups: torch.Tensor, n_groups: int, batch_size: int) -> torch.Tensor:
     """The teacher's penalty: ``"analytic"`` (V^2 on the posteriors), ``"dcor"`` or ``"mmd"`` (on the means)."""
+    check_choice(kind, "penalty", PENALTIES)
     if kind == "analytic":
         return v2_analytic(mu, logvar, groups, n_groups, batch_size)
     if kind == "dcor":  # on the posterior means: on samples z the encoder can game it by inflating sigma
         return dcor2(mu, torch.nn.functional.one_hot(groups, n_groups))
-    if kind == "mmd":  # on the posterior means, for the same reason
-        return kernel_v2(mu, groups, n_groups)
-    raise ConfigError(f"penalty={kind!r} is unknown; use one of {list(PENALTIES)}")
+    return kernel_v2(mu, groups, n_groups)  # "mmd": on the posterior means, for the same reason

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...errors import ConfigError
+from ...errors import ConfigError, check_choice
 from ...nn.mmd import median_bandwidths, mmd2
 from .teacher import kl_standard_normal, reparameterise
 
@@ -65,13 +65,12 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, n_proj: int = 128, p: i
 def distillation_distance(kind: str, z: torch.Tensor, z_student: torch.Tensor,
                           generator: torch.Generator | None = None) -> torch.Tensor:
     """Dist(z, z') for ``kind`` in LOSSES (see the module docstring)."""
+    check_choice(kind, "student_loss", LOSSES)
     if kind == "paper":
         return (z - z_student).abs().sum(1).mean()
     if kind == "mmd":  # median heuristic on 256 rows of each set: same bandwidths, O(256^2) instead of O(B^2)
         return mmd2(z, z_student, sigmas=median_bandwidths(z, z_student, max_rows=256))
-    if kind == "swd":
-        return sliced_wasserstein(z, z_student, generator=generator)
-    raise ConfigError(f"student_loss={kind!r} is unknown; use one of {list(LOSSES)}")
+    return sliced_wasserstein(z, z_student, generator=generator)  # "swd"
 
 
 def student_epoch(student: Student, opt: torch.optim.Optimizer, mu_t: torch.Tensor, logvar_t: torch.Tensor, *,

@@ -39,7 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from ...errors import ConfigError, SolverError
+from ...errors import ConfigError, SolverError, check_choice
 from .parallel import parallel_map, row_ranges
 
 SOLVERS = ("accpm", "highs")
@@ -545,12 +545,11 @@ def solve_inner(c: np.ndarray, A: np.ndarray, solver: str = "accpm", lam0: np.nd
                 **kw) -> InnerResult:
     """Solve F(C) with ``solver``: "accpm" (cutting planes + exact repair, warm-started from ``lam0``; ``kw`` are
     ``InnerSolver``'s options) or "highs" (one HiGHS LP; ignores ``lam0``; ``kw`` may hold margin and tol)."""
+    check_choice(solver, "solver", SOLVERS)
     if solver == "accpm":
         return InnerSolver(c, A, **kw).solve(lam0)
-    if solver == "highs":
-        other = sorted(set(kw) - set(HIGHS_OPTIONS))
-        if other:
-            raise ConfigError(f"solver='highs' accepts only the options {list(HIGHS_OPTIONS)}; got {other} "
-                              "(the others belong to solver='accpm')")
-        return solve_highs(c, A, **kw)
-    raise ConfigError(f"solver={solver!r} is unknown; choose one of {list(SOLVERS)}")
+    other = sorted(set(kw) - set(HIGHS_OPTIONS))
+    if other:
+        raise ConfigError(f"solver='highs' accepts only the options {list(HIGHS_OPTIONS)}; got {other} "
+                          "(the others belong to solver='accpm')")
+    return solve_highs(c, A, **kw)

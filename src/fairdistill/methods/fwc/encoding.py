@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...dataset import FairDataset, group_ids, select_axes
-from ...errors import ConfigError, DataError
+from ...errors import DataError, check_choice
 
 COSTS = ("l1", "sqeuclidean")
 
@@ -99,8 +99,7 @@ class Encoded:
 
 def encode(data: FairDataset, groups: str = "joint", cost: str = "l1") -> Encoded:
     """Encode a tabular FairDataset; D is the joint tuple of the chosen axes ("joint" or "single:<axis>")."""
-    if cost not in COSTS:
-        raise ConfigError(f"cost={cost!r} is unknown; choose one of {list(COSTS)}")
+    check_choice(cost, "cost", COSTS)
     if data.modality != "tabular":
         raise DataError(f"coresets need tabular data; {data.name} is {data.modality}")
     X = np.asarray(data.X, dtype=np.float64).reshape(len(data), -1)

@@ -16,7 +16,8 @@ import numpy as np
 
 from ...dataset import FairDataset, SyntheticSet
 from ...errors import ConfigError, DataError, SolverError
-from ..base import GROUPS, Method, Param, resolve_size
+from ..base import GROUPS, Method, resolve_size
+from ...params import Param
 from .allocation import allocate_cells, cell_counts
 from .dual import SOLVERS, fairness_matrix, solve_inner
 from .encoding import COSTS, Encoded, encode

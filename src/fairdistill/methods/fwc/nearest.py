@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ConfigError
+from ...errors import ConfigError, check_choice
 from .parallel import parallel_map, row_ranges
 
 def default_chunk(m: int) -> int:
@@ -56,8 +56,7 @@ class CellNearest:
     def __init__(self, X: np.ndarray, cell_start: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int,
                  cost: str = "l1", chunk_rows: int | None = None, device: str = "cpu", prune: bool = True,
                  block: int | None = None, precision: str = "auto", cell_dy: np.ndarray | None = None):
-        if precision not in PRECISIONS:
-            raise ConfigError(f"precision={precision!r} is unknown; choose one of {list(PRECISIONS)}")
+        check_choice(precision, "precision", PRECISIONS)
         self.X = np.asarray(X, dtype=np.float64)
         self.cell_start = np.asarray(cell_start, dtype=np.int64)
         if np.any(np.diff(self.cell_start) < 1):

@@ -24,10 +24,11 @@ import torch
 from ...dataset import FairDataset, SyntheticSet, group_ids
 from ...errors import ConfigError, DataError
 from ...torchutil import resolve_device
-from ..base import Method, Param, positive
+from ..base import Method
+from ...params import Param, positive
 from .generators import VARIANTS
 from .hierarchy import GroupHierarchy
-from .training import GeneratorConfig, discriminator_score, draw, generate, train_generators
+from .training import BANDWIDTHS, SELECTIONS, GeneratorConfig, discriminator_score, draw, generate, train_generators
 
 
 def equal_sample(s: np.ndarray, y: np.ndarray, n_per_cell: int, rng: np.random.Generator) -> np.ndarray:
@@ -93,14 +94,14 @@ class IntersectionalAugmentation(Method):
         Param("lr", float, 0.1, "Adam learning rate of the generators", check=positive),
         Param("bandwidth", str, "reference", "MMD kernel bandwidths: reference (sigmas 1,10,...,50, for z-scored "
               "features) or median (median pairwise distance x 1/4..4, fixed once on the training rows)",
-              choices=("reference", "median")),
+              choices=BANDWIDTHS),
         Param("parent_grad", bool, True, "let gradients flow through the parent MMD terms (the paper's loss); "
               "false reproduces the reference code, where only the target term trains"),
         Param("fresh_parent_targets", bool, False, "draw a fresh parent batch as the MMD target of each parent term; "
               "false (reference) reuses the generator's input batch"),
         Param("selection", str, "discriminator", "round selection: discriminator (real-vs-generated MLP balanced "
               "accuracy closest to 0.5) or mmd (unbiased MMD^2 between fresh real and generated rows)",
-              choices=("discriminator", "mmd")),
+              choices=SELECTIONS),
         Param("max_groups", int, 64, "error when the sensitive axes form more intersectional groups than this",
               check=positive),
         Param("single_axis", str, "error", "with one sensitive axis there are no parents: error (default) or "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...errors import ConfigError
+from ...errors import check_choice
 
 VARIANTS = ("simple", "intermediate", "complex")
 
@@ -57,6 +57,5 @@ _CLASSES = {"simple": SimpleGenerator, "intermediate": IntermediateGenerator, "c
 
 def make_generator(variant: str, p: int, d: int, generator: torch.Generator | None = None) -> nn.Module:
     """A generator of the named variant for p parents and d features."""
-    if variant not in _CLASSES:
-        raise ConfigError(f"generator variant {variant!r} is unknown; use one of {list(VARIANTS)}")
+    check_choice(variant, "variant", VARIANTS)
     return _CLASSES[variant](p, d, generator)

@@ -26,12 +26,16 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ...errors import ConfigError
+from ...errors import check_choice
 from ...nn.mmd import DEFAULT_SIGMAS, median_bandwidths, mmd2
 from ...progress import Progress
 from ...seeding import random_state
 from .generators import make_generator
 from .hierarchy import GroupHierarchy
+
+
+BANDWIDTHS = ("reference", "median")
+SELECTIONS = ("discriminator", "mmd")
 
 
 @dataclass
@@ -49,13 +53,12 @@ class GeneratorConfig:
 
 def resolve_sigmas(bandwidth: str, X: torch.Tensor, rng: np.random.Generator) -> tuple[float, ...]:
     """Kernel bandwidths: the reference set, or the median heuristic on (up to 2048) training rows, fixed once."""
+    check_choice(bandwidth, "bandwidth", BANDWIDTHS)
     if bandwidth == "reference":
         return DEFAULT_SIGMAS
-    if bandwidth == "median":
-        idx = torch.as_tensor(rng.choice(len(X), size=min(len(X), 2048), replace=False), device=X.device)
-        half = len(idx) // 2
-        return median_bandwidths(X[idx[:half]], X[idx[half:]])
-    raise ConfigError(f"bandwidth={bandwidth!r} is unknown; use 'reference' or 'median'")
+    idx = torch.as_tensor(rng.choice(len(X), size=min(len(X), 2048), replace=False), device=X.device)
+    half = len(idx) // 2
+    return median_bandwidths(X[idx[:half]], X[idx[half:]])
 
 
 def draw(X: torch.Tensor, idx: np.ndarray, n: int, rng: np.random.Generator) -> torch.Tensor:
@@ -138,8 +141,7 @@ def train_generators(hier: GroupHierarchy, X: torch.Tensor, variants: dict[int, 
     Returns ({label: generator in eval mode}, history) with history = {"sigmas", "rounds": [{label: score}],
     "best_round": {label: round}, "last_loss": {label: float}}.
     """
-    if cfg.selection not in ("discriminator", "mmd"):
-        raise ConfigError(f"selection={cfg.selection!r} is unknown; use 'discriminator' or 'mmd'")
+    check_choice(cfg.selection, "selection", SELECTIONS)
     rng = np.random.default_rng(seed)
     tgen = torch.Generator().manual_seed(seed)
     sigmas = resolve_sigmas(cfg.bandwidth, X, rng)
