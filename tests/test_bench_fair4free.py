@@ -85,7 +85,7 @@ def test_resume_reuses_cached_runs_and_summarises_every_case(tmp_path, data_dir)
     only = paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/sex")
     assert [(r["sensitive"], r.get("marker")) for r in only["runs"]] == [("sex", "kept")]
     assert [json.loads(line)["sensitive"] for line in cache.read_text().splitlines()] == ["sex", "race"]
-    with pytest.raises(ConfigError, match="unknown case"):
+    with pytest.raises(ConfigError, match=r"^unknown fair4free-paper case\(s\) \['compas/age'\]; did you mean 'compas/race'"):
         paper(tmp_path, data_dir=data_dir, quick=True, cases="compas/age")
     # the baselines have their own log: without it, a resume recomputes them alone
     base = tmp_path / "fair4free-paper.baselines.jsonl"

@@ -78,7 +78,7 @@ def test_paired_differences_and_their_standard_error():
 
 
 def test_bad_options():
-    with pytest.raises(ConfigError, match="unknown case"):
+    with pytest.raises(ConfigError, match=r"^unknown fair4free-smode case\(s\) \['compas/age'\]"):
         S.run("unused", cases="compas/age")
     with pytest.raises(ConfigError, match="seeds=0"):
         S.run("unused", seeds=0)

@@ -324,3 +324,11 @@ def test_check_choice_raises_the_requested_error_and_accepts_members():
     check_choice(None, "average", ("binary", None))
     with pytest.raises(DataError, match=r"^modality='tabel' is unknown; did you mean 'table'\?; use one of 'table'"):
         check_choice("tabel", "modality", ("table", "image"), error=DataError)
+
+
+def test_check_members_names_each_unknown_value_once_in_the_given_order():
+    from fairdistill.errors import check_members
+    check_members(["crime", "drug"], "fwc-paper dataset(s)", ("crime", "drug", "german"))
+    with pytest.raises(ConfigError, match=r"^unknown suite dataset\(s\) \['germany', 'x'\]; did you mean 'german'\?; "
+                                          r"choose from: crime, german$"):
+        check_members(["germany", "crime", "x", "germany"], "suite dataset(s)", ("crime", "german"))

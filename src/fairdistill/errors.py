@@ -42,6 +42,15 @@ def check_name(name, kind: str, names) -> None:
         raise ConfigError(f"unknown {kind} {name!r}{did_you_mean(name, names)}; choose one of: {', '.join(names)}")
 
 
+def check_members(values, name: str, choices) -> None:
+    """Raise ``ConfigError("unknown <name> ['x'][; did you mean ...]; choose from: a, b")`` for the ``values`` (a
+    list a user gave, e.g. a suite's datasets) that are not among ``choices``."""
+    bad = [v for v in dict.fromkeys(values) if v not in choices]
+    if bad:
+        raise ConfigError(f"unknown {name} {bad}{did_you_mean(bad, choices)}; choose from: "
+                          f"{', '.join(map(str, choices))}")
+
+
 def did_you_mean(names, choices, *, cutoff: float = 0.6, show=repr) -> str:
     """``"; did you mean 'x'?"`` for the closest choice to each of ``names`` (difflib ratio >= ``cutoff``), each shown
     by ``show``; "" when none is close."""

@@ -48,7 +48,7 @@ import numpy as np
 
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..errors import ConfigError
+from ..errors import check_members
 from ..progress import log
 from .common import check_data, check_seeds, config_key, mean_std
 from .runlog import RunLog
@@ -366,10 +366,7 @@ def _setup(seeds: int | None, quick: bool, cases, suite: str = "fair4free-paper"
     check_seeds(seeds)
     n_seeds = seeds if seeds is not None else (1 if quick else 10)
     chosen = [tuple(c.split("/")) for c in cases.split(",")] if isinstance(cases, str) else list(cases or CASES)
-    bad = [c for c in chosen if c not in CASES]
-    if bad:
-        raise ConfigError(f"{suite}: unknown case(s) {['/'.join(c) for c in bad]}; choose from "
-                          f"{', '.join('/'.join(c) for c in CASES)}")
+    check_members(["/".join(c) for c in chosen], f"{suite} case(s)", ["/".join(c) for c in CASES])
     return n_seeds, chosen, _models(0, quick)
 
 

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, check_choice
+from ..errors import ConfigError, check_choice, check_members
 from ..fileio import save_figure, write_text
 from ..progress import log
 from .common import check_data, check_seeds, reject_ignored
@@ -335,10 +335,8 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     if jobs < 1:
         raise ConfigError(f"jobs={jobs} must be >= 1")
     check_seeds(seeds, "evaluation repeats per set")
-    for given, known, what in ((datasets, DATASETS, "datasets"), (methods, METHODS, "methods")):
-        unknown = sorted(set(given or ()) - set(known))
-        if unknown:
-            raise ConfigError(f"{what}={unknown} are not in this suite; choose from {list(known)}")
+    check_members(list(datasets or ()), "fairdd-paper dataset(s)", DATASETS)
+    check_members(list(methods or ()), "fairdd-paper method(s)", METHODS)
     check_data(datasets or DATASETS, data_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     p = PROTOCOLS[name]

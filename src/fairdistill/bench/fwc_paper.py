@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, did_you_mean
+from ..errors import check_members
 from .common import check_data, check_seeds, config_key, mean_std
 from .runlog import RunLog
 
@@ -376,10 +376,7 @@ def _setup(seeds: int | None, quick: bool, device: str, datasets) -> tuple[dict,
     check_seeds(seeds)
     given = datasets if isinstance(datasets, (list, tuple)) else str(datasets).split(",") if datasets else []
     chosen = [str(d).strip() for d in given]
-    bad = [d for d in chosen if d not in DATASETS]
-    if bad:
-        raise ConfigError(f"fwc-paper: unknown dataset(s) {bad}{did_you_mean(bad, DATASETS)}; choose from "
-                          f"{list(DATASETS)} (--set datasets=crime,drug)")
+    check_members(chosen, "fwc-paper dataset(s)", DATASETS)
     if quick:
         plan = {d: (SIZES[d][:1], seeds or 1) for d in chosen or QUICK_DATASETS}
         methods = QUICK_METHODS

@@ -41,7 +41,7 @@ import numpy as np
 from .. import metrics
 from ..dataset import SyntheticSet
 from ..datasets import load
-from ..errors import ConfigError
+from ..errors import ConfigError, check_members
 from ..fileio import read_json
 from ..methods.intersectional import EqualSampling, IntersectionalAugmentation
 from ..methods.intersectional.estimator import REFERENCE_MLP
@@ -258,11 +258,8 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                     (("compas",) if quick else DATASETS))
     methods = list(methods.split(",") if isinstance(methods, str) else methods or
                    (["erm", "equal-sampling", "aug-reference"] if quick else DEFAULT_METHODS))
-    bad = sorted(set(datasets) - set(AXES)) + sorted(set(methods) - {"erm", "erm-balanced", "equal-sampling",
-                                                                       *VARIANTS})
-    if bad:
-        raise ConfigError(f"intersectional: unknown dataset(s)/method(s) {bad}; datasets {sorted(AXES)}, methods "
-                          f"erm, erm-balanced, equal-sampling, {', '.join(VARIANTS)}")
+    check_members(datasets, "intersectional dataset(s)", sorted(AXES))
+    check_members(methods, "intersectional method(s)", ["erm", "erm-balanced", "equal-sampling", *VARIANTS])
     check_data(datasets, data_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "intersectional.json"
