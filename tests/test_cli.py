@@ -81,7 +81,7 @@ def test_image_run_evaluate_prints_deo(capsys, tmp_path, data_dir):
     (["run", "nope", "--dataset", "adult"], "unknown method 'nope'"),
     (["run", "random", "--dataset", "cmnist-fg", "--ipc", "100000"], "ipc=100000 exceeds"),
     (["run", "random", "--dataset", "adult", "--size", "1e9"], "has only"),
-    (["run", "random", "--dataset", "adult", "--sensitive", "height"], "no sensitive attribute ['height']"),
+    (["run", "random", "--dataset", "adult", "--sensitive", "height"], "unknown sensitive attribute(s) of dataset 'adult' ['height']; choose from: "),
     (["run", "random", "--dataset", "adult", "--data-option", "protocol=magic"], "protocol"),
     (["run", "random", "--dataset", "adult", "--resume"], "no checkpoint"),
 ])
@@ -157,7 +157,7 @@ def test_console_script_exit_status_without_traceback(tmp_path):
 
 def test_bench_set_options_are_checked_against_the_suite(capsys, tmp_path):
     code, _, err = run(capsys, "bench", "fwc-scale", "--set", "bogus=1", "--out", tmp_path)
-    assert code == 2 and "no option(s) ['bogus']" in err and "ns" in err
+    assert code == 2 and "unknown option(s) of bench fwc-scale ['bogus']; choose from: ns (--set KEY=VALUE)" in err
     assert list(tmp_path.iterdir()) == []
     code, out, _ = run(capsys, "bench", "list")
     assert code == 0 and "fairdd-paper" in out and "intersectional" in out
@@ -218,7 +218,7 @@ def parse_error(capsys, *argv):
     (["run", "fair4free", "--dataset", "adult", "--n-samples", "0", "--out", "o"], "fairdistill run fair4free",
      "argument --n-samples: 0 must be > 0"),
     (["run", "fwc", "--dataset", "adult", "--preset", "papr", "--out", "o"], "fairdistill run fwc",
-     "argument --preset: 'papr' is unknown; did you mean 'paper'?; use one of 'default', 'paper'"),
+     "argument --preset: 'papr' is unknown; did you mean 'paper'?; choose from: 'default', 'paper'"),
     (["run", "uniform", "--dataset", "german", "--evaluate", "svm", "--out", "o"], "fairdistill run uniform",
      "argument --evaluate: invalid choice: 'svm'"),
     (["evaluate", "runs/x", "--epochz", "3"], "fairdistill evaluate", "did you mean --epochs?"),
@@ -302,7 +302,7 @@ def test_run_evaluate_model_is_checked_before_the_data_is_loaded(capsys, tmp_pat
     monkeypatch.setattr(datasets, "load", boom)
     code, _, err = run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", tmp_path / "o",
                        "--evaluate", "convnet")
-    assert code == 2 and "model 'convnet' is for image data but this data is tabular; choose one of: mlp" in err
+    assert code == 2 and "model 'convnet' is for image data but this data is tabular; choose from: mlp" in err
     assert list(tmp_path.iterdir()) == []
 
 

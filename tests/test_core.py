@@ -314,7 +314,7 @@ def test_an_unknown_choice_names_itself_the_closest_choice_and_all_choices(call,
     with pytest.raises(ConfigError) as err:
         call()
     msg = str(err.value)
-    assert msg.startswith(prefix + " is unknown") and "; use one of " in msg and "\n" not in msg
+    assert msg.startswith(prefix + " is unknown") and "; choose from: " in msg and "\n" not in msg
     close = {"instanse": "'instance'", "summ": "'sum'", "simpel": "'simple'"}.get(prefix.split("'")[1])
     assert (f"did you mean {close}?" in msg) if close else "did you mean" not in msg
 
@@ -322,7 +322,7 @@ def test_an_unknown_choice_names_itself_the_closest_choice_and_all_choices(call,
 def test_check_choice_raises_the_requested_error_and_accepts_members():
     from fairdistill.errors import check_choice
     check_choice(None, "average", ("binary", None))
-    with pytest.raises(DataError, match=r"^modality='tabel' is unknown; did you mean 'table'\?; use one of 'table'"):
+    with pytest.raises(DataError, match=r"^modality='tabel' is unknown; did you mean 'table'\?; choose from: 'table'"):
         check_choice("tabel", "modality", ("table", "image"), error=DataError)
 
 

@@ -508,7 +508,7 @@ def test_s_mode_of_a_draw_can_differ_from_the_fitted_one(toy):
     assert not torch.equal(m._label_offsets("student", "sample"), m._label_offsets("student", "counterfactual"))
     with pytest.raises(ConfigError, match="needs the q\\(s \\| z\\) classifier"):
         m.sample(10, s_mode="posterior")
-    with pytest.raises(ConfigError, match="s_mode='nope' is unknown; use one of "):
+    with pytest.raises(ConfigError, match="s_mode='nope' is unknown; choose from: "):
         m.sample(10, s_mode="nope")
     with pytest.raises(ConfigError, match=r"^s_group=7 but the model has only 2 groups; give 0\.\.1$"):
         Fair4Free(s_group=7, **FAST).fit(toy).sample(10, s_mode="fixed")

@@ -125,7 +125,7 @@ def test_loading_is_deterministic_per_seed(splits, data_dir):
 @pytest.mark.parametrize("options, match", [
     ({"protocol": "standard"}, "protocol"), ({"max_rows": 10}, "max_rows"), ({"max_rows": "many"}, "max_rows"),
     ({"n_components": 0}, "n_components"), ({"colour_groups": 3}, "colour_groups"),
-    ({"bias_ratio": 1.5}, "bias_ratio"), ({"colours": 2}, "no option")])
+    ({"bias_ratio": 1.5}, "bias_ratio"), ({"colours": 2}, "unknown option")])
 def test_bad_options_raise_one_line_config_errors(options, match, data_dir):
     with pytest.raises(ConfigError, match=match) as err:
         load_splits("cmnist-pca", data_dir=data_dir, **options)

@@ -44,8 +44,8 @@ def test_archs_forward(name, size):
 def test_build_unknown():
     with pytest.raises(ConfigError):
         build("lenet")
-    with pytest.raises(ConfigError, match=r"^unknown architecture 'resnet'; did you mean 'resnet18'\?; choose one "
-                                          r"of: alexnet, convnet, mlp, resnet18, vgg11$"):
+    with pytest.raises(ConfigError, match=r"^unknown architecture 'resnet'; did you mean 'resnet18'\?; choose "
+                                          r"from: alexnet, convnet, mlp, resnet18, vgg11$"):
         build("resnet")
 
 

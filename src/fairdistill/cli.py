@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
-from .errors import ConfigError, FairDistillError, did_you_mean
+from .errors import ConfigError, FairDistillError, check_members, did_you_mean
 
 EPILOG = ("Data is read from --data-dir, else $FAIRDISTILL_DATA, else ~/.cache/fairdistill. "
           "Every command is reproducible: same --seed, same result on the same machine with the same number of "
@@ -52,7 +52,7 @@ class _Parser(argparse.ArgumentParser):
         if message.startswith("unrecognized arguments:"):
             known = [o for o in self._option_string_actions if o.startswith("--")]
             given = [tok.split("=", 1)[0] for tok in message.split(":", 1)[1].split() if tok.startswith("--")]
-            hint = did_you_mean(given, known, cutoff=0.75, show=str)
+            hint = did_you_mean(given, known, cutoff=0.75, show=str)  # '--' lifts every ratio
         self.exit(2, f"{self.prog}: error: {message}{hint} (see {self.prog} --help)\n")
 
 
@@ -280,10 +280,7 @@ def cmd_bench(args) -> int:
     accepted = set(params) - {"out_dir", "data_dir", "seeds", "quick", "device"}
     extra = _pairs(args.set, "--set", f"{min(accepted)}=VALUE; bench {args.suite} accepts {', '.join(sorted(accepted))}"
                    if accepted else f"KEY=VALUE, but bench {args.suite} accepts none")
-    unknown = sorted(set(extra) - accepted)
-    if unknown:
-        raise ConfigError(f"bench {args.suite} has no option(s) {unknown}{did_you_mean(unknown, accepted)}; "
-                          f"accepted with --set: {sorted(accepted) or 'none'}")
+    check_members(sorted(extra), f"option(s) of bench {args.suite}", sorted(accepted), hint=" (--set KEY=VALUE)")
     extra = {k: _suite_value(args.suite, params[k], v) for k, v in extra.items()}
     args.out = args.out or ("runs/bench-quick" if args.quick else "benchmarks")
     out = Path(args.out)
@@ -389,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "mlp for tabular)")
     e.add_argument("--repeats", type=_typed(".evaluation:REPEATS"), default=None,
                    help="models trained with seeds seed..seed+R-1 (default: the method's recommendation, else 5)")
-    e.add_argument("--seed", type=_typed(".methods.base:SEED"), default=0, help="first model seed (0..2**32-1)")
+    e.add_argument("--seed", type=_typed(".params:SEED"), default=0, help="first model seed (0..2**32-1)")
     e.add_argument("--device", default="auto", help="auto, cpu, cuda")
     _data_args(e)
     og = e.add_argument_group("model options (default: the model's own, shown per model)")
@@ -439,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=_Formatter, epilog=EPILOG)
     _data_args(dm)
     dm.add_argument("--out", default="runs/demo", help="folder for the demo's run folders and report")
-    dm.add_argument("--seed", type=_typed(".methods.base:SEED"), default=0,
+    dm.add_argument("--seed", type=_typed(".params:SEED"), default=0,
                     help="seed of the data split and the methods (0..2**32-1)")
     _quiet_arg(dm)
     dm.set_defaults(fn=cmd_demo)

@@ -26,32 +26,36 @@ class SolverError(FairDistillError, RuntimeError):
     too tight to meet exactly); the message names the parameter to change."""
 
 
+#: how close (difflib ratio) a misspelt name must be to a choice for "did you mean" to name it ('fcw' -> 'fwc': 0.67)
+CLOSE = 0.6
+
+
 def check_choice(value, name: str, choices, *, error: type[FairDistillError] = ConfigError) -> None:
-    """Raise ``error("name=value is unknown[; did you mean ...]; use one of ...")`` unless ``value`` is in
-    ``choices`` (the hint only for a text value and text choices: a number is not misspelt)."""
+    """Raise ``error("name=value is unknown[; did you mean 'x'?]; choose from: 'a', 'b'")`` unless ``value`` is one
+    of ``choices`` (a number "is not accepted": it is not misspelt, so no hint)."""
     if value not in choices:
         spelt = isinstance(value, str) and all(isinstance(c, str) for c in choices)
-        hint = did_you_mean(value, choices, cutoff=0.75) if spelt else ""
-        raise error(f"{name}={value!r} is unknown{hint}; use one of {', '.join(map(repr, choices))}")
+        what = f"is unknown{did_you_mean(value, choices)}" if spelt else "is not accepted"
+        raise error(f"{name}={value!r} {what}; choose from: {', '.join(map(repr, choices))}")
 
 
 def check_name(name, kind: str, names) -> None:
-    """Raise ``ConfigError("unknown <kind> 'name'[; did you mean ...]; choose one of: a, b")`` unless ``name`` is
-    one of the registered ``names`` (datasets, methods, models, architectures), listed in their order."""
+    """Raise ``ConfigError("unknown <kind> 'x'[; did you mean 'y'?]; choose from: a, b")`` unless ``name`` is one
+    of the registered ``names`` (datasets, methods, models, architectures), listed in the order given."""
     if name not in names:
-        raise ConfigError(f"unknown {kind} {name!r}{did_you_mean(name, names)}; choose one of: {', '.join(names)}")
+        raise ConfigError(f"unknown {kind} {name!r}{did_you_mean(name, names)}; choose from: {', '.join(names)}")
 
 
-def check_members(values, name: str, choices) -> None:
-    """Raise ``ConfigError("unknown <name> ['x'][; did you mean ...]; choose from: a, b")`` for the ``values`` (a
-    list a user gave, e.g. a suite's datasets) that are not among ``choices``."""
+def check_members(values, what: str, choices, *, hint: str = "") -> None:
+    """Raise ``ConfigError("unknown <what> ['x'][; did you mean 'y'?]; choose from: a, b<hint>")`` for the
+    ``values`` a user listed (a suite's datasets, a method's parameters) that are not among ``choices``."""
     bad = [v for v in dict.fromkeys(values) if v not in choices]
     if bad:
-        raise ConfigError(f"unknown {name} {bad}{did_you_mean(bad, choices)}; choose from: "
-                          f"{', '.join(map(str, choices))}")
+        raise ConfigError(f"unknown {what} {bad}{did_you_mean(bad, choices)}; choose from: "
+                          f"{', '.join(map(str, choices)) or 'none'}{hint}")
 
 
-def did_you_mean(names, choices, *, cutoff: float = 0.6, show=repr) -> str:
+def did_you_mean(names, choices, *, cutoff: float = CLOSE, show=repr) -> str:
     """``"; did you mean 'x'?"`` for the closest choice to each of ``names`` (difflib ratio >= ``cutoff``), each shown
     by ``show``; "" when none is close."""
     import difflib

@@ -136,7 +136,7 @@ def check_model(model: str | None, modality: str) -> None:
     if kind != modality:
         fits = [name for name, cls in MODELS.items() if cls.modality == modality]
         raise ConfigError(f"model {model!r} is for {kind} data but this data is {modality}; "
-                          f"choose one of: {', '.join(fits)}")
+                          f"choose from: {', '.join(fits)}")
 
 
 def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, sensitive=None, data_dir=None,

@@ -376,7 +376,7 @@ def _setup(seeds: int | None, quick: bool, device: str, datasets) -> tuple[dict,
     check_seeds(seeds)
     given = datasets if isinstance(datasets, (list, tuple)) else str(datasets).split(",") if datasets else []
     chosen = [str(d).strip() for d in given]
-    check_members(chosen, "fwc-paper dataset(s)", DATASETS)
+    check_members(chosen, "fwc-paper dataset(s)", DATASETS, hint=" (--set datasets=crime,drug)")
     if quick:
         plan = {d: (SIZES[d][:1], seeds or 1) for d in chosen or QUICK_DATASETS}
         methods = QUICK_METHODS

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from ..dataset import FairDataset
-from ..errors import ConfigError, DataError, MissingDataError, check_name, did_you_mean
+from ..errors import ConfigError, DataError, MissingDataError, check_choice, check_members, check_name
 from ..params import Param
 from ..seeding import seed_range
 from .files import RemoteFile, dataset_root, search_roots
@@ -53,10 +53,7 @@ class DatasetSpec:
     def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Every declared option by name: the given value coerced and checked, else (or when None) the default."""
         declared = {p.name: p for p in self.options}
-        unknown = sorted(set(options) - set(declared))
-        if unknown:
-            raise ConfigError(f"dataset {self.name!r} has no option(s) {unknown}{did_you_mean(unknown, declared)}; "
-                              f"accepted: {sorted(declared) or 'none'}")
+        check_members(sorted(options), f"option(s) of dataset {self.name!r}", sorted(declared))
         out = {}
         for p in self.options:
             value = options.get(p.name)
@@ -171,9 +168,8 @@ def _resolve(name: str, sensitive, seed, options: Mapping[str, Any]) -> tuple[Da
     if sp.sensitive_from_data and not chosen:
         raise ConfigError(f"dataset {name!r} needs its sensitive column(s): --sensitive COL [COL ...] (Python: "
                           f"sensitive=[...])")
-    bad = [] if sp.sensitive_from_data else [a for a in chosen if a not in sp.sensitive]
-    if bad:
-        raise ConfigError(f"dataset {name!r} has no sensitive attribute {bad}; available: {list(sp.sensitive)}")
+    if not sp.sensitive_from_data:
+        check_members(chosen, f"sensitive attribute(s) of dataset {name!r}", list(sp.sensitive))
     if len(set(chosen)) != len(chosen):
         raise ConfigError(f"dataset {name!r}: sensitive {chosen} names an attribute twice; give distinct names")
     return sp, chosen, seed, typed
@@ -220,8 +216,7 @@ def build_splits(name: str, data_dir=None, sensitive=None, seed: int = 0, **opti
 def load(name: str, split: str = "train", data_dir=None, sensitive=None, seed: int = 0, **options) -> FairDataset:
     """One split of dataset ``name`` as a FairDataset (see ``names()`` and ``fairdistill datasets``)."""
     splits = load_splits(name, data_dir=data_dir, sensitive=sensitive, seed=seed, **options)
-    if split not in splits:
-        raise ConfigError(f"dataset {name!r} has no split {split!r}; available: {sorted(splits)}")
+    check_choice(split, "split", sorted(splits))
     return splits[split]
 
 

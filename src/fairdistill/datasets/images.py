@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..dataset import FairDataset
-from ..errors import ConfigError, DataError, MissingDataError, check_choice
+from ..errors import DataError, MissingDataError, check_choice
 from ..params import Param, positive
 from . import DatasetSpec, register
 from .files import RemoteFile, find_dir, find_file
@@ -345,8 +345,7 @@ def _load_celeba(data_dir, seed, sensitive, *, target: str, faithful: bool):
     the smallest (y, s) cell in every cell; centre crop 178, resize 64."""
     folder = find_dir("celeba", data_dir, "celeba", _CELEBA_HOW)
     files, names, attrs, part = _read_celeba_lists(folder)
-    if target not in names:
-        raise ConfigError(f"celeba: target={target!r} is not a CelebA attribute; choose one of {names}")
+    check_choice(target, "target", names)
     y, s = attrs[:, names.index(target)], attrs[:, names.index("Male")]
     rng = np.random.default_rng(int(seed))
     tr = np.flatnonzero(part == 0)

@@ -1,4 +1,5 @@
-"""Estimator base class: parameters are declared once and serve the constructor, validation, provenance and the CLI.
+"""Estimator base class: a method's parameters, declared once as ``Param`` objects (``params.py``), serve its
+constructor, validation, provenance and the CLI.
 
 A method subclasses ``Method``, lists its hyper-parameters as ``Param`` objects in ``params`` and implements
 ``_fit(data) -> SyntheticSet``. ``fit`` validates the input, runs ``_fit``, stores ``synthetic_`` and returns self.
@@ -16,7 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..dataset import FairDataset, SyntheticSet, select_axes
-from ..errors import ConfigError, DataError, did_you_mean
+from ..errors import ConfigError, DataError, check_members
 from ..params import SEED, Param, device_form
 
 
@@ -81,10 +82,7 @@ class Method(ABC):
     def set_params(self, **params: Any) -> "Method":
         """Set parameters, each checked as the constructor checks it; returns self (scikit-learn's protocol)."""
         spec = self.param_spec()
-        unknown = sorted(set(params) - set(spec))
-        if unknown:
-            raise ConfigError(f"{self.name}: unknown parameter(s) {unknown}{did_you_mean(unknown, spec)}; "
-                              f"accepted: {sorted(spec)}")
+        check_members(sorted(params), f"parameter(s) of {self.name}", sorted(spec))
         typed = {key: spec[key].coerce(value) for key, value in params.items()}
         self._check_params({**{k: getattr(self, k) for k in spec if hasattr(self, k)}, **typed})
         for key, value in typed.items():  # only once every value passed

@@ -173,7 +173,8 @@ def mmd(X, Y, bandwidth=DEFAULT_SIGMAS, estimator="unbiased", weights_x=None, we
     if m == 0 or n == 0:
         raise DataError(f"mmd needs rows on both sides; got {m} and {n}")
     if isinstance(bandwidth, str):
-        check_choice(bandwidth, "bandwidth", ("median",))
+        if bandwidth != "median":
+            raise ConfigError(f"bandwidth={bandwidth!r} is unknown; give 'median' or a list of positive sigmas")
         sigmas = median_bandwidths(x, y)
     else:
         sigmas = tuple(float(s) for s in np.atleast_1d(bandwidth))

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..errors import ConfigError, DataError, check_name, did_you_mean
+from ..errors import ConfigError, DataError, check_members, check_name
 from ..params import Param, non_negative, positive
 from ..seeding import random_state
 from ..torchutil import resolve_device, single_thread, to_tensor, torch_seed
@@ -62,10 +62,7 @@ class Classifier(ABC):
 
     def __init__(self, n_classes: int, seed: int = 0, device: str = "auto", **opts: Any):
         spec = {p.name: p for p in self.options}
-        unknown = sorted(set(opts) - set(spec))
-        if unknown:
-            raise ConfigError(f"model {self.name!r} has no option(s) {unknown}{did_you_mean(unknown, spec)}; "
-                              f"accepted: {sorted(spec)}")
+        check_members(sorted(opts), f"option(s) of model {self.name!r}", sorted(spec))
         self.opts = {k: p.coerce(opts.get(k, p.default)) for k, p in spec.items()}
         self.n_classes, self.seed, self.device = n_classes, seed, device
 
