@@ -332,3 +332,10 @@ def test_check_members_names_each_unknown_value_once_in_the_given_order():
     with pytest.raises(ConfigError, match=r"^unknown suite dataset\(s\) \['germany', 'x'\]; did you mean 'german'\?; "
                                           r"choose from: crime, german$"):
         check_members(["germany", "crime", "x", "germany"], "suite dataset(s)", ("crime", "german"))
+
+
+def test_selecting_an_unknown_sensitive_axis_is_a_data_error_naming_the_axes():
+    with pytest.raises(DataError, match=r"^unknown sensitive attribute\(s\) of t \['bb'\]; did you mean 'b'\?; "
+                                        r"choose from: a, b$"):
+        table().select_sensitive(["a", "bb"])
+    assert table().select_sensitive(["b", "a"]).sensitive_names == ["b", "a"]

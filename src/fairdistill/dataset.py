@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from .errors import DataError, check_choice
+from .errors import DataError, check_choice, check_members
 
 UNASSIGNED = -1  # s value of a synthetic sample whose group is meaningless (distilled images)
 
@@ -175,10 +175,7 @@ class FairDataset:
         """Keep only the named sensitive axes (in the given order); X, y, weights and the meta values are shared."""
         if names is None:
             return self
-        missing = [n for n in names if n not in self.sensitive_names]
-        if missing:
-            raise DataError(f"{self.name}: unknown sensitive attribute(s) {missing}; available: "
-                            f"{self.sensitive_names}")
+        check_members(names, f"sensitive attribute(s) of {self.name}", self.sensitive_names, error=DataError)
         cols = [self.sensitive_names.index(n) for n in names]
         vals = None if self.sensitive_values is None else [self.sensitive_values[c] for c in cols]
         return replace(self, s=self.s[:, cols], sensitive_names=list(names), sensitive_values=vals,

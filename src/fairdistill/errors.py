@@ -46,12 +46,13 @@ def check_name(name, kind: str, names) -> None:
         raise ConfigError(f"unknown {kind} {name!r}{did_you_mean(name, names)}; choose from: {', '.join(names)}")
 
 
-def check_members(values, what: str, choices, *, hint: str = "") -> None:
-    """Raise ``ConfigError("unknown <what> ['x'][; did you mean 'y'?]; choose from: a, b<hint>")`` for the
-    ``values`` a user listed (a suite's datasets, a method's parameters) that are not among ``choices``."""
+def check_members(values, what: str, choices, *, hint: str = "",
+                  error: type[FairDistillError] = ConfigError) -> None:
+    """Raise ``error("unknown <what> ['x'][; did you mean 'y'?]; choose from: a, b<hint>")`` for the ``values`` a
+    user listed (a suite's datasets, a method's parameters) that are not among ``choices``."""
     bad = [v for v in dict.fromkeys(values) if v not in choices]
     if bad:
-        raise ConfigError(f"unknown {what} {bad}{did_you_mean(bad, choices)}; choose from: "
+        raise error(f"unknown {what} {bad}{did_you_mean(bad, choices)}; choose from: "
                           f"{', '.join(map(str, choices)) or 'none'}{hint}")
 
 
