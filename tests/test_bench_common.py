@@ -52,3 +52,25 @@ def test_a_suite_checks_its_data_before_it_makes_its_folder(tmp_path, suite):
     with pytest.raises(MissingDataError, match="looked only in --data-dir"):
         get(suite)(tmp_path / "a" / "out", data_dir=tmp_path / "nodata", quick=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_reads_the_code_commit_before_the_suite_runs(monkeypatch, tmp_path):
+    """A run's ``made_at`` is the commit when ``fairdistill bench`` started, not when its first run ended: a checkout
+    edited (or committed to) while a long suite runs must not relabel runs made by the code loaded earlier."""
+    from fairdistill import bench, cli
+    from fairdistill.bench import record
+    record.process_commit.cache_clear()
+    checkout = {"commit": "at-start"}
+    monkeypatch.setattr(record, "git_commit", lambda *a, **k: checkout["commit"])
+    seen = {}
+
+    def suite(out_dir, *, data_dir=None, seeds=None, quick=False, device="auto"):
+        checkout["commit"] = "later"  # someone commits while the first run is under way
+        seen["made_at"] = record.stamp({})["made_at"]
+
+    monkeypatch.setattr(bench, "get", lambda name: suite)
+    try:
+        assert cli.main(["--quiet", "bench", "fwc-scale", "--out", str(tmp_path / "out")]) == 0
+    finally:
+        record.process_commit.cache_clear()
+    assert seen["made_at"] == "at-start"

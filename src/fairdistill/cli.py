@@ -276,6 +276,8 @@ def cmd_bench(args) -> int:
             print(f"{name:<18}{desc}")
         return 0
     fn = bench.get(args.suite)
+    from .bench.record import process_commit
+    process_commit()  # the code's commit now, not when the first run ends (the checkout may change meanwhile)
     params = inspect.signature(fn).parameters
     accepted = set(params) - {"out_dir", "data_dir", "seeds", "quick", "device"}
     extra = _pairs(args.set, "--set", f"{min(accepted)}=VALUE; bench {args.suite} accepts {', '.join(sorted(accepted))}"

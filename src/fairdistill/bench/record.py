@@ -60,14 +60,16 @@ MADE_AT = "made_at"
 
 
 @functools.cache
-def _process_commit() -> str:
-    """The commit of the code this process runs: read once, at the first stamp (the code was imported by then)."""
+def process_commit() -> str:
+    """The commit of the code this process runs, read once: ``fairdistill bench`` reads it before the suite starts,
+    so a checkout edited while a long suite runs does not relabel the runs (a direct Python call reads it at its
+    first stamp)."""
     return git_commit()
 
 
 def stamp(record: dict[str, Any]) -> dict[str, Any]:
     """``record`` with the commit that made it under ``made_at``; a record that has one (a resumed run) keeps it."""
-    return record if MADE_AT in record else {**record, MADE_AT: _process_commit()}
+    return record if MADE_AT in record else {**record, MADE_AT: process_commit()}
 
 
 def made_at_tally(records: Iterable[dict[str, Any]]) -> dict[str, int]:
