@@ -53,7 +53,7 @@ def check_members(values, what: str, choices, *, hint: str = "",
     bad = [v for v in dict.fromkeys(values) if v not in choices]
     if bad:
         raise error(f"unknown {what} {bad}{did_you_mean(bad, choices)}; choose from: "
-                          f"{', '.join(map(str, choices)) or 'none'}{hint}")
+                    f"{', '.join(map(str, choices)) or 'none'}{hint}")
 
 
 def did_you_mean(names, choices, *, cutoff: float = CLOSE, show=repr) -> str:
