@@ -74,3 +74,20 @@ def test_bench_reads_the_code_commit_before_the_suite_runs(monkeypatch, tmp_path
     finally:
         record.process_commit.cache_clear()
     assert seen["made_at"] == "at-start"
+
+
+def test_run_tasks_gives_every_result_in_workers_as_in_this_process():
+    from fairdistill.bench.common import mean_std, run_tasks
+    tasks = [([1.0, 2.0, 3.0],), ([4.0],), ([None, 5.0, 7.0],)]
+    serial = list(run_tasks(mean_std, tasks, 1))
+    assert [t for t, _ in serial] == tasks and serial[0][1] == (2.0, pytest.approx(0.816496580927726), 3)
+    parallel = sorted(run_tasks(mean_std, tasks, 2), key=lambda r: tasks.index(r[0]))
+    assert parallel == serial
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, True])
+def test_a_bad_jobs_count_is_refused_before_anything_is_written(tmp_path, jobs):
+    from fairdistill.bench import get
+    with pytest.raises(ConfigError, match=r"^jobs=.* must be a whole number >= 1"):
+        get("fair4free-paper")(tmp_path / "out", quick=True, jobs=jobs)
+    assert not (tmp_path / "out").exists()

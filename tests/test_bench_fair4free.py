@@ -160,3 +160,23 @@ def test_targets_follow_the_summary():
     assert flipped["compas/sex @own-split"]["dpr>=0.9"] is True  # the own-split row has its own scores
     low = _targets(_summary([_record(0, bacc=0.56)]))["compas/sex"]  # 0.62 - 0.56 > 5 points
     assert low["bacc_within_5pts_of_original"] is False and low["bacc>=paper_acc"] is True
+
+
+@pytest.mark.slow
+def test_runs_in_worker_processes_equal_runs_in_this_one(tmp_path, data_dir):
+    """jobs=2 gives the same records as jobs=1 (every run is seeded; both with one torch thread)."""
+    import torch
+    paper = get("fair4free-paper")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a = paper(tmp_path / "a", data_dir=data_dir, quick=True, cases="compas/sex", seeds=2)
+    finally:
+        torch.set_num_threads(threads)
+    b = paper(tmp_path / "b", data_dir=data_dir, quick=True, cases="compas/sex", seeds=2, jobs=2)
+    for ra, rb in zip(a["runs"], b["runs"]):
+        assert ra["seed"] == rb["seed"]
+        for name, row in ra["rows"].items():
+            for model, cell in row["downstream"].items():
+                assert cell["dpr"] == pytest.approx(rb["rows"][name]["downstream"][model]["dpr"])
+                assert cell["bacc"] == pytest.approx(rb["rows"][name]["downstream"][model]["bacc"])

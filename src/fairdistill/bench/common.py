@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -51,6 +51,35 @@ def reject_ignored(suite: str, given: Mapping[str, bool], accepts: str) -> None:
     bad = [name for name, was_given in given.items() if was_given]
     if bad:
         raise ConfigError(f"bench {suite} ignores {', '.join(bad)}; it accepts {accepts}")
+
+
+def check_jobs(jobs: int) -> None:
+    """A suite's ``jobs``: worker processes, >= 1."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"jobs={jobs!r} must be a whole number >= 1 (worker processes; 1 runs in this process)")
+
+
+def _task(args):
+    """One task in a worker process, with one torch thread: (task, fn(*task))."""
+    fn, task = args
+    import torch
+    torch.set_num_threads(1)
+    return task, fn(*task)
+
+
+def run_tasks(fn, tasks: Iterable[tuple], jobs: int = 1) -> Iterator[tuple[tuple, Any]]:
+    """Yield ``(task, fn(*task))`` for every task: in order in this process when ``jobs`` is 1, else in completion
+    order from ``jobs`` spawned worker processes (one torch thread each; ``fn`` a module-level function). The caller
+    records each result as it comes (run logs are written by this process only). A multiprocessing pool, not
+    concurrent.futures: leaving the loop on an interrupt or SIGTERM terminates the workers at once instead of waiting
+    for every queued task."""
+    if jobs == 1:
+        for task in tasks:
+            yield task, fn(*task)
+        return
+    import multiprocessing as mp
+    with mp.get_context("spawn").Pool(jobs) as pool:
+        yield from pool.imap_unordered(_task, [(fn, task) for task in tasks])
 
 
 def check_seeds(seeds: int | None, counts: str = "") -> None:

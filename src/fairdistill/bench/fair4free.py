@@ -50,7 +50,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import check_members
 from ..progress import log
-from .common import check_data, check_seeds, config_key, mean_std
+from .common import check_data, check_jobs, check_seeds, config_key, mean_std, run_tasks
 from .runlog import RunLog
 
 CASES = (("adult", "sex"), ("adult", "race_black"), ("compas", "sex"), ("compas", "race"))
@@ -188,6 +188,13 @@ def _fidelity(real, real_unique, X, seed) -> dict:
     dc = density_coverage(real, X, k=5, seed=seed)
     return {"density": dc["density"], "coverage": dc["coverage"],
             "coverage_dedup": density_coverage(real_unique, X, k=5, seed=seed)["coverage"]}
+
+
+def _one_task(dataset, axis, seed, data_dir, quick, device):
+    """``_one`` with the seed's downstream models, timed (module level, so a worker process can run it)."""
+    t0 = time.perf_counter()
+    rec, lat = _one(dataset, axis, seed, data_dir=data_dir, quick=quick, device=device, models=_models(seed, quick))
+    return {**rec, "run_seconds": round(time.perf_counter() - t0, 1)}, lat
 
 
 def _one(dataset, axis, seed, *, data_dir, quick, device, models):
@@ -405,33 +412,34 @@ def pending(out_dir, *, seeds: int | None = None, quick: bool = False, cases=Non
 
 
 def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool = False,
-          device: str = "auto", cases=None, resume: bool = False) -> dict:
+          device: str = "auto", cases=None, resume: bool = False, jobs: int = 1) -> dict:
     """Run every case x seed, write fair4free-paper.{json,md,png} into ``out_dir``; return the summary.
 
     ``seeds``: runs per case (seeds 0..N-1). ``cases`` restricts the (dataset/axis) cases run this time
     (comma-separated, e.g. ``compas/sex,compas/race``). Every finished run is appended to
     ``fair4free-paper.runs.jsonl`` (the baselines to ``fair4free-paper.baselines.jsonl``); a run found there is never
-    recomputed. Without ``resume`` the results hold the requested cases and seeds; with it, every logged run."""
+    recomputed. Without ``resume`` the results hold the requested cases and seeds; with it, every logged run.
+    ``jobs`` > 1 runs that many (dataset, axis, seed) runs at once in worker processes (one torch thread each); this
+    process alone writes the log, as each run finishes."""
 
     from ..fileio import write_text
     from .record import stamp, write_results
     out_dir = Path(out_dir)
     n_seeds, chosen, models = _setup(seeds, quick, cases)
+    check_jobs(jobs)
     check_data(dict.fromkeys(d for d, _ in chosen), data_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = _run_log(out_dir, quick, models)
     done = _cached(runs)
-    for dataset, axis, seed in _todo(n_seeds, chosen, done):
-        t0 = time.perf_counter()
-        rec, lat = _one(dataset, axis, seed, data_dir=data_dir, quick=quick, device=device,
-                        models=_models(seed, quick))
+    tasks = [(d, a, s, data_dir, quick, device) for d, a, s in _todo(n_seeds, chosen, done)]
+    for (dataset, axis, seed, *_), (rec, lat) in run_tasks(_one_task, tasks, jobs):
         rng = np.random.default_rng(seed)  # the figure shows the first seed's latents: keep 1,500 of those
         lat = {k: np.round(v[rng.choice(len(v), min(1500, len(v)), replace=False)], 4)
                for k, v in lat.items()} if seed == 0 else {}
         rec = stamp(rec)  # the commit that made the run, in the log and in the results
         runs.append({**rec, "latents": {k: v.tolist() for k, v in lat.items()}})
         done[(dataset, axis, seed)] = (rec, lat)
-        log(f"[fair4free-paper] {dataset}/{axis} seed {seed}: {time.perf_counter() - t0:.0f}s")
+        log(f"[fair4free-paper] {dataset}/{axis} seed {seed}: {rec['run_seconds']:.0f}s")
     if not resume:  # the requested grid only
         done = {k: v for k, v in done.items() if k[:2] in chosen and k[2] < n_seeds}
     base_log = _baseline_log(out_dir, quick, models)
@@ -446,7 +454,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     summary = _summary(records)
     targets = _targets(summary)
     config = {"seeds": {c: sum(1 for r in records if f"{r['dataset']}/{r['sensitive']}" == c) for c in summary},
-              "quick": quick, "device": device, "models": list(models),
+              "quick": quick, "device": device, "models": list(models), "jobs": jobs,
               "cases": [list(c) for c in CASES if f"{c[0]}/{c[1]}" in summary],
               "fair4free": "default preset; students share one teacher", "baselines": BASELINE_PROTOCOL,
               "fair4free_effective_params": records[0].get("effective_params") if records else None}

@@ -45,10 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, check_choice, check_members
+from ..errors import check_choice, check_members
 from ..fileio import save_figure, write_text
 from ..progress import log
-from .common import check_data, check_seeds, reject_ignored
+from .common import check_data, check_jobs, check_seeds, reject_ignored, run_tasks
 from .record import write_results
 
 DATASETS = ("cmnist-fg", "cmnist-bg", "cfmnist-fg", "cfmnist-bg")
@@ -290,18 +290,9 @@ def _splits(ds: str, p: Protocol, data_dir):
     return _SPLITS[key]
 
 
-def _cell_job(args) -> tuple[tuple, tuple[dict, Any]]:
-    """One cell in a worker process (one torch thread): (cell, (row, synthetic set))."""
-    cell, p, repeats, device, data_dir = args
-    return cell, _cell(*cell, p, repeats, device, data_dir, 1)
-
-
-def _cell(ds: str, ipc: int, method: str, balanced: bool, p: Protocol, repeats: int, device: str, data_dir,
-          threads: int | None = None) -> tuple[dict, Any]:
+def _cell(ds: str, ipc: int, method: str, balanced: bool, p: Protocol, repeats: int, device: str,
+          data_dir) -> tuple[dict, Any]:
     """Distil and score one (dataset, IPC, method, initialisation) cell; return its row and the synthetic set."""
-    if threads:
-        import torch
-        torch.set_num_threads(threads)
     train, test = _splits(ds, p, data_dir)
     t0 = time.perf_counter()
     S = _synthesise(method, ipc, train, p, device, balanced)
@@ -332,8 +323,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     out_dir = Path(out_dir)
     name = protocol or _default_protocol(quick, device)
     check_choice(name, "protocol", PROTOCOLS)
-    if jobs < 1:
-        raise ConfigError(f"jobs={jobs} must be >= 1")
+    check_jobs(jobs)
     check_seeds(seeds, "evaluation repeats per set")
     check_members(list(datasets or ()), "fairdd-paper dataset(s)", DATASETS)
     check_members(list(methods or ()), "fairdd-paper method(s)", METHODS)
@@ -380,17 +370,8 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
             grids[method] = (S, f"{LABELS[method]}: {ds}, IPC {ipc}")
         write("fairdd-paper.partial")
 
-    if jobs == 1:
-        for cell in cells:
-            collect(cell, *_cell(*cell, p, repeats, device, data_dir))
-    else:
-        import multiprocessing as mp
-        # a multiprocessing pool (not concurrent.futures): leaving the block on an interrupt or SIGTERM terminates
-        # the workers at once instead of waiting for every queued cell
-        with mp.get_context("spawn").Pool(jobs) as pool:
-            jobs_args = [(cell, p, repeats, device, data_dir) for cell in cells]
-            for cell, (row, S) in pool.imap_unordered(_cell_job, jobs_args):
-                collect(cell, row, S)
+    for task, (row, S) in run_tasks(_cell, [(*cell, p, repeats, device, data_dir) for cell in cells], jobs):
+        collect(task[:4], row, S)
     if grids:
         image_grid(out_dir / "fairdd-paper.png", {title: S for m in ("dm", "fairdd-dm") if m in grids
                                                   for S, title in [grids[m]]})

@@ -449,7 +449,8 @@ class Fair4Free(Method):
             setattr(new, key, getattr(self, key))
         mu_t, logvar_t = self._posteriors_
         n_train = len(mu_t)
-        student = Student(new.z_dim, new.noise_dim, new.student_hidden).to(self.device_)
+        with torch_seed(self.seed):  # the student's initialisation, like fit's: not whatever ran before in the process
+            student = Student(new.z_dim, new.noise_dim, new.student_hidden).to(self.device_)
         opt = torch.optim.Adam(student.parameters(), lr=new.setting("lr_student"))
         gen = torch.Generator(device=self.device_).manual_seed(self.seed + 1)
         new.history_ = {"teacher": self.history_["teacher"], "student": []}
