@@ -197,11 +197,14 @@ def test_saturation_factor_is_u_times_s_on_a_pure_chroma_pixel():
     assert torch.allclose(out[:, 2], torch.zeros_like(out[:, 2]), atol=1e-12)
 
 
-@pytest.mark.parametrize("seed", [0, 3])
-def test_color_family_is_brightness_then_saturation_then_contrast(seed):
+@pytest.mark.parametrize("family, seed, atol", [
+    ("color", 0, 1e-12), ("color", 3, 1e-12),  # brightness, then saturation, then contrast
+    ("scale", 0, 1e-5), ("scale", 2, 1e-5),  # bilinear resampling with the drawn factors (float32 grid)
+])
+def test_family_equals_its_oracle_on_the_drawn_parameters(family, seed, atol):
     x = _x(seed=seed)
-    got = A.dsa(x, _g(seed), "color", P).numpy()
-    assert np.allclose(got, expected("color", x.numpy(), _g(seed)), atol=1e-12)
+    got = A.dsa(x, _g(seed), family, P).numpy()
+    assert np.allclose(got, expected(family, x.numpy(), _g(seed)), atol=atol)
 
 
 @pytest.mark.parametrize("seed", [0, 5])
@@ -228,13 +231,6 @@ def test_flip_mirrors_exactly_the_drawn_samples():
     fl = torch.rand(16, generator=_g(4)) < P.flip
     assert 0 < int(fl.sum()) < 16
     assert torch.equal(got[fl], x[fl].flip(3)) and torch.equal(got[~fl], x[~fl])
-
-
-@pytest.mark.parametrize("seed", [0, 2])
-def test_scale_equals_bilinear_resampling_with_the_drawn_factors(seed):
-    x = _x(seed=seed)
-    got = A.dsa(x, _g(seed), "scale", P).numpy()
-    assert np.allclose(got, expected("scale", x.numpy(), _g(seed)), atol=1e-5)
 
 
 @pytest.mark.parametrize("seed", [0, 2])
