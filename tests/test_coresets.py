@@ -48,6 +48,18 @@ def test_kamiran_calders_makes_d_and_y_independent_and_keeps_the_sum():
     assert w2[j] / w[j] == pytest.approx(P0.sum(1)[d[j]] * P0.sum(0)[y[j]] / P0[d[j], y[j]])
 
 
+def test_kamiran_calders_warns_when_a_cell_is_empty_and_loses_its_product_share():
+    """d = 1 has no y = 0 row: independence is impossible, and the missing share is P(d=1) P(y=0) of the weight."""
+    d = np.array([0, 0, 0, 1, 1])
+    y = np.array([0, 1, 1, 1, 1])
+    w = np.ones(5)
+    with pytest.warns(UserWarning, match=r"cell\(s\) \(1, 0\) hold no weight.*drops by 8\.0%"):
+        w2 = kamiran_calders(w, d, y)
+    # P(d=1) P(y=0) = 2/5 * 1/5 = 0.08 of the weight is lost; the present cells keep their product shares
+    assert w2.sum() == pytest.approx(5 * (1 - 0.08))
+    assert w2[0] == pytest.approx(3 / 5 * 1 / 5 / (1 / 5))  # w · P(d=0) P(y=0) / P(d=0, y=0), the cell's one row
+
+
 def test_kamiran_calders_on_already_independent_data_changes_nothing():
     d = np.repeat([0, 1], 4)
     y = np.tile([0, 1], 4)
@@ -238,9 +250,27 @@ def test_device_form_checked_at_construction(name, device):
     assert str(info.value) == (f"device={device!r} is not a device name; use auto, cpu, cuda, cuda:N or mps")
 
 
-@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps"])
+@pytest.mark.parametrize("device", ["auto", "cpu"])
 def test_device_forms_accepted(device):
     assert make("uniform", device=device).device == device
+
+
+@pytest.mark.parametrize("name", ["uniform", "kmeans", "fwc"])
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:12", "mps"])
+def test_unavailable_device_refused_at_construction(name, device):
+    """Every method, torch-based or not, refuses a device this machine lacks before any data is read (uniform used to
+    accept --device cuda on a CPU machine and record it; mps crashed in torch with a traceback)."""
+    import torch
+    present = (torch.backends.mps.is_available() if device == "mps" else
+               torch.cuda.is_available() and int((device + ":0").split(":")[1]) < torch.cuda.device_count())
+    if present:
+        assert make(name, device=device).device == device
+        return
+    with pytest.raises(ConfigError) as info:
+        make(name, device=device)
+    msg = str(info.value)
+    assert msg.startswith(f"device={device!r} asks for ") and ("use auto or cpu" in msg or "use cuda or auto" in msg)
+    assert "\n" not in msg
 
 
 def test_random_takes_ipc_or_size_not_both():

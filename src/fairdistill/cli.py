@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from . import __version__
 from .errors import ConfigError, FairDistillError, check_members, did_you_mean
+from .params import DEVICE
 
 EPILOG = ("Data is read from --data-dir, else $FAIRDISTILL_DATA, else ~/.cache/fairdistill. "
           "Every command is reproducible: same --seed, same result on the same machine with the same number of "
@@ -168,8 +169,8 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
     from .runs import DATA_SEED
     cls = methods.get(name)
     doc = cls._doc_head  # the class docstring without the parameter list, which argparse shows itself
-    example = "adult"
-    if cls.modalities[0] == "image":  # a CPU-sized budget: the paper's 20,000 iterations take about a day on CPU
+    example = cls.example or "adult"
+    if cls.example is None and cls.modalities[0] == "image":  # a CPU-sized budget: the paper's 20,000 iterations take about a day on CPU
         example = "cmnist-fg --ipc 10" + (" --iterations 200" if "iterations" in cls.param_spec() else "")
     p = _Parser(prog=f"fairdistill run {name}", description=doc, formatter_class=_Formatter,
                 epilog=f"example: fairdistill run {name} --dataset {example} --out runs/{name}\n\n{EPILOG}")
@@ -194,8 +195,8 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
         flag = "--" + prm.name.replace("_", "-")
         kw: dict[str, Any] = {"default": prm.default, "help": _escape(prm.help), "dest": "param_" + prm.name,
                               "type": _typed(prm)}
-        if prm.type is bool:
-            kw["metavar"] = "{true,false}"
+        if prm.type is bool:  # `--flag` alone means true
+            kw.update(metavar="{true,false}", nargs="?", const=True)
         else:  # a short list of choices is shown as such (argparse lists them in the usage line and the help)
             short = prm.choices is not None and len(",".join(map(str, prm.choices))) <= 40
             kw["metavar"] = "{" + ",".join(map(str, prm.choices)) + "}" if short else prm.name.upper()
@@ -389,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--repeats", type=_typed(".evaluation:REPEATS"), default=None,
                    help="models trained with seeds seed..seed+R-1 (default: the method's recommendation, else 5)")
     e.add_argument("--seed", type=_typed(".params:SEED"), default=0, help="first model seed (0..2**32-1)")
-    e.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    e.add_argument("--device", type=_typed(".params:DEVICE"), default="auto", help=_escape(DEVICE.help))
     _data_args(e)
     og = e.add_argument_group("model options (default: the model's own, shown per model)")
     per_option: dict[str, list[str]] = {}
@@ -424,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the suite's)")
     b.add_argument("--quick", action="store_true", help="tiny configuration (smoke test, seconds); "
                    "`fairdistill bench list` says what each suite's --quick runs")
-    b.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    b.add_argument("--device", type=_typed(".params:DEVICE"), default="auto", help=_escape(DEVICE.help))
     b.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="suite-specific option, repeatable (e.g. fairdd-paper: protocol=full, jobs=4, "
                         "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=crime,drug (with --quick too); "

@@ -98,12 +98,28 @@ def non_negative(v) -> str | None:
     return None if v >= 0 else "must be >= 0"
 
 
-def device_form(v) -> str | None:
-    """The form of a torch device name (whether it is available is checked where a method uses it)."""
-    ok = re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v)
-    return None if ok else "is not a device name; use auto, cpu, cuda, cuda:N or mps"
+def device_problem(v) -> str | None:
+    """Why ``v`` cannot name a torch device on this machine (None when it can): its form (auto, cpu, cuda, cuda:N,
+    mps), then whether CUDA / MPS is present. Every ``--device`` and every ``device=`` goes through it."""
+    if not isinstance(v, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v):
+        return "is not a device name; use auto, cpu, cuda, cuda:N or mps"
+    if v == "auto" or v == "cpu":
+        return None
+    import torch
+    if v.startswith("cuda"):
+        if not torch.cuda.is_available():
+            return "asks for CUDA but none is available; use auto or cpu"
+        if ":" in v and int(v.split(":")[1]) >= torch.cuda.device_count():
+            return f"asks for a CUDA device this machine lacks (it has {torch.cuda.device_count()}); use cuda or auto"
+    elif not torch.backends.mps.is_available():
+        return "asks for MPS (Apple GPU) but this torch has none; use auto or cpu"
+    return None
 
 
 #: every seed a user gives (methods, evaluation): an integer in 0..2**32-1
 SEED = Param("seed", int, 0, "random seed (0..2**32-1): same seed, same result on the same machine with the same "
              "number of threads (OMP_NUM_THREADS)", check=seed_range)
+
+#: every device a user gives (methods, evaluation, benchmarks); one this machine lacks is refused up front
+DEVICE = Param("device", str, "auto", "torch device: auto (CUDA when present, else CPU), cpu, cuda, cuda:N or mps; "
+               "one this machine lacks is an error", check=device_problem)

@@ -170,6 +170,7 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
     # (a csv path made absolute), so that `evaluate` rebuilds the same splits from any folder
     given = dict(dataset_options or {})
     spec = datasets.spec(dataset)
+    est.check_modality(spec.modality, dataset)
     typed = spec.resolve_options(given)
     if est.preset == "paper" and "faithful" not in given and spec.has_faithful_form(typed):
         given["faithful"] = typed["faithful"] = True  # DATASETS.md: the paper preset reads the data as the reference

@@ -9,19 +9,18 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .params import device_problem
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; an unavailable explicit device is an error."""
+    """``auto`` picks CUDA when present, else CPU; an explicit device this machine lacks is an error
+    (``params.device_problem``)."""
+    problem = device_problem(device)
+    if problem:
+        raise ConfigError(f"device={device!r} {problem}")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"device={device!r} is not a torch device; use auto, cpu or cuda[:N]") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} asked for CUDA but none is available; use auto or cpu")
-    return dev
+    return torch.device(device)
 
 
 @contextmanager

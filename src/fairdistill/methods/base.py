@@ -18,7 +18,7 @@ import numpy as np
 from .. import __version__
 from ..dataset import FairDataset, SyntheticSet, select_axes
 from ..errors import ConfigError, DataError, check_members
-from ..params import SEED, Param, device_form
+from ..params import DEVICE, SEED, Param
 
 
 COMMON_PARAMS = (
@@ -26,7 +26,7 @@ COMMON_PARAMS = (
           "and, through `fairdistill run`, the dataset loaded in its faithful (reference-code) form where it has one; "
           "the reference code's defects stay behind explicit options", choices=("default", "paper")),
     SEED,
-    Param("device", str, "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N, mps", check=device_form),
+    DEVICE,
 )
 
 
@@ -53,6 +53,8 @@ class Method(ABC):
     uses_weights: ClassVar[bool] = False
     #: whether ``_fit`` reads the sensitive attributes at all (see ``sensitive_axes``)
     reads_sensitive: ClassVar[bool] = True
+    #: the dataset arguments of the `fairdistill run NAME --help` example, where the default ones would fail
+    example: ClassVar[str | None] = None
     #: the class docstring as written (``__doc__`` adds the parameter list; the CLI's --help shows its own)
     _doc_head: ClassVar[str] = ""
 
@@ -97,6 +99,13 @@ class Method(ABC):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     # ----------------------------------------------------------------------
+    def check_modality(self, modality: str, dataset: str) -> None:
+        """A DataError unless this method works on ``modality`` data (checked before a dataset is loaded, too)."""
+        if modality not in self.modalities:
+            kinds = "/".join(self.modalities)
+            raise DataError(f"{self.name} works on {kinds} data; {dataset} is {modality}: choose a {kinds} dataset "
+                            f"(`fairdistill datasets`) or a method for {modality} data (`fairdistill run list`)")
+
     def fit(self, data: FairDataset, y=None, *, checkpoint_dir=None, resume: bool = False) -> "Method":
         """Learn from ``data`` and return self, with the result in ``self.synthetic_`` (a ``SyntheticSet``); long
         methods checkpoint into ``checkpoint_dir`` and continue with ``resume``. A refit starts afresh. ``y`` exists
@@ -127,9 +136,7 @@ class Method(ABC):
         if not isinstance(data, FairDataset):
             raise DataError(f"{self.name}.fit expects a FairDataset (see fairdistill.datasets.load / from_frame); "
                             f"got {type(data).__name__}")
-        if data.modality not in self.modalities:
-            raise DataError(f"{self.name} works on {'/'.join(self.modalities)} data; {data.name} is "
-                            f"{data.modality}")
+        self.check_modality(data.modality, data.name)
         if len(data) == 0:
             raise DataError(f"{data.name} has no rows")
         data.validate()

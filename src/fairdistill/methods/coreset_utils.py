@@ -5,6 +5,8 @@ isolation; ``coresets.py`` wraps these into estimators.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import ConfigError, DataError
@@ -19,7 +21,9 @@ def kamiran_calders(weights, d, y) -> np.ndarray:
 
     With W = Σ w, P_w(d) = Σ_{d_j=d} w_j / W, P_w(y) and P_w(d, y) likewise,
     ``w'_j = w_j · P_w(d_j) · P_w(y_j) / P_w(d_j, y_j)``. Then Σ w' = W and, under w', D and Y are independent:
-    P_w'(d, y) = P_w(d) P_w(y). Rows of a cell with zero weight keep weight 0.
+    P_w'(d, y) = P_w(d) P_w(y). Rows of a cell with zero weight keep weight 0. When some (d, y) cell holds no weight
+    (a small coreset), no reweighing of the rows can make D and Y independent: that cell's share P_w(d) P_w(y) is
+    missing from Σ w' (< W), and a warning names the cells.
     """
     w = np.asarray(weights, dtype=np.float64)
     d = np.asarray(d).reshape(-1)
@@ -40,6 +44,13 @@ def kamiran_calders(weights, d, y) -> np.ndarray:
     np.add.at(p_dy, (di, yi), w / total)
     cell = p_dy[di, yi]
     factor = np.divide(p_d[di] * p_y[yi], cell, out=np.zeros_like(cell), where=cell > 0)
+    empty = np.argwhere((p_dy == 0) & (np.outer(p_d, p_y) > 0))
+    if len(empty):
+        du, yu = np.unique(d), np.unique(y)
+        cells = ", ".join(f"({du[a]}, {yu[b]})" for a, b in empty)
+        warnings.warn(f"Kamiran–Calders: (group, label) cell(s) {cells} hold no weight, so D and Y cannot be made "
+                      f"independent; the total weight drops by {np.outer(p_d, p_y)[p_dy == 0].sum():.1%} (give a "
+                      f"larger coreset so that every cell is present)", stacklevel=2)
     return w * factor
 
 
