@@ -121,6 +121,30 @@ def test_report_with_a_bad_folder_writes_nothing(capsys, tmp_path):
     assert code == 2 and not (tmp_path / "cmp").exists()
 
 
+def test_report_replaces_only_an_earlier_report_and_leaves_no_stale_figure(capsys, tmp_path, data_dir):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        assert run(capsys, "run", "uniform", "--dataset", "german", "--size", 20, "--out", d)[0] == 0
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "thesis.txt").write_text("important")
+    (tmp_path / "afile").write_text("x")
+    for out, why in ((tmp_path / "thesis", "is a folder that holds no report (comparison.md)"),
+                     (tmp_path / "afile", "is a file; choose another --out"), (a, "is a folder that holds no report")):
+        for extra in ([], ["--overwrite"]):
+            code, _, err = run(capsys, "report", a, "--out", out, *extra)
+            assert code == 2 and why in err and len(err.splitlines()) == 1
+    assert os.listdir(tmp_path / "thesis") == ["thesis.txt"] and (tmp_path / "afile").read_text() == "x"
+    cmp = tmp_path / "cmp"
+    assert run(capsys, "report", a, b, "--out", cmp)[0] == 0
+    (cmp / "grid_old.png").write_bytes(b"an earlier report's figure")
+    code, _, err = run(capsys, "report", a, "--out", cmp)
+    assert code == 2 and err == f"fairdistill: error: report folder {cmp} already exists; choose another --out or " \
+                                f"pass --overwrite\n"
+    assert run(capsys, "report", a, "--out", cmp, "--overwrite")[0] == 0
+    assert sorted(os.listdir(cmp)) == ["comparison.md"]  # the old figure went with the old report
+    assert "uniform:a" in (cmp / "comparison.md").read_text() and "uniform:b" not in (cmp / "comparison.md").read_text()
+
+
 def test_evaluate_on_a_non_run_folder(capsys, tmp_path):
     code, _, err = run(capsys, "evaluate", tmp_path)
     assert code == 2 and "not a run folder" in err
@@ -425,14 +449,15 @@ def test_overwrite_replaces_a_run_folder_and_nothing_else(capsys, tmp_path, data
     (keep / "thesis.txt").write_text("important")
     (tmp_path / "afile").write_text("x")
     cmd = ["run", "uniform", "--dataset", "german", "--size", 20, "--overwrite", "--out"]
-    code, _, err = run(capsys, *cmd, keep)
-    assert code == 2 and err == f"fairdistill: error: --overwrite replaces only a run folder (config.json and " \
-                                f"synthetic.npz), and {keep} is not one; choose another --out, or empty or delete " \
-                                f"that folder yourself\n"
-    assert (keep / "thesis.txt").read_text() == "important" and sorted(os.listdir(keep)) == ["thesis.txt"]
-    code, _, err = run(capsys, *cmd, tmp_path / "afile")
-    assert code == 2 and "is a file, and --overwrite replaces only a run folder" in err
-    assert (tmp_path / "afile").read_text() == "x"
+    for flags in (cmd, [c for c in cmd if c != "--overwrite"]):  # the error never suggests a flag it then refuses
+        code, _, err = run(capsys, *flags, keep)
+        assert code == 2 and err == f"fairdistill: error: --out {keep} is a folder that is not a run folder " \
+                                    f"(config.json and synthetic.npz), and a run replaces only a run folder; choose " \
+                                    f"another --out, or empty or delete that folder yourself\n"
+        assert (keep / "thesis.txt").read_text() == "important" and sorted(os.listdir(keep)) == ["thesis.txt"]
+        code, _, err = run(capsys, *flags, tmp_path / "afile")
+        assert code == 2 and err == f"fairdistill: error: --out {tmp_path / 'afile'} is a file; choose another --out\n"
+        assert (tmp_path / "afile").read_text() == "x"
     (tmp_path / "empty").mkdir()
     assert run(capsys, *cmd, tmp_path / "empty")[0] == 0  # an empty folder, then a run folder, are replaced
     assert run(capsys, *cmd, tmp_path / "empty")[0] == 0 and (tmp_path / "empty" / "synthetic.npz").exists()

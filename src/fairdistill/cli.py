@@ -130,6 +130,9 @@ def cmd_datasets(args) -> int:
                 sizes = f"error: {err}"
         print(f"{name:<12}{sp.modality:<9}{files:<9}{sp.target:<{tw}}"
               f"{sens:<{sw}}{sizes}".rstrip())
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
+        what = "is a file, not a folder" if Path(args.data_dir).expanduser().exists() else "does not exist"
+        print(f"\nnote: --data-dir {args.data_dir} {what}, so every dataset shows as missing")
     if not args.sizes:
         print("\n(--sizes loads each present dataset and prints its split sizes; `fairdistill datasets NAME` shows "
               "one dataset's options)")
@@ -156,6 +159,12 @@ def _describe_dataset(datasets, name: str, data_dir) -> int:
     for line in lines:
         print(f"  {line}")
     return 0
+
+
+def _para(text: str) -> str:
+    """A description paragraph wrapped for the terminal (the formatter keeps descriptions as written)."""
+    import textwrap
+    return textwrap.fill(text, 100)
 
 
 def _escape(text: str) -> str:
@@ -263,7 +272,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_report(args) -> int:
     from .report import compare
-    path = compare(args.run_dirs, args.out)
+    path = compare(args.run_dirs, args.out, overwrite=args.overwrite)
     print(path.read_text())
     print(f"wrote {path}")
     return 0
@@ -274,13 +283,14 @@ def cmd_bench(args) -> int:
     from .fileio import new_parents
     if args.suite in (None, "list"):
         for name, (_, desc) in bench.SUITES.items():
-            print(f"{name:<18}{desc}")
+            keys = _suite_keys(bench.get(name))
+            print(f"{name:<18}{desc}" + (f"\n{'':<18}--set keys: {', '.join(keys)}" if keys else ""))
         return 0
     fn = bench.get(args.suite)
     from .bench.record import process_commit
     process_commit()  # the code's commit now, not when the first run ends (the checkout may change meanwhile)
     params = inspect.signature(fn).parameters
-    accepted = set(params) - {"out_dir", "data_dir", "seeds", "quick", "device"}
+    accepted = set(_suite_keys(fn))
     extra = _pairs(args.set, "--set", f"{min(accepted)}=VALUE; bench {args.suite} accepts {', '.join(sorted(accepted))}"
                    if accepted else f"KEY=VALUE, but bench {args.suite} accepts none")
     check_members(sorted(extra), f"option(s) of bench {args.suite}", sorted(accepted), hint=" (--set KEY=VALUE)")
@@ -294,6 +304,11 @@ def cmd_bench(args) -> int:
         print(md.read_text())
     print(f"results in {out / (args.suite + '.json')}")
     return 0
+
+
+def _suite_keys(fn) -> list[str]:
+    """The ``--set`` keys a suite function takes: its parameters beyond the generic options."""
+    return sorted(set(inspect.signature(fn).parameters) - {"out_dir", "data_dir", "seeds", "quick", "device"})
 
 
 def _suite_value(suite: str, param: inspect.Parameter, value: Any) -> Any:
@@ -362,7 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.commands = sub.choices
 
     d = sub.add_parser("datasets", help="list datasets, their sensitive attributes and whether files are present",
-                       formatter_class=_Formatter, epilog=EPILOG)
+                       formatter_class=_Formatter, epilog=EPILOG,
+                       description=_para("Lists every dataset (kind, whether its files are present, target, sensitive axes); "
+                                   "with NAME, one dataset in full with its --data-option options.") + "\n\n"
+                                   "example: fairdistill datasets adult --data-dir ../shared/data")
     _data_args(d)
     d.add_argument("name", nargs="?", default=None, help="show one dataset in full, with its --data-option options")
     d.add_argument("--sizes", action="store_true", help="load each present dataset and print its split sizes")
@@ -381,8 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="train a model on a run's set, score it on the real test split",
                        formatter_class=_Formatter, epilog=EPILOG,
-                       description="Writes DIR/metrics.json (name -> number), DIR/evaluation.json (the protocol used), "
-                                   "DIR/groups.json (per test group) and DIR/report.md.")
+                       description=_para("Writes DIR/metrics.json (name -> number), DIR/evaluation.json (the protocol used), "
+                                   "DIR/groups.json (per test group) and DIR/report.md.") + "\n\n"
+                                   "example: fairdistill evaluate runs/fwc --model mlp --repeats 3")
     e.add_argument("run_dir", help="a run folder written by `fairdistill run`")
     e.add_argument("--model", choices=list(MODELS), default=None,
                    help="downstream model (default: the method's recommendation, else convnet for images, "
@@ -413,30 +432,41 @@ def build_parser() -> argparse.ArgumentParser:
                                     "example: fairdistill report runs/fwc runs/uniform --out runs/compare")
     _quiet_arg(rp)
     rp.add_argument("run_dirs", nargs="+", help="run folders (evaluated ones show metrics)")
-    rp.add_argument("--out", default="report", help="folder for comparison.md and figures")
+    rp.add_argument("--out", default="report", help="folder for comparison.md and figures: a new or empty one, or "
+                    "an earlier report with --overwrite")
+    rp.add_argument("--overwrite", action="store_true", help="replace the earlier report in --out (all of it)")
     rp.set_defaults(fn=cmd_report)
 
     b = sub.add_parser("bench", help="reproduce the papers' tables and time the methods (results as JSON)",
-                       formatter_class=_Formatter, epilog=EPILOG)
+                       formatter_class=_Formatter, epilog=EPILOG,
+                       description=_para("Runs a benchmark suite and writes OUT/SUITE.json (results with the command, commit "
+                                   "and machine), SUITE.md (the table) and, for some, SUITE.png. `fairdistill bench "
+                                   "list` names the suites and the --set keys each takes.") + "\n\n"
+                                   "example: fairdistill bench fwc-paper --quick --data-dir ../shared/data")
     b.add_argument("suite", nargs="?", help="suite name, or `list`")
     b.add_argument("--out", default=None, help="folder for SUITE.json / .md / .png (default: benchmarks, the "
                    "committed results; with --quick runs/bench-quick, so a smoke test never replaces them)")
     _data_args(b)
     b.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the suite's)")
-    b.add_argument("--quick", action="store_true", help="tiny configuration (smoke test, seconds); "
-                   "`fairdistill bench list` says what each suite's --quick runs")
+    b.add_argument("--quick", action="store_true", help="the suite's smoke-test configuration (its smallest "
+                   "settings: seconds to a few minutes), written to runs/bench-quick unless --out says otherwise")
     b.add_argument("--device", type=_typed(".params:DEVICE"), default="auto", help=_escape(DEVICE.help))
     b.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="suite-specific option, repeatable (e.g. fairdd-paper: protocol=full, jobs=4, "
                         "datasets=[\"cmnist-fg\"]; fwc-paper: datasets=crime,drug (with --quick too); "
                         "fair4free-paper, fair4free-smode: cases=compas/sex; "
                         "fwc-paper, fair4free-paper, intersectional: resume=true keeps the finished runs in --out "
-                        "and runs only what is missing)")
+                        "and runs only what is missing; `fairdistill bench list` gives every suite's keys)")
     _quiet_arg(b)
     b.set_defaults(fn=cmd_bench)
 
     dm = sub.add_parser("demo", help="a real method on real data with a fairness/accuracy table (< 2 min on CPU)",
-                        formatter_class=_Formatter, epilog=EPILOG)
+                        formatter_class=_Formatter, epilog=EPILOG,
+                        description=_para("Builds four training sets on Adult (sensitive: sex): the whole training set, "
+                                    "uniform 1%, k-means 1% with reweighing and FWC 1% (ε 0.05); trains the "
+                                    "downstream MLP on each, prints AUC, accuracy and parity side by side and writes "
+                                    "the run folders and a comparison report into --out.") + "\n\n"
+                                    "example: fairdistill demo --data-dir ../shared/data --out runs/demo")
     _data_args(dm)
     dm.add_argument("--out", default="runs/demo", help="folder for the demo's run folders and report")
     dm.add_argument("--seed", type=_typed(".params:SEED"), default=0,
@@ -445,7 +475,11 @@ def build_parser() -> argparse.ArgumentParser:
     dm.set_defaults(fn=cmd_demo)
 
     dl = sub.add_parser("download", help="fetch a dataset's files with checksum verification (needs internet)",
-                        formatter_class=_Formatter)
+                        formatter_class=_Formatter,
+                        description=_para("Downloads a dataset's files into --data-dir (else the cache), checks their "
+                                    "SHA-256 and writes nothing on a failed transfer. Datasets you must supply "
+                                    "(CIFAR-10, CelebA, UTKFace, BFFHQ, csv) say where to put them.") + "\n\n"
+                                    "example: fairdistill download adult --data-dir data")
     dl.add_argument("dataset", help="dataset name")
     _data_args(dl)
     _quiet_arg(dl)

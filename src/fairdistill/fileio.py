@@ -26,6 +26,16 @@ def _new_dir(parent: Path, prefix: str) -> Path:
             continue
 
 
+def refuse_cwd(out: Path) -> None:
+    """A ConfigError when ``out`` is the current folder or holds it (through symlinks too): replacing a folder
+    that holds the caller's own files is never what ``--out`` means."""
+    from .errors import ConfigError
+    here, real = Path.cwd().resolve(), Path(out).resolve()
+    if real == here or real in here.parents:
+        raise ConfigError(f"--out {out} is the current folder or holds it; give the output its own folder, e.g. "
+                          f"--out {Path(out) / 'out'}")
+
+
 @contextmanager
 def atomic_dir(dest: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces ``dest``, on error it is removed."""

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .dataset import FairDataset, group_ids
-from .fileio import save_figure, write_text
+from .fileio import atomic_dir, refuse_cwd, save_figure, write_text
 
 HEADLINE = ("accuracy", "balanced_accuracy", "auc", "deo_max", "deo_avg", "dp_difference", "dp_ratio",
             "eo_ratio", "demographic_disparity", "tradeoff", "df", "if_alpha", "worst_group_tpr")
@@ -149,12 +149,32 @@ def _group_bars(by_run: dict[str, list[dict]], values, path: Path) -> None:
     save_figure(fig, path)
 
 
-def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
-    """Compare evaluated runs: ``out_dir/comparison.md``, ``tradeoff.png``, ``groups.png``, image grids."""
+def _check_report_out(out_dir: Path, overwrite: bool) -> None:
+    """``out_dir`` must be new or empty, or (with ``overwrite``) an earlier report (it holds comparison.md), which is
+    then replaced whole: no figure of the old report is left behind."""
+    from .errors import ConfigError
+    refuse_cwd(out_dir)
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is a file; choose another --out")
+    if not any(out_dir.iterdir()):
+        return
+    if not (out_dir / "comparison.md").is_file():
+        raise ConfigError(f"--out {out_dir} is a folder that holds no report (comparison.md), and a report replaces "
+                          f"only an earlier report; choose another --out")
+    if not overwrite:
+        raise ConfigError(f"report folder {out_dir} already exists; choose another --out or pass --overwrite")
+
+
+def compare(run_dirs: Sequence[str | Path], out_dir: str | Path, overwrite: bool = False) -> Path:
+    """Compare evaluated runs: ``out_dir/comparison.md``, ``tradeoff.png``, ``groups.png``, image grids. The folder
+    is written whole or not at all; an existing report is replaced only with ``overwrite``."""
     from .errors import ConfigError
     from .fileio import read_json
     from .runs import load_run
     out_dir = Path(out_dir)
+    _check_report_out(out_dir, overwrite)
     rows, groups, values, images = [], {}, None, {}
     for d in map(Path, run_dirs):  # every folder is read and checked before anything is written
         syn, cfg = load_run(d)
@@ -169,12 +189,18 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
             groups[label] = read_json(gpath, again, kind=list)
         values = values or syn.sensitive_values
         if syn.modality == "image":
-            images[label] = (syn, out_dir / f"grid_{d.name}.png")
+            images[label] = (syn, f"grid_{d.name}.png")
     if not rows:
         raise ConfigError("report needs at least one run folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for syn, path in images.values():
-        image_grid(syn, path)
+    with atomic_dir(out_dir, overwrite=True) as tmp:  # (the folder was checked above)
+        _write_comparison(tmp, rows, groups, values, images)
+    return out_dir / "comparison.md"
+
+
+def _write_comparison(out_dir: Path, rows, groups, values, images) -> None:
+    """comparison.md and its figures into ``out_dir`` (see ``compare``)."""
+    for syn, name in images.values():
+        image_grid(syn, out_dir / name)
     keys = [k for k in HEADLINE if any(k in m for _, _, m in rows)]
     head = ["run", "dataset", "rows", "model (repeats)", *keys]
     lines = ["# Comparison", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
@@ -209,6 +235,5 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
         _group_bars(groups, values, out_dir / "groups.png")
         lines += ["", "![per-group test accuracy](groups.png)"]
     for label, (_, grid) in images.items():
-        lines += ["", f"{label}: ![]({grid.name})"]
+        lines += ["", f"{label}: ![]({grid})"]
     write_text(out_dir / "comparison.md", "\n".join(lines) + "\n")
-    return out_dir / "comparison.md"

@@ -24,7 +24,7 @@ from . import __version__
 from . import datasets, methods
 from .dataset import FairDataset, SyntheticSet
 from .errors import ConfigError, DataError, FairDistillError
-from .fileio import atomic_dir, new_parents, read_json, write_json
+from .fileio import atomic_dir, new_parents, read_json, refuse_cwd, write_json
 from .progress import log
 
 #: the dataset's split / colouring seed of a run (``--data-seed``): the loader's seed under the run's name
@@ -86,7 +86,8 @@ def write_run(out: str | Path, synthetic: SyntheticSet, config: dict[str, Any], 
         write_json(tmp / "config.json", cfg)
         save_npz(tmp / "synthetic.npz", synthetic)
         if synthetic.modality == "tabular":
-            decode_frame(synthetic).to_csv(tmp / "synthetic.csv", index=False)
+            # 7 significant digits: X is float32, whose digits beyond that are noise (0.24 read back as 0.24000000280)
+            decode_frame(synthetic).to_csv(tmp / "synthetic.csv", index=False, float_format="%.7g")
         write_run_report(tmp, synthetic, cfg)
     return out
 
@@ -96,8 +97,9 @@ def load_run(run_dir: str | Path) -> tuple[SyntheticSet, dict[str, Any]]:
     run_dir = Path(run_dir)
     cfg_path, npz_path = run_dir / "config.json", run_dir / "synthetic.npz"
     if not cfg_path.exists() or not npz_path.exists():
-        raise ConfigError(f"{run_dir} is not a run folder (config.json and synthetic.npz expected); create one with "
-                          f"`fairdistill run METHOD --dataset NAME --out {run_dir}`")
+        make = ("give a run folder written by `fairdistill run`" if run_dir.exists() else
+                f"create one with `fairdistill run METHOD --dataset NAME --out {run_dir}`")
+        raise ConfigError(f"{run_dir} is not a run folder (config.json and synthetic.npz expected); {make}")
     cfg = read_json(cfg_path, fix="run it again")
     try:
         with np.load(npz_path, allow_pickle=False) as z:
@@ -207,19 +209,17 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
 def _check_out(out: Path, overwrite: bool) -> None:
     """Refuse an existing ``out`` unless ``overwrite`` and it is a run folder (config.json and synthetic.npz) or an
     empty folder, and never the current folder or one that holds it: ``--overwrite`` replaces runs, nothing else."""
-    here, real = Path.cwd().resolve(), out.resolve()  # through symlinks too
-    if real == here or real in here.parents:
-        raise ConfigError(f"--out {out} is the current folder or holds it; give the run its own folder, e.g. "
-                          f"--out {out / 'run'}")
+    refuse_cwd(out)
     if not out.exists():
         return
+    if not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; choose another --out")
+    if not ((out / "config.json").is_file() and (out / "synthetic.npz").is_file()) and any(out.iterdir()):
+        raise ConfigError(f"--out {out} is a folder that is not a run folder (config.json and synthetic.npz), and a "
+                          f"run replaces only a run folder; choose another --out, or empty or delete that folder "
+                          f"yourself")
     if not overwrite:
         raise ConfigError(f"run folder {out} already exists; choose another --out or pass --overwrite")
-    if not out.is_dir():
-        raise ConfigError(f"--out {out} is a file, and --overwrite replaces only a run folder; choose another --out")
-    if not ((out / "config.json").is_file() and (out / "synthetic.npz").is_file()) and any(out.iterdir()):
-        raise ConfigError(f"--overwrite replaces only a run folder (config.json and synthetic.npz), and {out} is "
-                          f"not one; choose another --out, or empty or delete that folder yourself")
 
 
 def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | None = None, seed: int = 0,
@@ -254,9 +254,11 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
     rep = evaluate(syn, splits["test"], model=model, repeats=repeats, seed=seed, valid=splits.get("valid"),
                    device=device, **opts)
     typed = rep.config["model_options"]  # the options as the model read them (e.g. "none" -> None)
-    protocol = {"model": rep.model, "repeats": repeats, "seed": seed,
-                "options": {k: typed.get(k, v) for k, v in opts.items()}}
     metrics, groups = rep.flat(), rep.group_table()
+    protocol = {"model": rep.model, "repeats": repeats, "seed": seed,
+                "options": {k: typed.get(k, v) for k, v in opts.items()},
+                "units": "metrics.json: DEO (deo_*) in percent, as FairDD reports it; every other value as is "
+                         "(accuracy, rates and disparities as fractions)"}
     # the report first: if drawing it fails, the folder keeps its earlier, consistent metrics
     write_run_report(run_dir, syn, cfg, metrics=metrics, groups=groups, protocol=protocol)
     write_json(run_dir / "evaluation.json", protocol)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from ..registry import resolve
 
 SUITES: dict[str, tuple[str, str]] = {
-    "fwc-paper": ("fairdistill.bench.fwc_paper:paper", "FWC and coreset baselines on Adult, Credit, Crime, Drug vs the "
+    "fwc-paper": ("fairdistill.bench.fwc_paper:paper", "FWC and coreset baselines on Adult, Credit (german), Crime, Drug vs "
+                  "the "
                   "paper (--seeds: random splits per dataset, default 10, Adult 2; --quick: 1 seed, the smallest "
                   "size, FWC ε 0.05 and uniform, on Crime unless --set datasets=... names others)"),
     "fwc-scale": ("fairdistill.bench.fwc:scale", "FWC run time / memory from n=1e3 to 1e6; inner solver vs HiGHS "

@@ -14,7 +14,7 @@ import urllib.request
 import zlib
 from pathlib import Path
 
-from ..errors import MissingDataError
+from ..errors import ConfigError, MissingDataError
 from ..progress import log
 from .files import cache_dir, dataset_root
 
@@ -84,6 +84,10 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, timeout:
     from . import spec
 
     sp = spec(name)
+    if sp.sensitive_from_data:  # csv: the user's own file, nothing to fetch
+        raise ConfigError(f"dataset {name!r} is your own file, so there is nothing to download; use it with "
+                          f"`fairdistill run METHOD --dataset {name} --data-option path=FILE.csv --data-option "
+                          f"target=COLUMN --sensitive COLUMN ...` (`fairdistill datasets {name}` lists its options)")
     if not sp.files:
         raise MissingDataError(f"dataset {name!r} cannot be downloaded automatically; place its standard release in "
                                f"a folder {sp.folder!r} under --data-dir or $FAIRDISTILL_DATA")

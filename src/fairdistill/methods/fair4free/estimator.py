@@ -102,11 +102,11 @@ def _needs_binary(key: str, n_classes: int, name: str) -> None:
 
 
 def _opt_positive(v):
-    return None if v is None or v > 0 else "must be > 0 (or left unset for the preset's value)"
+    return None if v is None or v > 0 else "must be > 0 (or left unset for its default)"
 
 
 def _opt_non_negative(v):
-    return None if v is None or v >= 0 else "must be >= 0 (or left unset for the preset's value)"
+    return None if v is None or v >= 0 else "must be >= 0 (or left unset for its default)"
 
 
 class Fair4Free(Method):
