@@ -31,7 +31,11 @@ def test_quick_run_writes_valid_results_and_resumes(tmp_path, data_dir):
     assert fwc["j_max"] <= 0.05 + 1e-9  # FWC's constraint holds on its own output
     assert 0.5 < fwc["auc"] <= 1
     assert {r["m"] for r in runs} == {round(0.05 * len(train))}  # the paper's size: 5 % of the training split
-    assert (tmp_path / "fwc-paper.md").read_text().count("| FWC (ε 0.05) |") >= 2
+    md = (tmp_path / "fwc-paper.md").read_text()
+    assert md.count("| FWC (ε 0.05) |") >= 2
+    # one run: ranks among the 2 table methods run, no "± 0", and the targets section says why it is empty
+    assert "Ranks are among the 2 methods run here" in md and "One run: no std." in md and "rank among 2)" in md
+    assert f"| FWC (ε 0.05) | {fwc['w1']:.3g} |" in md and "- none can be checked on these runs" in md
     assert (tmp_path / "fwc-paper.png").stat().st_size > 1000
 
     # the recorded W1 equals an independent exact OT computation on the same coreset

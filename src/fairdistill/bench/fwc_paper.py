@@ -29,6 +29,7 @@ never change; a changed method gets a new label), so methods and datasets can be
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -271,21 +272,25 @@ def check_targets(agg: dict) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------- writing
-def _pm(v, digits=3) -> str:
+def _pm(v, digits=3, std=True) -> str:
+    """``mean ± std`` of a (mean, std) pair; the mean alone without ``std`` (one run: no spread to show)."""
     if v is None or not np.isfinite(v[0]):
         return "–"
-    return f"{v[0]:.{digits}g} ± {v[1]:.2g}"
+    return f"{v[0]:.{digits}g} ± {v[1]:.2g}" if std else f"{v[0]:.{digits}g}"
 
 
 def markdown(agg: dict, targets: dict, config: dict) -> str:
     rows = {(r["dataset"], r["size"], r["method"]): r for r in agg["table"]}
+    n_methods = len({m for _, _, m in rows} & {m for m, _, _ in METHODS})  # the table's (no "+ KC" rows)
+    spread = any(n > 1 for n in config["seeds"].values())
+    pm = partial(_pm, std=spread)
     lines = ["# fwc-paper: FWC and coreset baselines vs Xiong et al. (v2 Tables 4 and 3)", "",
              f"Seeds per dataset: {config['seeds']}; sizes as in the paper; W1 = exact L1 optimal transport between "
              "the weighted coreset and the training rows in Z = (D, X, Y) (X standardised). `W1 raw` (Crime, Drug): "
              "numeric features back in the units of the UCI files, the scale of the paper's values. The paper's "
              "Adult and Credit W1 columns lost their scale factor (×?): compare those by rank only. Ranks are "
-             f"among the {len(METHODS)} methods run here (the paper's ranks are recomputed over the same methods; "
-             "it has no Fairlet values on Adult). Mean ± std over runs.", ""]
+             f"among the {n_methods} methods run here (the paper's ranks are recomputed over the same methods; "
+             "it has no Fairlet values on Adult). " + ("Mean ± std over runs." if spread else "One run: no std."), ""]
     for ds in [d for d in DATASETS if any(k[0] == d for k in rows)]:
         sizes = [s for s in SIZES[ds] if any((ds, s, m) in rows for m, _, _ in METHODS)]
         lines += [f"## {PAPER_NAME[ds]} — Wasserstein distance", ""]
@@ -300,23 +305,23 @@ def markdown(agg: dict, targets: dict, config: dict) -> str:
             for s in sizes:
                 r = rows.get((ds, s, m))
                 si = SIZES[ds].index(s)
-                cells.append(_pm(r["w1"]) if r else "–")
+                cells.append(pm(r["w1"]) if r else "–")
                 if raw:
-                    cells.append(_pm(r.get("w1_raw")) if r else "–")
+                    cells.append(pm(r.get("w1_raw")) if r else "–")
                 p = PAPER_W1[ds].get(m)
                 cells.append(f"{p[si][0]:.2f} ± {p[si][1]:.2f}" if p else "–")
                 rk = agg["ranks"].get(f"{ds}|{s:g}|w1", {}).get(m, "–")
                 pk = agg["ranks"].get(f"{ds}|{s:g}|paper_w1", {}).get(m, "–")
                 cells.append(f"{rk}/{pk}")
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", f"## {PAPER_NAME[ds]} — clustering cost (ours; rank among {len(METHODS)})", "",
+        lines += ["", f"## {PAPER_NAME[ds]} — clustering cost (ours; rank among {n_methods})", "",
                   "| Method | " + " | ".join(f"{s * 100:g}%" for s in sizes) + " |", "|---|" + "---|" * len(sizes)]
         for m, _, _ in METHODS:
             cells = [m]
             for s in sizes:
                 r = rows.get((ds, s, m))
                 rk = agg["ranks"].get(f"{ds}|{s:g}|clustering_cost", {}).get(m, "–")
-                cells.append(f"{_pm(r['clustering_cost'])} ({rk})" if r else "–")
+                cells.append(f"{pm(r['clustering_cost'])} ({rk})" if r else "–")
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", f"## {PAPER_NAME[ds]} — downstream MLP at each method's best trade-off size", "",
                   "| Method | size | AUC | demographic disparity | trade-off t ± Δt | data parity J_max |",
@@ -324,10 +329,12 @@ def markdown(agg: dict, targets: dict, config: dict) -> str:
         for r in sorted((r for r in agg["best_tradeoff"] if r["dataset"] == ds),
                         key=lambda r: r["tradeoff_of_means"][0]):
             t, dt = r["tradeoff_of_means"]
-            lines.append(f"| {r['method']} | {r['size'] * 100:g}% | {_pm(r['auc'])} | "
-                         f"{_pm(r['demographic_disparity'])} | {t:.3f} ± {dt:.3f} | {_pm(r['j_max'])} |")
+            lines.append(f"| {r['method']} | {r['size'] * 100:g}% | {pm(r['auc'])} | "
+                         f"{pm(r['demographic_disparity'])} | {t:.3f} ± {dt:.3f} | {pm(r['j_max'])} |")
         lines.append("")
     lines += ["## Targets (TARGETS.md §2)", ""]
+    if not targets["vs_paper"] and not targets["below_baselines"]:
+        lines.append("- none can be checked on these runs: each needs FWC and the baselines at a paper size")
     for x in targets["vs_paper"]:
         if "method" in x:
             lines.append(f"- {PAPER_NAME[x['dataset']]} {x['size'] * 100:g}% {x['method']}: W1 raw {x['ours_raw']:.3f} "

@@ -28,7 +28,7 @@ import torch
 
 from ...errors import check_choice
 from ...nn.mmd import DEFAULT_SIGMAS, median_bandwidths, mmd2
-from ...progress import Progress
+from ...progress import Progress, log
 from ...seeding import random_state
 from .generators import make_generator
 from .hierarchy import GroupHierarchy
@@ -151,6 +151,10 @@ def train_generators(hier: GroupHierarchy, X: torch.Tensor, variants: dict[int, 
     opts = {k: torch.optim.Adam(gens[k].parameters(), lr=cfg.lr) for k in labels}
     best = {k: (float("inf"), -1, copy.deepcopy(gens[k].state_dict())) for k in labels}
     history: dict = {"sigmas": list(sigmas), "rounds": [], "best_round": {}, "last_loss": {}}
+    crit = ("|real-vs-generated balanced accuracy - 0.5|" if cfg.selection == "discriminator" else
+            "unbiased MMD² of generated to real rows")
+    log(f"[{desc}] after each round, score_y<label> = the generators' selection score, {crit} (lower is "
+        f"better; the best round is kept)")
     prog = Progress(range(cfg.rounds), desc)
     for r in prog:
         for _ in range(cfg.steps):
@@ -175,7 +179,7 @@ def train_generators(hier: GroupHierarchy, X: torch.Tensor, variants: dict[int, 
             if scores[k] < best[k][0]:
                 best[k] = (scores[k], r, copy.deepcopy(gens[k].state_dict()))
         history["rounds"].append(scores)
-        prog.set(**{f"sel{k}": v for k, v in scores.items()})
+        prog.set(**{f"score_y{k}": v for k, v in scores.items()})
     for k in labels:
         gens[k].load_state_dict(best[k][2])
         gens[k].eval()
