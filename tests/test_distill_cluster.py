@@ -169,13 +169,14 @@ def test_option_errors():
         make("fairdd-dm", **TINY, n_clusters=30).fit(data)
     with pytest.raises(ConfigError, match=r"n_clusters=30 exceeds the 24 real images.*batch_real=24"):
         make("fairdd-dc", **TINY_DC, n_clusters=30).fit(coloured(n=120))
+    # the rules between options fail at construction, before any data is read
     with pytest.raises(ConfigError, match="fairdd-dm"):
-        make("dm", **TINY).fit(data)
+        make("dm", **TINY)
     with pytest.raises(ConfigError, match="sampler=uniform"):
-        make("fairdd-dm", **TINY, sampler="stratified").fit(data)
+        make("fairdd-dm", **TINY, sampler="stratified")
     with pytest.raises(ConfigError, match="init_balanced"):
-        make("fairdd-dm", **TINY, init_balanced=True).fit(data)
+        make("fairdd-dm", **TINY, init_balanced=True)
     with pytest.raises(ConfigError, match="groups=cluster"):
-        make("fairdd-dm", **{**TINY, "groups": "joint"}, n_clusters=2).fit(data)
+        make("fairdd-dm", **{**TINY, "groups": "joint"}, n_clusters=2)
     with pytest.raises(ConfigError, match="n_clusters"):
         make("fairdd-dm", n_clusters=0)

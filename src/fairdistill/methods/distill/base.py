@@ -161,22 +161,27 @@ class Distiller(Method, metaclass=ABCMeta):
             if dev.type == "cuda" and not torch.cuda.is_bf16_supported():
                 raise ConfigError(f"{self.name}: this GPU has no bfloat16 support; use precision=fp16 or fp32")
 
-    def _cluster_count(self, data: FairDataset) -> int | None:
-        """k of ``groups="cluster"`` (None otherwise), after checking the options that would need the real groups."""
-        if self.groups != CLUSTER:
-            if self.n_clusters is not None:
-                raise ConfigError(f"{self.name}: n_clusters={self.n_clusters} applies only to groups=cluster; drop "
-                                  f"it or set groups=cluster")
-            return None
+    def _check_params(self, params) -> None:
+        """groups=cluster's rules: it is FairDD's, and no option may need the real groups it does not read."""
+        if params["groups"] != CLUSTER:
+            if params["n_clusters"] is not None:
+                raise ConfigError(f"{self.name}: n_clusters={params['n_clusters']} applies only to groups=cluster; "
+                                  f"drop it or set groups=cluster")
+            return
         if not self.fair:
             raise ConfigError(f"{self.name}: groups=cluster makes pseudo-groups for FairDD's loss; use "
                               f"fairdd-{self.name} or groups=joint")
-        if self.sampler != "uniform":
-            raise ConfigError(f"{self.name}: sampler={self.sampler!r} needs the protected groups, which "
+        if params["sampler"] != "uniform":
+            raise ConfigError(f"{self.name}: sampler={params['sampler']!r} needs the protected groups, which "
                               f"groups=cluster does not read; use sampler=uniform")
-        if self.init_balanced:
+        if params["init_balanced"]:
             raise ConfigError(f"{self.name}: init_balanced needs the protected groups, which groups=cluster does "
                               f"not read; turn init_balanced off")
+
+    def _cluster_count(self, data: FairDataset) -> int | None:
+        """k of ``groups="cluster"`` (None otherwise): n_clusters, else the number of groups present (at least 2)."""
+        if self.groups != CLUSTER:
+            return None
         if self.n_clusters is not None:
             return int(self.n_clusters)
         present = len(data.groups("joint")[1])
