@@ -18,6 +18,36 @@ def table(n=400, seed=0):
     return pd.DataFrame({"age": age, "job": job, "sex": sex, "region": region, "hired": label})
 
 
+def test_to_frame_gives_back_the_original_rows():
+    """to_frame decodes a split to the frame's own columns and values (meta["rows"] says which rows it holds)."""
+    df = table()
+    train = datasets.from_frame(df, "hired", ["sex", "region"], seed=3)["train"]
+    back, r = train.to_frame(), train.meta["rows"]
+    orig = df.iloc[r].reset_index(drop=True)
+    for col in ("sex", "region", "hired"):
+        assert back[col].tolist() == orig[col].tolist()
+    known = orig["age"].notna().to_numpy()  # missing ages were median-filled
+    assert np.allclose(back["age"].to_numpy(float)[known], orig["age"].to_numpy(float)[known], atol=1e-4)
+    assert (back["weight"] == 1).all() and "origin" not in back
+    train.modality = "image"  # (a 2-D X is no image; only the refusal is checked)
+    with pytest.raises(DataError, match="to_frame is for tabular data"):
+        train.to_frame()
+
+
+def test_a_table_too_small_for_three_splits_is_refused():
+    """14 rows gave train / valid / test of 10 / 0 / 4 and a failure only at evaluation time."""
+    with pytest.raises(DataError, match=r"^frame: 14 rows leave the valid split empty \(train 10, valid 0, test 4\)"):
+        datasets.from_frame(table().iloc[:14], "hired", ["sex"], seed=0)
+
+
+def test_numeric_sensitive_values_are_coded_in_numeric_order():
+    df = table()
+    df["grp"] = np.tile([1, 2, 10], len(df) // 3 + 1)[:len(df)]
+    train = datasets.from_frame(df, "hired", ["grp"], seed=3)["train"]
+    assert train.sensitive_values == [["1", "2", "10"]]  # was text order: code 1 meant "10"
+    assert np.array_equal(np.array([1, 2, 10])[train.s[:, 0]], df["grp"].to_numpy()[train.meta["rows"]])
+
+
 def test_from_frame_codes_splits_and_encoding():
     df = table()
     sp = datasets.from_frame(df, "hired", ["sex", "region"], seed=3)

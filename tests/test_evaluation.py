@@ -101,6 +101,9 @@ def test_evaluate_rejects_bad_inputs():
         evaluate(zero, test, model="logreg")
     with pytest.raises(Exception, match="unknown model 'svm'"):
         evaluate(SyntheticSet.from_dataset(train), test, model="svm")
+    syn = SyntheticSet.from_dataset(train)
+    with pytest.raises(DataError, match=r"the test split is a SyntheticSet .*evaluate\(fit.synthetic_, splits\['test'\]"):
+        evaluate(test, syn, model="logreg")  # swapped: the real rows would have trained, the set scored
 
 
 @pytest.mark.parametrize("given, want", [("12,8", (12, 8)), ("(12, 8)", (12, 8)), (12, (12,)), ("12", (12,)),

@@ -97,6 +97,21 @@ def test_every_method_can_be_cloned():
         assert clone(m).get_params() == m.get_params()
 
 
+def test_scikit_learn_check_is_fitted_and_html_repr():
+    """scikit-learn >= 1.6 helpers need __sklearn_tags__ (check_is_fitted raised AttributeError on every method)."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils import estimator_html_repr
+    from sklearn.utils.validation import check_is_fitted
+
+    from fairdistill.methods import REGISTRY
+    for name in REGISTRY:
+        m = make(name)
+        with pytest.raises(NotFittedError):
+            check_is_fitted(m)
+        assert type(m).__name__ in estimator_html_repr(m)
+    check_is_fitted(make("uniform", size=20).fit(table()))
+
+
 def test_scikit_learn_clone_and_set_params():
     m = make("fwc", epsilon=0.05, size=30, seed=3)
     assert m.set_params(epsilon=0.2) is m and m.epsilon == 0.2

@@ -172,5 +172,9 @@ def test_options_and_groups_of_the_wrong_type_are_the_librarys_errors():
     for bad in ("5", 2.5, True, 0):
         with pytest.raises(ConfigError, match="must be a whole number of resamples >= 1"):
             M.bootstrap(M.differential_fairness, y, y, g, n=bad)
-    with pytest.raises(DataError, match=r"mixes values of types \['NoneType', 'str'\]"):
-        M.demographic_parity_ratio(y, y, sensitive_features=np.array([None, "a"] * 25, dtype=object))
+    with pytest.raises(DataError, match=r"mixes values of types \['int', 'str'\]"):
+        M.demographic_parity_ratio(y, y, sensitive_features=np.array([1, "a"] * 25, dtype=object))
+    # a missing group value (None beside text, a float NaN) is refused, not counted as a group of its own
+    for bad in (np.array([None, "a"] * 25, dtype=object), np.where(np.arange(50) < 5, np.nan, g.astype(float))):
+        with pytest.raises(DataError, match=r"^sensitive_features has (25|5) missing value\(s\); fill them or drop"):
+            M.demographic_parity_ratio(y, y, sensitive_features=bad)

@@ -171,6 +171,27 @@ class FairDataset:
         return replace(self, X=self.X[idx], y=self.y[idx], s=self.s[idx],
                        weights=None if self.weights is None else self.weights[idx])
 
+    def to_frame(self):
+        """The rows as a pandas DataFrame in the original columns (tabular data): decoded features (a coreset point's
+        one-hot block decodes to its largest entry), the sensitive columns and the target by name, ``weight``, and for a
+        SyntheticSet ``origin`` ("real" / "synthetic"). This is ``synthetic.csv`` of a run folder."""
+        import pandas as pd
+        if self.modality != "tabular":
+            raise DataError(f"to_frame is for tabular data; {self.name} is {self.modality}: its rows are the arrays X")
+        enc = self.meta.get("encoder")
+        df = enc.decode(self.X) if enc is not None and hasattr(enc, "decode") else pd.DataFrame(
+            self.X, columns=self.feature_names or [f"x{i}" for i in range(self.X.shape[1])])
+        for k, name in enumerate(self.sensitive_names):
+            vals = self.sensitive_values[k] if self.sensitive_values else None
+            df[name] = [("" if c < 0 else vals[c]) if vals and c < len(vals) else int(c) for c in self.s[:, k]]
+        df[self.meta.get("target_name", "target")] = [self.class_names[c] for c in self.y] if self.class_names \
+            else self.y
+        df["weight"] = self.w
+        origin = getattr(self, "origin", None)
+        if origin is not None:
+            df["origin"] = np.where(origin == 1, "synthetic", "real")
+        return df
+
     def select_sensitive(self, names: Sequence[str] | None) -> "FairDataset":
         """Keep only the named sensitive axes (in the given order); X, y, weights and the meta values are shared."""
         if names is None:

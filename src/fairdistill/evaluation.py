@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as M
-from .dataset import FairDataset, group_ids
+from .dataset import FairDataset, SyntheticSet, group_ids
 from .errors import DataError
 from .params import Param, SEED, positive
 from .models import make as make_model
@@ -144,6 +144,9 @@ def _check_split(data, role: str, synthetic: FairDataset | None) -> None:
                         f"empty)")
     if synthetic is None:
         return
+    if isinstance(data, SyntheticSet):  # evaluate(test, synthetic): the real rows would train, the set would score
+        raise DataError(f"evaluate: the {role} split is a SyntheticSet (a method's output); pass the set to train on "
+                        f"first and the real split second: evaluate(fit.synthetic_, splits['{role}'], ...)")
     if synthetic.modality != data.modality:
         raise DataError(f"synthetic set is {synthetic.modality} but the {role} split is {data.modality}")
     if synthetic.X.shape[1:] != data.X.shape[1:]:

@@ -35,25 +35,6 @@ def partial_dir(out: Path) -> Path:
     return out.with_name(out.name + ".partial")
 
 
-def decode_frame(data: FairDataset):
-    """The rows as a pandas DataFrame in original column names (tabular): features, sensitive columns, target,
-    weight and origin."""
-    import pandas as pd
-    enc = data.meta.get("encoder")
-    df = enc.decode(data.X) if enc is not None and hasattr(enc, "decode") else pd.DataFrame(
-        data.X, columns=data.feature_names or [f"x{i}" for i in range(data.X.shape[1])])
-    for k, name in enumerate(data.sensitive_names):
-        vals = data.sensitive_values[k] if data.sensitive_values else None
-        codes = data.s[:, k]
-        df[name] = [("" if c < 0 else vals[c]) if vals and c < len(vals) else int(c) for c in codes]
-    target = data.meta.get("target_name", "target")
-    df[target] = [data.class_names[c] for c in data.y] if data.class_names else data.y
-    df["weight"] = data.w
-    if isinstance(data, SyntheticSet):
-        df["origin"] = np.where(data.origin == 1, "synthetic", "real")
-    return df
-
-
 #: the arrays of synthetic.npz (``save_npz``)
 NPZ_ARRAYS = ("X", "y", "s", "w", "origin", "sensitive_names", "feature_names")
 
@@ -87,7 +68,7 @@ def write_run(out: str | Path, synthetic: SyntheticSet, config: dict[str, Any], 
         save_npz(tmp / "synthetic.npz", synthetic)
         if synthetic.modality == "tabular":
             # 7 significant digits: X is float32, whose digits beyond that are noise (0.24 read back as 0.24000000280)
-            decode_frame(synthetic).to_csv(tmp / "synthetic.csv", index=False, float_format="%.7g")
+            synthetic.to_frame().to_csv(tmp / "synthetic.csv", index=False, float_format="%.7g")
         write_run_report(tmp, synthetic, cfg)
     return out
 

@@ -3,7 +3,7 @@ dataset on the command line (``--dataset csv --data-option path=FILE --data-opti
 
 The table goes through the same split and encoding as the bundled tabular sets (``tabular.Table``): rows with a
 missing target or sensitive value are dropped (and counted in the log); each sensitive column becomes one axis whose
-codes index its distinct values in sorted order, and is removed from X; the other columns are numeric (z-scored with
+codes index its distinct values in sorted order (numbers numerically), and is removed from X; the other columns are numeric (z-scored with
 training statistics, missing or infinite values filled with the training median) when pandas reads them as numbers
 and not listed in ``categorical``, else categorical (one-hot, a missing value is its own category); date and time
 columns are refused (convert them to numbers first). Column names become text. The target is binary: ``y = 1``
@@ -93,9 +93,18 @@ def _target(col: pd.Series, target: str, positive) -> tuple[np.ndarray, str, lis
 def from_frame(df: pd.DataFrame, target: str, sensitive: str | Sequence[str], *, positive=None,
                categorical: str | Sequence[str] = (), protocol: str = "standard", seed: int = 0,
                name: str = "frame") -> dict[str, FairDataset]:
-    """Splits ``{"train", "valid", "test"}`` of ``df`` (see the module docstring): ``protocol="standard"`` is a
-    seeded 75/25 split then 10% of the rest held out for validation, stratified by (y, s); ``"intersectional"``
-    60/20/20."""
+    """Your table as the splits ``{"train", "valid", "test"}`` (FairDatasets; ``to_frame()`` decodes one back).
+
+    ``target``: the label column, binary; ``positive``: its positive value (needed when it has more than two values;
+    default the second of two in sorted order). ``sensitive``: one column or several (intersectional groups), each
+    at most 20 values, removed from X. ``categorical``: numeric-looking columns to one-hot encode instead of z-score.
+    ``protocol``: "standard" (a 75/25 split, then 10% of train held out for validation, stratified by label and
+    group) or "intersectional" (60/20/20). ``seed``: the split's seed. ``name``: the datasets' name in messages.
+
+    Rows with a missing target or sensitive value are dropped (the count is logged); a missing or infinite numeric
+    feature is filled with the training median, a missing category is its own category. A table too small to fill
+    all three splits is refused. The encoding in full: ``help(fairdistill.datasets.frame)``.
+    """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"from_frame expects a pandas DataFrame; got {type(df).__name__}")
     seed = SEED.coerce(seed)
@@ -126,7 +135,9 @@ def from_frame(df: pd.DataFrame, target: str, sensitive: str | Sequence[str], *,
         else [f"not {positive}", positive]
     axes = {}
     for col in sensitive:
-        values = sorted(pd.unique(df[col].astype(str)))
+        # codes in the values' own order: numbers numerically (1, 2, 10, not "1", "10", "2"), the rest as text
+        raw = pd.unique(df[col])
+        values = [str(v) for v in sorted(raw)] if pd.api.types.is_numeric_dtype(df[col]) else sorted(map(str, raw))
         if len(values) > MAX_VALUES:
             raise ConfigError(f"sensitive column {col!r} has {len(values)} distinct values (at most {MAX_VALUES}); "
                               f"bin it first (e.g. a column age>=40)")

@@ -121,6 +121,10 @@ def _build(t: Table, sensitive: Sequence[str], seed: int, protocol: str, extra_m
         values.append(v)
     s = np.stack(codes, axis=1)
     train, valid = stratified_holdout(pool, np.column_stack([t.y, s])[pool], t.valid_frac, seed)
+    empty = [name for name, idx in (("train", train), ("valid", valid), ("test", test)) if len(idx) == 0]
+    if empty:
+        raise DataError(f"{t.name}: {n} rows leave the {'/'.join(empty)} split empty (train {len(train)}, valid "
+                        f"{len(valid)}, test {len(test)}); give a larger table (a few hundred rows at least)")
     drop = {t.axes[a].source for a in sensitive}
     enc = TabularEncoder().fit(
         t.frame.iloc[train], numeric=[c for c in t.numeric if c not in drop],

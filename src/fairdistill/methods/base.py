@@ -94,6 +94,12 @@ class Method(ABC):
     def _check_params(self, params: dict[str, Any]) -> None:
         """Rules between parameters (each is checked alone by its Param); raise ConfigError. Default: none."""
 
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (>= 1.6), so that its helpers (``check_is_fitted``, the HTML repr) accept a
+        method: it reads a FairDataset, not arrays (``no_validation``), and ``fit`` takes no separate y."""
+        from sklearn.utils import Tags, TargetTags
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False), no_validation=True)
+
     def __repr__(self) -> str:
         changed = {k: v for k, v in self.get_params().items() if v != self.param_spec()[k].default}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"

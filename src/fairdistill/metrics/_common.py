@@ -105,6 +105,9 @@ def encode_groups(sensitive_features) -> tuple[np.ndarray, pd.Index]:
         return np.zeros(0, dtype=np.int64), pd.Index([])
     uniques, per_col = [], []
     for c in cols:
+        if pd.isna(c).any():  # NaN / None / NaT would otherwise form a group of its own
+            raise DataError(f"sensitive_features has {int(pd.isna(c).sum())} missing value(s); fill them or drop "
+                            f"those rows first")
         try:
             u, inv = np.unique(c, return_inverse=True)
         except TypeError:  # values that cannot be ordered: None beside text, numbers beside text

@@ -5,3 +5,6 @@ search that aggregates the costs), ``dual`` (the inner LP F(C) and its cutting-p
 (majorization–minimization over the coreset features), ``equalized`` (the experimental equalized-odds rows),
 ``parallel`` (the thread pool they share), ``estimator`` (the ``FWC`` and ``FairWASP`` methods).
 """
+from .estimator import FWC, FairWASP  # noqa: E402
+
+__all__ = ["FWC", "FairWASP"]
