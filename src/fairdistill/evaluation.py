@@ -95,6 +95,7 @@ class Report:
     config: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, tuple[float, float]]:
+        """{metric: (mean, std)} over the repeats (NaN where a metric is undefined in every repeat)."""
         keys = self.runs[0].keys() if self.runs else []
         return {k: (float(np.nanmean(v)), float(np.nanstd(v))) if np.isfinite(v).any() else (float("nan"),) * 2
                 for k in keys for v in [np.array([r[k] for r in self.runs], dtype=float)]}
@@ -164,10 +165,19 @@ REPEATS = Param("repeats", int, 5, "models trained, seeds seed..seed+repeats-1",
 def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None, repeats: int = 5, seed: int = 0,
              valid: FairDataset | None = None, use_sensitive: bool = True, device: str = "auto",
              **model_options) -> Report:
-    """Train ``model`` on ``synthetic`` (respecting its weights) ``repeats`` times; score on the real ``test``.
+    """Train ``model`` on ``synthetic`` (respecting its weights) ``repeats`` times, with seeds seed, seed+1, ...;
+    score each on the real ``test`` split. Returns a ``Report``: ``summary()`` {metric: (mean, std)} over repeats,
+    ``flat()`` (metrics.json), ``group_table()`` (per joint group), ``text()``.
 
-    ``model`` defaults to "convnet" for images and "mlp" for tabular data; ``model_options`` go to the model
-    (see ``fairdistill.models``). ``valid`` (real rows) enables early stopping for the MLP.
+    Metrics (``score``): accuracy, balanced_accuracy, f1, auc; for binary labels also recall, positive_rate,
+    dp_difference / dp_ratio, eo_difference / eo_ratio (fairlearn's definitions), demographic_disparity and FWC's
+    tradeoff √((1 − AUC)² + DD²), and with two or more sensitive axes df, if_alpha, worst / best_group_tpr; for images
+    and multi-class labels deo_max / deo_avg (FairDD's, in percent). Every other value is a fraction.
+
+    ``model``: "convnet" for images and "mlp" for tabular data by default; also "logreg", "rf", "xgboost"
+    (``fairdistill.models.MODELS``); ``model_options`` go to it (each model's ``options`` lists them).
+    ``valid`` (real rows) enables the MLP's early stopping. ``use_sensitive``: tabular models also read one one-hot
+    block per sensitive axis (``model_inputs``), as the papers' downstream models do.
     """
     _check_split(synthetic, "synthetic", None)
     _check_split(test, "test", synthetic)
