@@ -102,7 +102,8 @@ def test_evaluate_rejects_bad_inputs():
     with pytest.raises(Exception, match="unknown model 'svm'"):
         evaluate(SyntheticSet.from_dataset(train), test, model="svm")
     syn = SyntheticSet.from_dataset(train)
-    with pytest.raises(DataError, match=r"the test split is a SyntheticSet .*evaluate\(fit.synthetic_, splits\['test'\]"):
+    with pytest.raises(DataError, match=r"the test split is a SyntheticSet .*evaluate\(fit.synthetic_, "
+                                        r"splits\['test'\]"):
         evaluate(test, syn, model="logreg")  # swapped: the real rows would have trained, the set scored
 
 

@@ -179,7 +179,7 @@ def _method_parser(name: str) -> argparse.ArgumentParser:
     cls = methods.get(name)
     doc = cls._doc_head  # the class docstring without the parameter list, which argparse shows itself
     example = cls.example or "adult"
-    if cls.example is None and cls.modalities[0] == "image":  # a CPU-sized budget: the paper's 20,000 iterations take about a day on CPU
+    if cls.example is None and cls.modalities[0] == "image":  # a CPU budget: 20,000 iterations take a day on CPU
         example = "cmnist-fg --ipc 10" + (" --iterations 200" if "iterations" in cls.param_spec() else "")
     p = _Parser(prog=f"fairdistill run {name}", description=doc, formatter_class=_Formatter,
                 epilog=f"example: fairdistill run {name} --dataset {example} --out runs/{name}\n\n{EPILOG}")
@@ -378,9 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("datasets", help="list datasets, their sensitive attributes and whether files are present",
                        formatter_class=_Formatter, epilog=EPILOG,
-                       description=_para("Lists every dataset (kind, whether its files are present, target, sensitive axes); "
-                                   "with NAME, one dataset in full with its --data-option options.") + "\n\n"
-                                   "example: fairdistill datasets adult --data-dir ../shared/data")
+                       description=_para("Lists every dataset (kind, whether its files are present, target, "
+                                         "sensitive axes); with NAME, one dataset in full with its --data-option "
+                                         "options.")
+                       + "\n\nexample: fairdistill datasets adult --data-dir ../shared/data")
     _data_args(d)
     d.add_argument("name", nargs="?", default=None, help="show one dataset in full, with its --data-option options")
     d.add_argument("--sizes", action="store_true", help="load each present dataset and print its split sizes")
@@ -399,9 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="train a model on a run's set, score it on the real test split",
                        formatter_class=_Formatter, epilog=EPILOG,
-                       description=_para("Writes DIR/metrics.json (name -> number), DIR/evaluation.json (the protocol used), "
-                                   "DIR/groups.json (per test group) and DIR/report.md.") + "\n\n"
-                                   "example: fairdistill evaluate runs/fwc --model mlp --repeats 3")
+                       description=_para("Writes DIR/metrics.json (name -> number), DIR/evaluation.json (the "
+                                         "protocol used), DIR/groups.json (per test group) and DIR/report.md.")
+                       + "\n\nexample: fairdistill evaluate runs/fwc --model mlp --repeats 3")
     e.add_argument("run_dir", help="a run folder written by `fairdistill run`")
     e.add_argument("--model", choices=list(MODELS), default=None,
                    help="downstream model (default: the method's recommendation, else convnet for images, "
@@ -439,10 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="reproduce the papers' tables and time the methods (results as JSON)",
                        formatter_class=_Formatter, epilog=EPILOG,
-                       description=_para("Runs a benchmark suite and writes OUT/SUITE.json (results with the command, commit "
-                                   "and machine), SUITE.md (the table) and, for some, SUITE.png. `fairdistill bench "
-                                   "list` names the suites and the --set keys each takes.") + "\n\n"
-                                   "example: fairdistill bench fwc-paper --quick --data-dir ../shared/data")
+                       description=_para("Runs a benchmark suite and writes OUT/SUITE.json (results with the "
+                                         "command, commit and machine), SUITE.md (the table) and, for some, SUITE.png. "
+                                         "`fairdistill bench list` names the suites and the --set keys each takes.")
+                       + "\n\nexample: fairdistill bench fwc-paper --quick --data-dir ../shared/data")
     b.add_argument("suite", nargs="?", help="suite name, or `list`")
     b.add_argument("--out", default=None, help="folder for SUITE.json / .md / .png (default: benchmarks, the "
                    "committed results; with --quick runs/bench-quick, so a smoke test never replaces them)")
@@ -462,11 +463,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     dm = sub.add_parser("demo", help="a real method on real data with a fairness/accuracy table (< 2 min on CPU)",
                         formatter_class=_Formatter, epilog=EPILOG,
-                        description=_para("Builds four training sets on Adult (sensitive: sex): the whole training set, "
-                                    "uniform 1%, k-means 1% with reweighing and FWC 1% (ε 0.05); trains the "
-                                    "downstream MLP on each, prints AUC, accuracy and parity side by side and writes "
-                                    "the run folders and a comparison report into --out.") + "\n\n"
-                                    "example: fairdistill demo --data-dir ../shared/data --out runs/demo")
+                        description=_para("Builds four training sets on Adult (sensitive: sex): the whole training "
+                                          "set, uniform 1%, k-means 1% with reweighing and FWC 1% (ε 0.05); trains "
+                                          "the downstream MLP on each, prints AUC, accuracy and parity side by side "
+                                          "and writes the run folders and a comparison report into --out.")
+                        + "\n\nexample: fairdistill demo --data-dir ../shared/data --out runs/demo")
     _data_args(dm)
     dm.add_argument("--out", default="runs/demo", help="folder for the demo's run folders and report")
     dm.add_argument("--seed", type=_typed(".params:SEED"), default=0,
@@ -476,10 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     dl = sub.add_parser("download", help="fetch a dataset's files with checksum verification (needs internet)",
                         formatter_class=_Formatter,
-                        description=_para("Downloads a dataset's files into --data-dir (else the cache), checks their "
-                                    "SHA-256 and writes nothing on a failed transfer. Datasets you must supply "
-                                    "(CIFAR-10, CelebA, UTKFace, BFFHQ, csv) say where to put them.") + "\n\n"
-                                    "example: fairdistill download adult --data-dir data")
+                        description=_para("Downloads a dataset's files into --data-dir (else the cache), checks "
+                                          "their SHA-256 and writes nothing on a failed transfer. Datasets you must "
+                                          "supply (CIFAR-10, CelebA, UTKFace, BFFHQ, csv) say where to put them.")
+                        + "\n\nexample: fairdistill download adult --data-dir data")
     dl.add_argument("dataset", help="dataset name")
     _data_args(dl)
     _quiet_arg(dl)

@@ -171,8 +171,8 @@ def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None
 
     Metrics (``score``): accuracy, balanced_accuracy, f1, auc; for binary labels also recall, positive_rate,
     dp_difference / dp_ratio, eo_difference / eo_ratio (fairlearn's definitions), demographic_disparity and FWC's
-    tradeoff √((1 − AUC)² + DD²), and with two or more sensitive axes df, if_alpha, worst / best_group_tpr; for images
-    and multi-class labels deo_max / deo_avg (FairDD's, in percent). Every other value is a fraction.
+    tradeoff √((1 − AUC)² + DD²), and with two or more sensitive axes df, if_alpha, worst / best_group_tpr; for
+    images and multi-class labels deo_max / deo_avg (FairDD's, in percent). Every other value is a fraction.
 
     ``model``: "convnet" for images and "mlp" for tabular data by default; also "logreg", "rf", "xgboost"
     (``fairdistill.models.MODELS``); ``model_options`` go to it (each model's ``options`` lists them).

@@ -13,10 +13,9 @@ from __future__ import annotations
 from ..registry import resolve
 
 SUITES: dict[str, tuple[str, str]] = {
-    "fwc-paper": ("fairdistill.bench.fwc_paper:paper", "FWC and coreset baselines on Adult, Credit (german), Crime, Drug vs "
-                  "the "
-                  "paper (--seeds: random splits per dataset, default 10, Adult 2; --quick: 1 seed, the smallest "
-                  "size, FWC ε 0.05 and uniform, on Crime unless --set datasets=... names others)"),
+    "fwc-paper": ("fairdistill.bench.fwc_paper:paper", "FWC and coreset baselines on Adult, Credit (german), Crime, "
+                  "Drug vs the paper (--seeds: random splits per dataset, default 10, Adult 2; --quick: 1 seed, the "
+                  "smallest size, FWC ε 0.05 and uniform, on Crime unless --set datasets=... names others)"),
     "fwc-scale": ("fairdistill.bench.fwc:scale", "FWC run time / memory from n=1e3 to 1e6; inner solver vs HiGHS "
                   "(--seeds: repetitions of the n grid, default 1)"),
     "fairdd-paper": ("fairdistill.bench.fairdd:paper", "DM, DC and FairDD on the coloured image sets vs the paper "

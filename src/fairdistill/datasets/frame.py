@@ -3,13 +3,13 @@ dataset on the command line (``--dataset csv --data-option path=FILE --data-opti
 
 The table goes through the same split and encoding as the bundled tabular sets (``tabular.Table``): rows with a
 missing target or sensitive value are dropped (and counted in the log); each sensitive column becomes one axis whose
-codes index its distinct values in sorted order (numbers numerically), and is removed from X; the other columns are numeric (z-scored with
-training statistics, missing or infinite values filled with the training median) when pandas reads them as numbers
-and not listed in ``categorical``, else categorical (one-hot, a missing value is its own category); date and time
-columns are refused (convert them to numbers first). Column names become text. The target is binary: ``y = 1``
-where it equals ``positive`` (by value for a numeric target, so positive=1 matches 1.0; as text otherwise); with
-``positive`` not given the target must have exactly two values, and the second in sorted order is the positive
-class. The class names are the two values, or ``not P`` and ``P`` when the target has more.
+codes index its distinct values in sorted order (numbers numerically), and is removed from X; the other columns are
+numeric (z-scored with training statistics, missing or infinite values filled with the training median) when pandas
+reads them as numbers and not listed in ``categorical``, else categorical (one-hot, a missing value is its own
+category); date and time columns are refused (convert them to numbers first). Column names become text. The target is
+binary: ``y = 1`` where it equals ``positive`` (by value for a numeric target, so positive=1 matches 1.0; as text
+otherwise); with ``positive`` not given the target must have exactly two values, and the second in sorted order is
+the positive class. The class names are the two values, or ``not P`` and ``P`` when the target has more.
 """
 from __future__ import annotations
 

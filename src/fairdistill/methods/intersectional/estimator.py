@@ -124,9 +124,9 @@ class IntersectionalAugmentation(Method):
                 out.provenance = {"single_axis_fallback": "equal-sampling", "cells": out.provenance["cells"]}
                 return out
             raise ConfigError(f"intersectional needs >= 2 sensitive axes to form parent groups; {data.name} has "
-                              f"{data.sensitive_names}; give >= 2 axes (--sensitive, e.g. sex race on adult; `fairdistill datasets "
-                              f"NAME` lists a dataset's) or set single_axis='equal-sampling' (--single-axis "
-                              f"equal-sampling)")
+                              f"{data.sensitive_names}; give >= 2 axes (--sensitive, e.g. sex race on adult; "
+                              f"`fairdistill datasets NAME` lists a dataset's) or set single_axis='equal-sampling' "
+                              f"(--single-axis equal-sampling)")
         device = resolve_device(self.device)
         hier = GroupHierarchy(data.s, data.y, labels=(0, 1), max_groups=self.max_groups)
         mean = data.X.mean(0)

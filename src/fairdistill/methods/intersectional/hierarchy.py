@@ -79,7 +79,8 @@ class GroupHierarchy:
         if self.max_groups is not None and len(self.groups) > self.max_groups:
             card = [len(np.unique(self.s[:, a])) for a in range(self.p)]
             raise ConfigError(f"{len(self.groups)} intersectional groups (axis sizes {card}) exceed "
-                              f"max_groups={self.max_groups}; coarsen or drop an axis, or raise max_groups (--max-groups)")
+                              f"max_groups={self.max_groups}; coarsen or drop an axis, or raise max_groups "
+                              f"(--max-groups)")
         self._cache: dict[tuple[Pattern, int], np.ndarray] = {}
         self._parents: dict[tuple[tuple[int, ...], int], list[tuple[Pattern, np.ndarray]]] = {}
 
