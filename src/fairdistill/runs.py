@@ -59,6 +59,8 @@ def write_run(out: str | Path, synthetic: SyntheticSet, config: dict[str, Any], 
     """Write a complete run folder atomically and return its path."""
     from .report import write_run_report
     out = Path(out)
+    csv = ", with synthetic.csv" if synthetic.modality == "tabular" else ""
+    log(f"[run] writing {out} ({len(synthetic)} rows{csv}) ...")
     with atomic_dir(out, overwrite=overwrite) as tmp:
         cfg = {**config, "fairdistill_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                "n_synthetic": len(synthetic), "n_classes": synthetic.n_classes, "meta": _meta_json(synthetic),
