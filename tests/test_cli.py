@@ -128,14 +128,18 @@ def test_report_replaces_only_an_earlier_report_and_leaves_no_stale_figure(capsy
     (tmp_path / "thesis").mkdir()
     (tmp_path / "thesis" / "thesis.txt").write_text("important")
     (tmp_path / "afile").write_text("x")
-    for out, why in ((tmp_path / "thesis", "is a folder that holds no report (comparison.md)"),
-                     (tmp_path / "afile", "is a file; choose another --out"), (a, "is a folder that holds no report")):
+    for out, why in ((tmp_path / "thesis", "is a folder that is not a report folder (comparison.md), and --out "
+                                           "replaces only a report folder"),
+                     (tmp_path / "afile", "is a file; choose another --out"), (a, "is not a report folder")):
         for extra in ([], ["--overwrite"]):
             code, _, err = run(capsys, "report", a, "--out", out, *extra)
             assert code == 2 and why in err and len(err.splitlines()) == 1
     assert os.listdir(tmp_path / "thesis") == ["thesis.txt"] and (tmp_path / "afile").read_text() == "x"
     cmp = tmp_path / "cmp"
-    assert run(capsys, "report", a, b, "--out", cmp)[0] == 0
+    cmp.mkdir()  # an empty folder, as for a run: replaced only with --overwrite
+    code, _, err = run(capsys, "report", a, b, "--out", cmp)
+    assert code == 2 and "already exists; choose another --out or pass --overwrite" in err
+    assert run(capsys, "report", a, b, "--out", cmp, "--overwrite")[0] == 0
     (cmp / "grid_old.png").write_bytes(b"an earlier report's figure")
     code, _, err = run(capsys, "report", a, "--out", cmp)
     assert code == 2 and err == f"fairdistill: error: report folder {cmp} already exists; choose another --out or " \
@@ -452,7 +456,7 @@ def test_overwrite_replaces_a_run_folder_and_nothing_else(capsys, tmp_path, data
     for flags in (cmd, [c for c in cmd if c != "--overwrite"]):  # the error never suggests a flag it then refuses
         code, _, err = run(capsys, *flags, keep)
         assert code == 2 and err == f"fairdistill: error: --out {keep} is a folder that is not a run folder " \
-                                    f"(config.json and synthetic.npz), and a run replaces only a run folder; choose " \
+                                    f"(config.json and synthetic.npz), and --out replaces only a run folder; choose " \
                                     f"another --out, or empty or delete that folder yourself\n"
         assert (keep / "thesis.txt").read_text() == "important" and sorted(os.listdir(keep)) == ["thesis.txt"]
         code, _, err = run(capsys, *flags, tmp_path / "afile")

@@ -433,8 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "example: fairdistill report runs/fwc runs/uniform --out runs/compare")
     _quiet_arg(rp)
     rp.add_argument("run_dirs", nargs="+", help="run folders (evaluated ones show metrics)")
-    rp.add_argument("--out", default="report", help="folder for comparison.md and figures: a new or empty one, or "
-                    "an earlier report with --overwrite")
+    rp.add_argument("--out", default="report", help="folder for comparison.md and figures: a new one, or with "
+                    "--overwrite an empty one or an earlier report")
     rp.add_argument("--overwrite", action="store_true", help="replace the earlier report in --out (all of it)")
     rp.set_defaults(fn=cmd_report)
 

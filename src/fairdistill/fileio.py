@@ -7,7 +7,7 @@ import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -26,14 +26,25 @@ def _new_dir(parent: Path, prefix: str) -> Path:
             continue
 
 
-def refuse_cwd(out: Path) -> None:
-    """A ConfigError when ``out`` is the current folder or holds it (through symlinks too): replacing a folder
-    that holds the caller's own files is never what ``--out`` means."""
+def check_out_folder(out: Path, overwrite: bool, kind: str, marks: Sequence[str]) -> None:
+    """The one rule for an output folder ``--out`` that is written whole (``atomic_dir``): a new path, or with
+    ``overwrite`` an empty folder or an earlier ``kind`` (it holds every file of ``marks``), which is replaced;
+    never a file, another folder, the current folder or one that holds it (through symlinks too). ConfigError
+    otherwise."""
     from .errors import ConfigError
     here, real = Path.cwd().resolve(), Path(out).resolve()
     if real == here or real in here.parents:
         raise ConfigError(f"--out {out} is the current folder or holds it; give the output its own folder, e.g. "
                           f"--out {Path(out) / 'out'}")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; choose another --out")
+    if not all((out / m).is_file() for m in marks) and any(out.iterdir()):
+        raise ConfigError(f"--out {out} is a folder that is not a {kind} ({' and '.join(marks)}), and --out replaces "
+                          f"only a {kind}; choose another --out, or empty or delete that folder yourself")
+    if not overwrite:
+        raise ConfigError(f"{kind} {out} already exists; choose another --out or pass --overwrite")
 
 
 @contextmanager

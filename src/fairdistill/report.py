@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .dataset import FairDataset, group_ids
-from .fileio import atomic_dir, refuse_cwd, save_figure, write_text
+from .fileio import atomic_dir, check_out_folder, save_figure, write_text
 
 HEADLINE = ("accuracy", "balanced_accuracy", "auc", "deo_max", "deo_avg", "dp_difference", "dp_ratio",
             "eo_ratio", "demographic_disparity", "tradeoff", "df", "if_alpha", "worst_group_tpr")
@@ -149,24 +149,6 @@ def _group_bars(by_run: dict[str, list[dict]], values, path: Path) -> None:
     save_figure(fig, path)
 
 
-def _check_report_out(out_dir: Path, overwrite: bool) -> None:
-    """``out_dir`` must be new or empty, or (with ``overwrite``) an earlier report (it holds comparison.md), which is
-    then replaced whole: no figure of the old report is left behind."""
-    from .errors import ConfigError
-    refuse_cwd(out_dir)
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise ConfigError(f"--out {out_dir} is a file; choose another --out")
-    if not any(out_dir.iterdir()):
-        return
-    if not (out_dir / "comparison.md").is_file():
-        raise ConfigError(f"--out {out_dir} is a folder that holds no report (comparison.md), and a report replaces "
-                          f"only an earlier report; choose another --out")
-    if not overwrite:
-        raise ConfigError(f"report folder {out_dir} already exists; choose another --out or pass --overwrite")
-
-
 def compare(run_dirs: Sequence[str | Path], out_dir: str | Path, overwrite: bool = False) -> Path:
     """Compare evaluated runs: ``out_dir/comparison.md``, ``tradeoff.png``, ``groups.png``, image grids. The folder
     is written whole or not at all; an existing report is replaced only with ``overwrite``."""
@@ -174,7 +156,7 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path, overwrite: bool
     from .fileio import read_json
     from .runs import load_run
     out_dir = Path(out_dir)
-    _check_report_out(out_dir, overwrite)
+    check_out_folder(out_dir, overwrite, "report folder", ("comparison.md",))
     rows, groups, values, images = [], {}, None, {}
     for d in map(Path, run_dirs):  # every folder is read and checked before anything is written
         syn, cfg = load_run(d)
@@ -192,7 +174,7 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path, overwrite: bool
             images[label] = (syn, f"grid_{d.name}.png")
     if not rows:
         raise ConfigError("report needs at least one run folder")
-    with atomic_dir(out_dir, overwrite=True) as tmp:  # (the folder was checked above)
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         _write_comparison(tmp, rows, groups, values, images)
     return out_dir / "comparison.md"
 

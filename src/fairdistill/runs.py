@@ -24,7 +24,7 @@ from . import __version__
 from . import datasets, methods
 from .dataset import FairDataset, SyntheticSet
 from .errors import ConfigError, DataError, FairDistillError
-from .fileio import atomic_dir, new_parents, read_json, refuse_cwd, write_json
+from .fileio import atomic_dir, check_out_folder, new_parents, read_json, write_json
 from .progress import log
 
 #: the dataset's split / colouring seed of a run (``--data-seed``): the loader's seed under the run's name
@@ -37,6 +37,8 @@ def partial_dir(out: Path) -> Path:
 
 #: the arrays of synthetic.npz (``save_npz``)
 NPZ_ARRAYS = ("X", "y", "s", "w", "origin", "sensitive_names", "feature_names")
+#: the files that make a folder a run folder (``load_run`` reads them; ``--overwrite`` replaces only such a folder)
+RUN_MARKS = ("config.json", "synthetic.npz")
 
 
 def save_npz(path: Path, data: SyntheticSet) -> None:
@@ -78,7 +80,7 @@ def write_run(out: str | Path, synthetic: SyntheticSet, config: dict[str, Any], 
 def load_run(run_dir: str | Path) -> tuple[SyntheticSet, dict[str, Any]]:
     """Read a run folder back: the SyntheticSet (with its decoder) and config.json."""
     run_dir = Path(run_dir)
-    cfg_path, npz_path = run_dir / "config.json", run_dir / "synthetic.npz"
+    cfg_path, npz_path = (run_dir / m for m in RUN_MARKS)
     if not cfg_path.exists() or not npz_path.exists():
         make = ("give a run folder written by `fairdistill run`" if run_dir.exists() else
                 f"create one with `fairdistill run METHOD --dataset NAME --out {run_dir}`")
@@ -136,7 +138,7 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
     if not str(out).strip():
         raise ConfigError("--out is empty; give the run folder's path")
     out = Path(os.path.abspath(Path(out).expanduser()))
-    _check_out(out, overwrite)
+    check_out_folder(out, overwrite, "run folder", RUN_MARKS)
     partial = partial_dir(out)
     checkpoint = partial / "checkpoint.pt"
     data_seed = DATA_SEED.coerce(data_seed)
@@ -187,22 +189,6 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
             raise
     shutil.rmtree(partial, ignore_errors=True)
     return out, est.synthetic_
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    """Refuse an existing ``out`` unless ``overwrite`` and it is a run folder (config.json and synthetic.npz) or an
-    empty folder, and never the current folder or one that holds it: ``--overwrite`` replaces runs, nothing else."""
-    refuse_cwd(out)
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; choose another --out")
-    if not ((out / "config.json").is_file() and (out / "synthetic.npz").is_file()) and any(out.iterdir()):
-        raise ConfigError(f"--out {out} is a folder that is not a run folder (config.json and synthetic.npz), and a "
-                          f"run replaces only a run folder; choose another --out, or empty or delete that folder "
-                          f"yourself")
-    if not overwrite:
-        raise ConfigError(f"run folder {out} already exists; choose another --out or pass --overwrite")
 
 
 def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | None = None, seed: int = 0,

@@ -44,13 +44,14 @@ def kamiran_calders(weights, d, y) -> np.ndarray:
     np.add.at(p_dy, (di, yi), w / total)
     cell = p_dy[di, yi]
     factor = np.divide(p_d[di] * p_y[yi], cell, out=np.zeros_like(cell), where=cell > 0)
-    empty = np.argwhere((p_dy == 0) & (np.outer(p_d, p_y) > 0))
+    product = np.outer(p_d, p_y)
+    empty = np.argwhere((p_dy == 0) & (product > 0))
     if len(empty):
         du, yu = np.unique(d), np.unique(y)
         cells = ", ".join(f"({du[a]}, {yu[b]})" for a, b in empty)
         warnings.warn(f"Kamiran–Calders: (group, label) cell(s) {cells} hold no weight, so D and Y cannot be made "
-                      f"independent; the total weight drops by {np.outer(p_d, p_y)[p_dy == 0].sum():.1%} (give a "
-                      f"larger coreset so that every cell is present)", stacklevel=2)
+                      f"independent; the total weight drops by {product[p_dy == 0].sum():.1%} (give a larger "
+                      f"coreset so that every cell is present)", stacklevel=2)
     return w * factor
 
 
