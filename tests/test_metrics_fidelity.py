@@ -71,6 +71,27 @@ def test_density_coverage_brute_force_and_chunking():
     assert a == M.density_coverage(real, fake, max_rows=150, seed=1)
 
 
+def test_real_balls_reused_equal_separate_calls():
+    # one set of real balls scored against several subsampled synthetic sets returns exactly what separate calls
+    # return (each draws its subsample from the same generator state); recall=False skips recall only
+    rng = np.random.default_rng(6)
+    real = rng.normal(size=(400, 4))
+    fakes = [rng.normal(0.2 * i, 1.0, size=(300 + 50 * i, 4)) for i in range(3)]
+    balls = M.RealBalls(real, k=5, max_rows=250, seed=3)
+    for fake in fakes:
+        expect = M.density_coverage(real, fake, k=5, max_rows=250, seed=3)
+        assert balls.score(fake) == expect
+        quick = balls.score(fake, recall=False)
+        assert np.isnan(quick.pop("recall")) and quick == {k: v for k, v in expect.items() if k != "recall"}
+    # and the reused balls match an independent brute force on the same subsamples
+    sub = np.random.default_rng(3)
+    x = real[np.sort(sub.choice(400, 250, replace=False))]
+    y = fakes[2][np.sort(sub.choice(len(fakes[2]), 250, replace=False))]
+    got, expect = balls.score(fakes[2]), _prdc_brute(x, y, 5)
+    for key in expect:
+        assert got[key] == pytest.approx(expect[key]), key
+
+
 def test_density_coverage_same_distribution_sanity():
     # E[density] = 1 exactly for identical distributions (a fresh point falls in a real k-NN ball with probability
     # k/N by exchangeability); one replicate fluctuates by ~0.05 in 64-d, so average three

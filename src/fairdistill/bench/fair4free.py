@@ -182,12 +182,12 @@ def _one_baselines(dataset, axis, seed, *, data_dir, quick, models) -> dict:
     return {"dataset": dataset, "sensitive": axis, "seed": seed, "rows": rows}
 
 
-def _fidelity(real, real_unique, X, seed) -> dict:
-    """Density / coverage (k = 5) of rows X against the real training rows, and coverage against the distinct ones."""
-    from ..metrics import density_coverage
-    dc = density_coverage(real, X, k=5, seed=seed)
+def _fidelity(balls, X) -> dict:
+    """Density / coverage (k = 5) of rows X against the real training rows, and coverage against the distinct ones
+    (``balls``: the :class:`~fairdistill.metrics.RealBalls` of each, built once per run)."""
+    dc = balls["all"].score(X, recall=False)
     return {"density": dc["density"], "coverage": dc["coverage"],
-            "coverage_dedup": density_coverage(real_unique, X, k=5, seed=seed)["coverage"]}
+            "coverage_dedup": balls["distinct"].score(X, recall=False)["coverage"]}
 
 
 def _one_task(dataset, axis, seed, data_dir, quick, device):
@@ -216,15 +216,17 @@ def _one(dataset, axis, seed, *, data_dir, quick, device, models):
         sets[f"fair4free-{loss}"] = v.synthetic_
         log(f"[fair4free-paper] {dataset}/{axis}/seed {seed}: student {loss} {time.perf_counter() - t:.0f}s")
     # the original row's density / coverage: real test rows against the training rows (what real people score)
+    from ..metrics import RealBalls
     real_unique = np.unique(train.X, axis=0)
+    balls = {"all": RealBalls(train.X, k=5, seed=seed), "distinct": RealBalls(real_unique, k=5, seed=seed)}
     rows = {"original": {"downstream": _downstream(np.c_[train.X, train.s], train.y, np.c_[test.X, test.s], test.y,
                                                    test.s[:, 0], models),
-                         **_fidelity(train.X, real_unique, test.X, seed)},
+                         **_fidelity(balls, test.X)},
             "original @own-split": {"downstream": _own_split(np.c_[train.X, train.s], train.y, train.s[:, 0],
                                                              models, seed)}}
     for name, syn in sets.items():
         rows[name] = {"downstream": _downstream(np.c_[syn.X, syn.s], syn.y, np.c_[test.X, test.s], test.y,
-                                                test.s[:, 0], models), **_fidelity(train.X, real_unique, syn.X, seed),
+                                                test.s[:, 0], models), **_fidelity(balls, syn.X),
                       **({"picked": syn.provenance["picked"]} if "picked" in syn.provenance else {}),
                       "synthetic_positive_rate": float(syn.y.mean()),
                       "synthetic_group_positive_rate": {str(g): float(syn.y[syn.s[:, 0] == g].mean())

@@ -6,7 +6,8 @@ a :class:`MetricWarning`; ``return_table=True`` also returns the per-group table
 """
 from ._common import MetricWarning
 from .deo import deo_avg, deo_max, deo_table
-from .fidelity import clustering_cost, density_coverage, median_bandwidths, mmd, wasserstein_distance
+from .fidelity import (RealBalls, clustering_cost, density_coverage, median_bandwidths, mmd,
+                       wasserstein_distance)
 from .groups import (demographic_disparity, demographic_parity_difference, demographic_parity_ratio,
                      equal_opportunity_difference, equal_opportunity_ratio, equalized_odds_difference,
                      equalized_odds_ratio, group_rates, parity_violation, selection_rates, tradeoff)
@@ -24,5 +25,5 @@ __all__ = [
     "deo_max", "deo_avg", "deo_table",
     "group_tpr", "differential_fairness", "differential_fairness_outcomes", "worst_group_tpr", "best_group_tpr",
     "if_alpha", "if_alpha_reference", "if_alpha_from_rates", "bootstrap",
-    "wasserstein_distance", "clustering_cost", "density_coverage", "mmd", "median_bandwidths",
+    "wasserstein_distance", "clustering_cost", "density_coverage", "RealBalls", "mmd", "median_bandwidths",
 ]

@@ -96,43 +96,61 @@ def _knn_radii(x: np.ndarray, k: int, chunk: int) -> np.ndarray:
     return radii
 
 
-def density_coverage(real, fake, k: int = 5, max_rows: int | None = 10_000, seed: int = 0,
-                     chunk: int = 1024) -> dict[str, float]:
-    """Naeem et al. (ICML 2020) density, coverage, precision and recall with k-NN balls (open: strict <).
+class RealBalls:
+    """The real side of density / coverage (Naeem et al., ICML 2020): the k-NN balls B_i = B(X_i, r_i) of the real
+    rows, r_i = distance from X_i to its k-th nearest other real row, built once and scored against any number of
+    synthetic sets (:meth:`score`). ``real`` is subsampled to ``max_rows`` rows (seeded); each :meth:`score` draws
+    its own subsample of the synthetic rows from the generator state left after that draw, so it returns exactly
+    what :func:`density_coverage` returns with the same arguments."""
 
-    r_i = distance from real X_i to its k-th nearest other real row, B_i = B(X_i, r_i);
-    density = sum_j #{i : Y_j in B_i} / (k M), coverage = #{i : some Y_j in B_i} / N,
-    precision = #{j : Y_j in some B_i} / M, recall = #{i : X_i in some fake ball B(Y_j, s_j)} / N (s_j: k-th NN
-    radius among the fake rows; NaN when M <= k). Both sets are subsampled to ``max_rows`` (seeded); distances are
-    computed ``chunk`` fake rows at a time, so memory is O(chunk x N), never N x N.
-    """
-    x, y = _pair(real, fake, ("real", "fake"))
-    if k < 1:
-        raise ConfigError(f"k={k!r} must be a positive integer")
-    nan = {"density": float("nan"), "coverage": float("nan"), "precision": float("nan"), "recall": float("nan")}
-    if len(y) == 0:
-        warn("density/coverage of an empty synthetic set is undefined; returning NaN")
-        return nan
-    rng = np.random.default_rng(seed)
-    x, y = _subsample(x, max_rows, rng), _subsample(y, max_rows, rng)
-    if len(x) <= k:
-        raise DataError(f"density/coverage needs more than k={k} real rows; got {len(x)}")
-    r_real = _knn_radii(x, k, chunk)
-    r_fake = _knn_radii(y, k, chunk) if len(y) > k else None
-    inside_total = 0
-    precise = 0
-    covered = np.zeros(len(x), dtype=bool)
-    recalled = np.zeros(len(x), dtype=bool)
-    for start in range(0, len(y), chunk):
-        d = cdist(y[start:start + chunk], x)  # (chunk, N)
-        inside = d < r_real[None, :]
-        inside_total += int(inside.sum())
-        precise += int(inside.any(axis=1).sum())
-        covered |= inside.any(axis=0)
-        if r_fake is not None:
-            recalled |= (d < r_fake[start:start + chunk, None]).any(axis=0)
-    return {"density": inside_total / (k * len(y)), "coverage": float(covered.mean()),
-            "precision": precise / len(y), "recall": float(recalled.mean()) if r_fake is not None else float("nan")}
+    def __init__(self, real, k: int = 5, max_rows: int | None = 10_000, seed: int = 0, chunk: int = 1024):
+        if k < 1:
+            raise ConfigError(f"k={k!r} must be a positive integer")
+        rng = np.random.default_rng(seed)
+        self.x = _subsample(_rows(real, "real"), max_rows, rng)
+        if len(self.x) <= k:
+            raise DataError(f"density/coverage needs more than k={k} real rows; got {len(self.x)}")
+        self.k, self.max_rows, self.chunk = k, max_rows, chunk
+        self._rng_state = rng.bit_generator.state  # where the synthetic rows' subsample starts
+        self.radii = _knn_radii(self.x, k, chunk)
+
+    def score(self, fake, recall: bool = True) -> dict[str, float]:
+        """density = sum_j #{i : Y_j in B_i} / (k M), coverage = #{i : some Y_j in B_i} / N,
+        precision = #{j : Y_j in some B_i} / M, recall = #{i : X_i in some fake ball B(Y_j, s_j)} / N (s_j: k-th NN
+        radius among the fake rows; NaN when M <= k or with ``recall=False``, which skips its M x M pass).
+        Distances are computed ``chunk`` fake rows at a time: memory O(chunk x N), never N x N."""
+        x, y = _pair(self.x, fake, ("real", "fake"))
+        if len(y) == 0:
+            warn("density/coverage of an empty synthetic set is undefined; returning NaN")
+            return dict.fromkeys(("density", "coverage", "precision", "recall"), float("nan"))
+        rng = np.random.default_rng()
+        rng.bit_generator.state = self._rng_state
+        y = _subsample(y, self.max_rows, rng)
+        k, chunk = self.k, self.chunk
+        r_fake = _knn_radii(y, k, chunk) if recall and len(y) > k else None
+        inside_total = 0
+        precise = 0
+        covered = np.zeros(len(x), dtype=bool)
+        recalled = np.zeros(len(x), dtype=bool)
+        for start in range(0, len(y), chunk):
+            d = cdist(y[start:start + chunk], x)  # (chunk, N)
+            inside = d < self.radii[None, :]
+            inside_total += int(inside.sum())
+            precise += int(inside.any(axis=1).sum())
+            covered |= inside.any(axis=0)
+            if r_fake is not None:
+                recalled |= (d < r_fake[start:start + chunk, None]).any(axis=0)
+        return {"density": inside_total / (k * len(y)), "coverage": float(covered.mean()),
+                "precision": precise / len(y), "recall": float(recalled.mean()) if r_fake is not None else float("nan")}
+
+
+def density_coverage(real, fake, k: int = 5, max_rows: int | None = 10_000, seed: int = 0,
+                     chunk: int = 1024, recall: bool = True) -> dict[str, float]:
+    """Naeem et al. (ICML 2020) density, coverage, precision and recall with k-NN balls (open: strict <) of the
+    real rows against the fake rows: ``RealBalls(real, k, max_rows, seed, chunk).score(fake, recall)``, where the
+    definitions are stated. Both sets are subsampled to ``max_rows`` (seeded). To score several synthetic sets
+    against one real set, build :class:`RealBalls` once: its N x N radius pass is the costly part."""
+    return RealBalls(real, k, max_rows, seed, chunk).score(fake, recall)
 
 
 def median_bandwidths(X, Y, factors=MEDIAN_FACTORS, max_rows: int = 2048) -> tuple[float, ...]:
