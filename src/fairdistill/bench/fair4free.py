@@ -191,10 +191,12 @@ def _fidelity(balls, X) -> dict:
 
 
 def _one_task(dataset, axis, seed, data_dir, quick, device):
-    """``_one`` with the seed's downstream models, timed (module level, so a worker process can run it)."""
+    """``_one`` with the seed's downstream models, timed, with its torch thread count (float rounding, hence the
+    fit's discrete choices, depend on it) (module level, so a worker process can run it)."""
+    import torch
     t0 = time.perf_counter()
     rec, lat = _one(dataset, axis, seed, data_dir=data_dir, quick=quick, device=device, models=_models(seed, quick))
-    return {**rec, "run_seconds": round(time.perf_counter() - t0, 1)}, lat
+    return {**rec, "run_seconds": round(time.perf_counter() - t0, 1), "torch_threads": torch.get_num_threads()}, lat
 
 
 def _one(dataset, axis, seed, *, data_dir, quick, device, models):

@@ -36,13 +36,26 @@ def git_commit(cwd: str | os.PathLike | None = None) -> str:
         return "unknown"
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo; else the platform's processor string)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "unknown")
+    except OSError:
+        return platform.processor() or "unknown"
+
+
 def machine() -> dict[str, Any]:
+    """The machine a result was measured on (thread count and CPU capability decide float rounding, hence records
+    reproduce bit for bit only where they match)."""
     info: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                            "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+                            "cpu_model": _cpu_model(), "cpus": os.cpu_count(), "python": sys.version.split()[0]}
     try:
         import torch
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
+        # the kernels torch dispatches to: float results of the same code differ between capabilities
+        info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         if torch.cuda.is_available():
             info["device"] = torch.cuda.get_device_name(0)
     except ImportError:
