@@ -37,7 +37,8 @@ def test_a_suite_refuses_a_generic_option_it_ignores(tmp_path, suite, options, o
 
 def test_check_data_names_the_missing_file_before_a_suite_writes(tmp_path, data_dir):
     check_data(["crime", "german"], data_dir)
-    with pytest.raises(MissingDataError, match=r"missing file .* for dataset crime: looked only in --data-dir") as err:
+    with pytest.raises(MissingDataError,
+                       match=r"missing file .* for dataset crime: looked only in data_dir \(--data-dir\)") as err:
         check_data(["crime"], tmp_path / "nodata")
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="unknown dataset 'crim'"):
@@ -49,7 +50,7 @@ def test_check_data_names_the_missing_file_before_a_suite_writes(tmp_path, data_
                                    "fairdd-paper", "fairdd-cost"])
 def test_a_suite_checks_its_data_before_it_makes_its_folder(tmp_path, suite):
     from fairdistill.bench import get
-    with pytest.raises(MissingDataError, match="looked only in --data-dir"):
+    with pytest.raises(MissingDataError, match=r"looked only in data_dir \(--data-dir\)"):
         get(suite)(tmp_path / "a" / "out", data_dir=tmp_path / "nodata", quick=True)
     assert list(tmp_path.iterdir()) == []
 

@@ -282,7 +282,7 @@ def test_explicit_data_dir_is_the_only_place_searched(tmp_path, monkeypatch, dat
         with pytest.raises(MissingDataError) as err:
             fn("german", data_dir=given)
         msg = str(err.value)
-        assert msg.startswith(f"missing file 'german/german.data' for dataset german: looked only in --data-dir "
+        assert msg.startswith(f"missing file 'german/german.data' for dataset german: looked only in data_dir (--data-dir) "
                               f"{given}") and "\n" not in msg
         assert str(data_dir) not in msg and str(tmp_path / "cache") not in msg
         assert ("no such folder" in msg) == (kind == "missing") and ("not a folder" in msg) == (kind == "file")

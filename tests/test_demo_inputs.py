@@ -9,7 +9,7 @@ from fairdistill.errors import ConfigError, MissingDataError
 @pytest.mark.parametrize("args, message", [
     (["--seed", "-1"], "argument --seed: -1 must lie in 0..4294967295 (2**32 - 1)"),
     (["--seed", "4294967296"], "argument --seed: 4294967296 must lie in 0..4294967295"),
-    (["--data-dir", "nodata"], "looked only in --data-dir nodata (no such folder)"),
+    (["--data-dir", "nodata"], "looked only in data_dir (--data-dir) nodata (no such folder)"),
 ])
 def test_bad_input_is_one_line_and_leaves_no_folder(capsys, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

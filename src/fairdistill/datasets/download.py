@@ -90,7 +90,7 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, timeout:
                           f"target=COLUMN --sensitive COLUMN ...` (`fairdistill datasets {name}` lists its options)")
     if not sp.files:
         raise MissingDataError(f"dataset {name!r} cannot be downloaded automatically; place its standard release in "
-                               f"a folder {sp.folder!r} under --data-dir or $FAIRDISTILL_DATA")
+                               f"a folder {sp.folder!r} under data_dir (--data-dir) or $FAIRDISTILL_DATA")
     try:
         found = dataset_root(sp.files, data_dir, name)
         log(f"dataset {name!r}: all {len(sp.files)} file(s) already in {found}; nothing to download")
@@ -100,7 +100,7 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, timeout:
     root = Path(data_dir) if data_dir is not None else cache_dir()
     if root.exists() and not root.is_dir():
         raise MissingDataError(f"cannot download dataset {name!r} into {root}: it is a file, not a folder; give a "
-                               f"folder as --data-dir")
+                               f"folder as data_dir (--data-dir)")
     todo = [f for f in sp.files if not (root / f.path).is_file()]
     created = [d for d in {(root / f.path).parent for f in todo} for d in (d, *d.parents) if not d.exists()]
     written = []

@@ -42,12 +42,12 @@ def _looked_in(roots: list[Path], data_dir) -> str:
         return f"looked in {', '.join(map(str, roots))}"
     root = roots[0]
     why = " (no such folder)" if not root.exists() else " (a file, not a folder)" if not root.is_dir() else ""
-    return f"looked only in --data-dir {root}{why}"
+    return f"looked only in data_dir (--data-dir) {root}{why}"
 
 
 def _remedy(data_dir) -> str:
-    return ("or fix --data-dir (leave it out to search $FAIRDISTILL_DATA and the cache)" if data_dir is not None
-            else "or pass --data-dir / set FAIRDISTILL_DATA")
+    return ("or fix data_dir / --data-dir (leave it out to search $FAIRDISTILL_DATA and the cache)"
+            if data_dir is not None else "or pass data_dir / --data-dir, or set FAIRDISTILL_DATA")
 
 
 def dataset_root(files, data_dir=None, dataset: str | None = None) -> Path:
