@@ -191,8 +191,8 @@ def _fidelity(balls, X) -> dict:
 
 
 def _one_task(dataset, axis, seed, data_dir, quick, device):
-    """``_one`` with the seed's downstream models, timed, with its torch thread count (float rounding, hence the
-    fit's discrete choices, depend on it) (module level, so a worker process can run it)."""
+    """``_one`` with the seed's downstream models, timed and stamped with its torch thread count, on which float
+    rounding, hence the fit's discrete choices, depend. Module level, so that a worker process can run it."""
     import torch
     t0 = time.perf_counter()
     rec, lat = _one(dataset, axis, seed, data_dir=data_dir, quick=quick, device=device, models=_models(seed, quick))
