@@ -86,9 +86,10 @@ def test_run_tasks_gives_every_result_in_workers_as_in_this_process():
     assert parallel == serial
 
 
+@pytest.mark.parametrize("suite", ["fair4free-paper", "fair4free-smode"])
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, True])
-def test_a_bad_jobs_count_is_refused_before_anything_is_written(tmp_path, jobs):
+def test_a_bad_jobs_count_is_refused_before_anything_is_written(tmp_path, suite, jobs):
     from fairdistill.bench import get
     with pytest.raises(ConfigError, match=r"^jobs=.* must be a whole number >= 1"):
-        get("fair4free-paper")(tmp_path / "out", quick=True, jobs=jobs)
+        get(suite)(tmp_path / "out", quick=True, jobs=jobs)
     assert not (tmp_path / "out").exists()

@@ -77,6 +77,23 @@ def test_paired_differences_and_their_standard_error():
     assert "Shift steps t chosen for xgboost (seeds): compas/sex 3, 2.5, 2, 1.5, 1" in md
 
 
+@pytest.mark.slow
+def test_runs_in_worker_processes_equal_runs_in_this_one(tmp_path, data_dir):
+    """jobs=2 gives the same records as jobs=1 (every run is seeded; both with one torch thread), each stamped with
+    its thread count."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a = S.run(tmp_path / "a", data_dir=data_dir, quick=True, cases="compas/sex,compas/race")
+    finally:
+        torch.set_num_threads(threads)
+    b = S.run(tmp_path / "b", data_dir=data_dir, quick=True, cases="compas/sex,compas/race", jobs=2)
+    assert json.dumps(a) == json.dumps(b)
+    runs = [json.loads(line) for line in (tmp_path / "b" / "fair4free-smode.runs.jsonl").read_text().splitlines()]
+    assert sorted(r["sensitive"] for r in runs) == ["race", "sex"] and {r["torch_threads"] for r in runs} == {1}
+
+
 def test_bad_options():
     with pytest.raises(ConfigError, match=r"^unknown fair4free-smode case\(s\) \['compas/age'\]"):
         S.run("unused", cases="compas/age")

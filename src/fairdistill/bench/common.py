@@ -82,6 +82,15 @@ def run_tasks(fn, tasks: Iterable[tuple], jobs: int = 1) -> Iterator[tuple[tuple
         yield from pool.imap_unordered(_task, [(fn, task) for task in tasks])
 
 
+def run_stamp(t0: float) -> dict:
+    """What a logged run records about how it ran: its wall time since ``t0`` (``time.perf_counter``) and its torch
+    thread count, on which float rounding, hence a fit's discrete choices, depend."""
+    import time
+
+    import torch
+    return {"run_seconds": round(time.perf_counter() - t0, 1), "torch_threads": torch.get_num_threads()}
+
+
 def check_seeds(seeds: int | None, counts: str = "") -> None:
     """The generic ``--seeds`` of a suite: None (the suite's default) or a count >= 1 (``counts``: what it counts)."""
     if seeds is not None and seeds < 1:

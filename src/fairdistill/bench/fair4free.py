@@ -50,7 +50,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..errors import check_members
 from ..progress import log
-from .common import check_data, check_jobs, check_seeds, config_key, mean_std, run_tasks
+from .common import check_data, check_jobs, check_seeds, config_key, mean_std, run_stamp, run_tasks
 from .runlog import RunLog
 
 CASES = (("adult", "sex"), ("adult", "race_black"), ("compas", "sex"), ("compas", "race"))
@@ -191,12 +191,11 @@ def _fidelity(balls, X) -> dict:
 
 
 def _one_task(dataset, axis, seed, data_dir, quick, device):
-    """``_one`` with the seed's downstream models, timed and stamped with its torch thread count, on which float
-    rounding, hence the fit's discrete choices, depend. Module level, so that a worker process can run it."""
-    import torch
+    """``_one`` with the seed's downstream models, stamped with ``common.run_stamp``. Module level, so that a worker
+    process can run it."""
     t0 = time.perf_counter()
     rec, lat = _one(dataset, axis, seed, data_dir=data_dir, quick=quick, device=device, models=_models(seed, quick))
-    return {**rec, "run_seconds": round(time.perf_counter() - t0, 1), "torch_threads": torch.get_num_threads()}, lat
+    return {**rec, **run_stamp(t0)}, lat
 
 
 def _one(dataset, axis, seed, *, data_dir, quick, device, models):

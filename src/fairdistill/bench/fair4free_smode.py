@@ -19,17 +19,20 @@ shift adds), for ``auto-xgboost`` to ``auto`` (what choosing t for XGBoost chang
 fits, so pairs cancel most of the split-to-split spread. Runs are logged in ``fair4free-smode.runs.jsonl``
 (``runlog.RunLog``) and never recomputed (always, without a ``resume`` option: each run carries the commit that made
 it, counted in the results' header as ``runs_made_at``; delete the log, or use another ``--out``, to rerun after a
-change to Fair4Free).
+change to Fair4Free). ``jobs`` > 1 runs that many runs at once in worker processes (``common.run_tasks``, one torch
+thread each); each record carries its wall time and torch thread count (``common.run_stamp``).
 """
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
+import time
+
 import numpy as np
 
 from ..progress import log
-from .common import check_data, config_key, mean_std
+from .common import check_data, check_jobs, config_key, mean_std, run_stamp, run_tasks
 from .fair4free import _downstream, _models, _setup, _split
 from .runlog import RunLog
 
@@ -75,6 +78,12 @@ def _one(dataset: str, axis: str, seed: int, *, data_dir, quick: bool, device: s
             shifts[key] = {"t": model.label_shift_t_, "scores": model.label_shift_scores_}
     return {"dataset": dataset, "sensitive": axis, "seed": seed, "scores": scores, "chosen": model.s_mode_,
             "selection": model.s_mode_scores_, **shifts}
+
+
+def _one_task(dataset: str, axis: str, seed: int, data_dir, quick: bool, device: str) -> dict:
+    """``_one`` stamped with ``common.run_stamp``. Module level, so that a worker process can run it."""
+    t0 = time.perf_counter()
+    return {**_one(dataset, axis, seed, data_dir=data_dir, quick=quick, device=device), **run_stamp(t0)}
 
 
 def _paired(rows: list[dict], mode: str, other: str) -> dict:
@@ -154,13 +163,15 @@ def markdown(summary: dict, config: dict) -> str:
 
 
 def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",
-        cases=None) -> dict:
+        cases=None, jobs: int = 1) -> dict:
     """Run every case x seed (seeds 0..N-1, default 10, quick 1), write fair4free-smode.{json,md} into ``out_dir``;
-    return the summary. ``cases`` (comma-separated, e.g. ``compas/sex``) restricts the cases."""
+    return the summary. ``cases`` (comma-separated, e.g. ``compas/sex``) restricts the cases; ``jobs``: worker
+    processes."""
     from ..fileio import write_text
     from .record import write_results
     n_seeds, chosen, models = _setup(seeds, quick, cases, SUITE)
     models = list(models)
+    check_jobs(jobs)
     check_data(dict.fromkeys(d for d, _ in chosen), data_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -170,18 +181,16 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                                                                "fit_revision": FIT_REVISION},
                                                               RUN_KEY))
     done = {(r["dataset"], r["sensitive"], r["seed"]): r for r in runs.records()}
-    for seed in range(n_seeds):
-        for dataset, axis in chosen:
-            if (dataset, axis, seed) not in done:
-                done[dataset, axis, seed] = runs.append(_one(dataset, axis, seed, data_dir=data_dir, quick=quick,
-                                                             device=device))
-                log(f"[{SUITE}] {dataset}/{axis} seed {seed} done")
+    tasks = [(d, a, s, data_dir, quick, device) for s in range(n_seeds) for d, a in chosen if (d, a, s) not in done]
+    for (dataset, axis, seed, *_), rec in run_tasks(_one_task, tasks, jobs):
+        done[dataset, axis, seed] = runs.append(rec)
+        log(f"[{SUITE}] {dataset}/{axis} seed {seed}: {rec['run_seconds']:.0f}s")
     records = [done[d, a, s] for d, a in chosen for s in range(n_seeds)]
     summary = summarise(records)
     config = {"quick": quick, "s_modes": list(S_MODES), "models": models, "device": device,
               "rows": "the training split's size", "seeds": {f"{d}/{a}": n_seeds for d, a in chosen},
               "fit": "default preset (s_mode auto), label_shift chosen on the same fit", "label_shift": SHIFT,
-              "for_model": FOR_MODEL}
+              "for_model": FOR_MODEL, "jobs": jobs}
     write_results(out_dir / f"{SUITE}.json", SUITE, {"summary": summary, "runs": records}, config, runs=records)
     write_text(out_dir / f"{SUITE}.md", markdown(summary, config))
     return summary
