@@ -24,10 +24,9 @@ thread each); each record carries its wall time and torch thread count (``common
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
-
-import time
 
 import numpy as np
 
