@@ -86,7 +86,7 @@ def test_run_tasks_gives_every_result_in_workers_as_in_this_process():
     assert parallel == serial
 
 
-@pytest.mark.parametrize("suite", ["fair4free-paper", "fair4free-smode"])
+@pytest.mark.parametrize("suite", ["fair4free-paper", "fair4free-smode", "intersectional"])
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, True])
 def test_a_bad_jobs_count_is_refused_before_anything_is_written(tmp_path, suite, jobs):
     from fairdistill.bench import get

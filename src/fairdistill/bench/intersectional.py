@@ -24,16 +24,19 @@ Generator rounds are selected by MMD (``SELECTION``) rather than the estimator's
 ``--seeds N``: the first N of the seeds 10, 20, 30, ... (each seed: the random split, the generators and the MLP);
 default 5 (``SEEDS``), ``quick`` 1.
 
-Results are rewritten (atomically) after every seed, so an interrupted run keeps the seeds it finished;
+Results are rewritten (atomically) after every finished seed, so an interrupted run keeps the seeds it finished;
 ``resume=True`` reuses the (dataset, seed, method) runs already in ``out_dir/intersectional.json`` when its
 configuration matches (``RESUME_FIELDS``; per dataset: the same sensitive axes and dataset options). This suite keeps
 no separate run log (``runlog.RunLog``): its results file is the record of the finished runs, rewritten whole by
 ``write_json``, so no half-written line can occur; the configuration check uses the same comparison
-(``common.config_diff``) as the run logs' keys.
+(``common.config_diff``) as the run logs' keys. ``jobs`` > 1 runs that many (dataset, seed, method) runs at once in
+worker processes (``common.run_tasks``, one torch thread each); each run records its torch thread count.
 """
 from __future__ import annotations
 
 import time
+from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +50,7 @@ from ..methods.intersectional import EqualSampling, IntersectionalAugmentation
 from ..methods.intersectional.estimator import REFERENCE_MLP
 from ..models import MLPClassifier
 from ..progress import log
-from .common import check_data, check_seeds, config_diff, mean_std
+from .common import check_data, check_jobs, check_seeds, config_diff, mean_std, run_tasks
 from .record import stamp, write_results
 
 SEEDS = (10, 20, 30, 40, 50)
@@ -241,16 +244,43 @@ def _union_with_previous(old: dict | None, datasets: list, methods: list, seeds:
             sorted({*seeds, *old["seeds"]}))
 
 
+@lru_cache(maxsize=1)
+def _split(ds: str, seed: int, data_dir) -> tuple:
+    """(train, valid, test, mean, std) of one dataset and seed; the MLP's inputs are standardised with the training
+    split's mean and std (std 0 -> 1). Cached: a process runs a seed's methods one after another."""
+    train, valid, test = (load(ds, split=sp, data_dir=data_dir, sensitive=AXES[ds], protocol="intersectional",
+                               seed=seed, **DATA_OPTIONS.get(ds, {})) for sp in ("train", "valid", "test"))
+    std = train.X.std(0)
+    return train, valid, test, train.X.mean(0), np.where(std > 0, std, 1.0)
+
+
+def _one(ds: str, seed: int, name: str, data_dir, quick: bool, device: str, mlp: dict, n_boot: int) -> dict:
+    """One (dataset, seed, method) run: the method's training set, the selected MLP's test scores, the DF bootstrap
+    band. Module level, so that a worker process can run it."""
+    import torch
+    train, valid, test, mean, std = _split(ds, seed, data_dir)
+    t0 = time.perf_counter()
+    tr, extra = _method_set(name, train, seed, quick, device)
+    sel = train_and_select(tr, valid, test, mean, std, seed, mlp, device)
+    row = {"seed": seed, "epoch": sel["epoch"], "valid_bacc": sel["valid_bacc"], "valid_df": sel["valid_df"],
+           "train_rows": len(tr), **extra, **_scores(test.y, sel["pred"], test.s)}
+    _, row["df_boot_lo"], row["df_boot_hi"] = metrics.bootstrap(
+        metrics.differential_fairness, test.y, sel["pred"], test.s, n=n_boot, seed=seed)
+    return {**row, "seconds": round(time.perf_counter() - t0, 1), "torch_threads": torch.get_num_threads()}
+
+
 def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False, device: str = "auto",
-        datasets=None, methods=None, resume: bool = False) -> dict:
+        datasets=None, methods=None, resume: bool = False, jobs: int = 1) -> dict:
     """Run the suite and write intersectional.{json,md,png} into ``out_dir``; return the results dict.
 
     ``seeds``: the first N of 10, 20, 30, ... (default 5, quick 1). ``datasets`` (default ``DATASETS``; quick:
     compas) and ``methods`` (default ``DEFAULT_METHODS``; aug-reference = positive simple / negative intermediate, the
     method's own default) restrict the run. ``resume`` keeps the runs already in ``out_dir``'s results and adds the
     requested ones: the datasets, methods and seeds of the file stay in it (missing runs of that grid are computed).
+    ``jobs``: worker processes.
     """
     check_seeds(seeds)
+    check_jobs(jobs)
     out_dir = Path(out_dir)
     n_seeds = seeds if seeds is not None else (1 if quick else len(SEEDS))
     seed_list = [10 * (i + 1) for i in range(n_seeds)]  # SEEDS, continued
@@ -287,32 +317,16 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                 out[ds] = {"runs": runs, "seeds_done": [r["seed"] for r in next(iter(runs.values()))]}
         return out
 
-    for ds in datasets:
-        for seed in seed_list:
-            split = None
-            for name in methods:
-                if (ds, seed, name) in done:
-                    continue
-                if split is None:
-                    split = {sp: load(ds, split=sp, data_dir=data_dir, sensitive=AXES[ds], protocol="intersectional",
-                                      seed=seed, **DATA_OPTIONS.get(ds, {})) for sp in ("train", "valid", "test")}
-                    train, valid, test = split["train"], split["valid"], split["test"]
-                    mean, std = train.X.mean(0), train.X.std(0)
-                    std = np.where(std > 0, std, 1.0)
-                t0 = time.perf_counter()
-                tr, extra = _method_set(name, train, seed, quick, device)
-                sel = train_and_select(tr, valid, test, mean, std, seed, mlp, device)
-                row = {"seed": seed, "epoch": sel["epoch"], "valid_bacc": sel["valid_bacc"],
-                       "valid_df": sel["valid_df"], "train_rows": len(tr), **extra,
-                       **_scores(test.y, sel["pred"], test.s)}
-                _, row["df_boot_lo"], row["df_boot_hi"] = metrics.bootstrap(
-                    metrics.differential_fairness, test.y, sel["pred"], test.s, n=n_boot, seed=seed)
-                row["seconds"] = round(time.perf_counter() - t0, 1)
-                done[(ds, seed, name)] = stamp(row)
-                log(f"[intersectional] {ds} seed {seed} {name}: bacc {row['balanced_accuracy']:.3f} "
-                    f"DF {row['df']:.3f} IF {row['if_0.5']:.3f} worst {row['worst_tpr']:.3f} ({row['seconds']}s)")
-            if split is not None:  # after every seed that ran something, so an interrupted run keeps its results
-                write_outputs(out_dir, grouped(), config)
+    tasks = [(ds, seed, name, data_dir, quick, device, mlp, n_boot) for ds in datasets for seed in seed_list
+             for name in methods if (ds, seed, name) not in done]
+    pending = Counter((ds, seed) for ds, seed, *_ in tasks)
+    for (ds, seed, name, *_), row in run_tasks(_one, tasks, jobs):
+        done[(ds, seed, name)] = stamp(row)
+        log(f"[intersectional] {ds} seed {seed} {name}: bacc {row['balanced_accuracy']:.3f} "
+            f"DF {row['df']:.3f} IF {row['if_0.5']:.3f} worst {row['worst_tpr']:.3f} ({row['seconds']}s)")
+        pending[ds, seed] -= 1
+        if not pending[ds, seed]:  # after every finished seed, so an interrupted run keeps its results
+            write_outputs(out_dir, grouped(), config)
     results = grouped()
     write_outputs(out_dir, results, config)
     return results
