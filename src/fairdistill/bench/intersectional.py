@@ -245,20 +245,22 @@ def _union_with_previous(old: dict | None, datasets: list, methods: list, seeds:
 
 
 @lru_cache(maxsize=1)
-def _split(ds: str, seed: int, data_dir) -> tuple:
-    """(train, valid, test, mean, std) of one dataset and seed; the MLP's inputs are standardised with the training
-    split's mean and std (std 0 -> 1). Cached: a process runs a seed's methods one after another."""
+def _split(ds: str, seed: int, data_dir, options: tuple) -> tuple:
+    """(train, valid, test, mean, std) of one dataset, seed and loader options ((key, value) pairs); the MLP's inputs
+    are standardised with the training split's mean and std (std 0 -> 1). Cached: a process runs a seed's methods one
+    after another."""
     train, valid, test = (load(ds, split=sp, data_dir=data_dir, sensitive=AXES[ds], protocol="intersectional",
-                               seed=seed, **DATA_OPTIONS.get(ds, {})) for sp in ("train", "valid", "test"))
+                               seed=seed, **dict(options)) for sp in ("train", "valid", "test"))
     std = train.X.std(0)
     return train, valid, test, train.X.mean(0), np.where(std > 0, std, 1.0)
 
 
-def _one(ds: str, seed: int, name: str, data_dir, quick: bool, device: str, mlp: dict, n_boot: int) -> dict:
+def _one(ds: str, seed: int, name: str, data_dir, options: tuple, quick: bool, device: str, mlp: dict,
+         n_boot: int) -> dict:
     """One (dataset, seed, method) run: the method's training set, the selected MLP's test scores, the DF bootstrap
-    band. Module level, so that a worker process can run it."""
+    band. Module level, so that a worker process can run it; ``options``: the dataset's loader options, as pairs."""
     import torch
-    train, valid, test, mean, std = _split(ds, seed, data_dir)
+    train, valid, test, mean, std = _split(ds, seed, data_dir, options)
     t0 = time.perf_counter()
     tr, extra = _method_set(name, train, seed, quick, device)
     sel = train_and_select(tr, valid, test, mean, std, seed, mlp, device)
@@ -317,8 +319,8 @@ def run(out_dir, *, data_dir=None, seeds: int | None = None, quick: bool = False
                 out[ds] = {"runs": runs, "seeds_done": [r["seed"] for r in next(iter(runs.values()))]}
         return out
 
-    tasks = [(ds, seed, name, data_dir, quick, device, mlp, n_boot) for ds in datasets for seed in seed_list
-             for name in methods if (ds, seed, name) not in done]
+    tasks = [(ds, seed, name, data_dir, tuple(sorted(DATA_OPTIONS.get(ds, {}).items())), quick, device, mlp, n_boot)
+             for ds in datasets for seed in seed_list for name in methods if (ds, seed, name) not in done]
     pending = Counter((ds, seed) for ds, seed, *_ in tasks)
     for (ds, seed, name, *_), row in run_tasks(_one, tasks, jobs):
         done[(ds, seed, name)] = stamp(row)
