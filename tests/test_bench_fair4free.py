@@ -165,14 +165,10 @@ def test_targets_follow_the_summary():
 @pytest.mark.slow
 def test_runs_in_worker_processes_equal_runs_in_this_one(tmp_path, data_dir):
     """jobs=2 gives the same records as jobs=1 (every run is seeded; both with one torch thread)."""
-    import torch
+    from fairdistill.torchutil import single_thread
     paper = get("fair4free-paper")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         a = paper(tmp_path / "a", data_dir=data_dir, quick=True, cases="compas/sex", seeds=2)
-    finally:
-        torch.set_num_threads(threads)
     b = paper(tmp_path / "b", data_dir=data_dir, quick=True, cases="compas/sex", seeds=2, jobs=2)
     for ra, rb in zip(a["runs"], b["runs"]):
         assert ra["seed"] == rb["seed"]

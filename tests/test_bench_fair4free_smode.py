@@ -81,13 +81,9 @@ def test_paired_differences_and_their_standard_error():
 def test_runs_in_worker_processes_equal_runs_in_this_one(tmp_path, data_dir):
     """jobs=2 gives the same records as jobs=1 (every run is seeded; both with one torch thread), each stamped with
     its thread count."""
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    from fairdistill.torchutil import single_thread
+    with single_thread():
         a = S.run(tmp_path / "a", data_dir=data_dir, quick=True, cases="compas/sex,compas/race")
-    finally:
-        torch.set_num_threads(threads)
     b = S.run(tmp_path / "b", data_dir=data_dir, quick=True, cases="compas/sex,compas/race", jobs=2)
     assert json.dumps(a) == json.dumps(b)
     runs = [json.loads(line) for line in (tmp_path / "b" / "fair4free-smode.runs.jsonl").read_text().splitlines()]

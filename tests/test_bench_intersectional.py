@@ -102,15 +102,11 @@ def test_an_interrupted_resume_keeps_every_kept_run(tmp_path, data_dir, monkeypa
 def test_runs_in_worker_processes_equal_runs_in_this_one(tmp_path, data_dir):
     """jobs=2 gives the same runs as jobs=1 (every run is seeded; both with one torch thread), each stamped with its
     thread count; the results are written whole."""
-    import torch
+    from fairdistill.torchutil import single_thread
     run = get("intersectional")
     kw = dict(data_dir=data_dir, quick=True, device="cpu", datasets="compas,german", methods="erm,aug-reference")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         a = run(tmp_path / "a", **kw)
-    finally:
-        torch.set_num_threads(threads)
     b = run(tmp_path / "b", jobs=2, **kw)
     drop = ("seconds", "fit_seconds", "made_at")
     strip = lambda res: {ds: {m: [{k: v for k, v in r.items() if k not in drop} for r in rows]  # noqa: E731
