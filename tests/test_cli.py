@@ -561,6 +561,10 @@ def test_own_csv_run_and_evaluate_from_another_folder(capsys, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path / "elsewhere")
     code, out, err = run(capsys, "evaluate", tmp_path / "r", "--model", "mlp", "--repeats", 1, "--epochs", 3)
     assert code == 0 and "dp_ratio" in out, err
+    (tmp_path / "mine.csv").rename(tmp_path / "moved.csv")  # moved: the one line says where the path is recorded
+    code, _, err = run(capsys, "evaluate", tmp_path / "r", "--model", "mlp", "--repeats", 1, "--epochs", 3)
+    assert code == 2 and f"the run's csv file {tmp_path / 'mine.csv'} is gone" in err and "dataset_options.path" in err
+    (tmp_path / "moved.csv").rename(tmp_path / "mine.csv")
     with open(tmp_path / "mine.csv", "a") as fh:  # the file changes: its splits would differ, so evaluate refuses
         fh.write("0.5,a,f,yes\n")
     code, _, err = run(capsys, "evaluate", tmp_path / "r", "--model", "mlp", "--repeats", 1, "--epochs", 3)
@@ -684,3 +688,58 @@ def test_help_shows_choices_and_defaults_and_pair_errors_give_valid_examples(cap
         code, _, err = run(capsys, *cmd, flag, "foo")
         assert code == 2 and err == f"fairdistill: error: {flag} 'foo' must look like KEY=VALUE (e.g. {flag} " \
                                     f"{example})\n"
+
+
+def test_report_keeps_runs_over_other_groups_apart(capsys, tmp_path, data_dir, monkeypatch):
+    """Runs on other sensitive axes: a sensitive column, a note, and one groups.png panel per run labelled with that
+    run's own group names (the first run's names were put on every run's bars)."""
+    import fairdistill.report as report
+
+    for axis in ("sex", "age"):
+        d = tmp_path / axis
+        assert run(capsys, "run", "uniform", "--dataset", "german", "--sensitive", axis, "--size", 200, "--out", d,
+                   "--data-dir", data_dir)[0] == 0
+        assert run(capsys, "evaluate", d, "--model", "logreg", "--repeats", 1)[0] == 0
+    figures = {}
+    real_save = report.save_figure
+    monkeypatch.setattr(report, "save_figure", lambda fig, path: (figures.__setitem__(Path(path).name, fig),
+                                                                  real_save(fig, path))[1])
+    assert run(capsys, "report", tmp_path / "sex", tmp_path / "age", "--out", tmp_path / "cmp")[0] == 0
+    text = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert "| uniform:sex | german | sex |" in text and "| uniform:age | german | age |" in text
+    assert "different datasets or sensitive attributes" in text
+    panels = [{t.get_text() for t in ax.get_xticklabels()} for ax in figures["groups.png"].axes]
+    assert panels == [{"female", "male"}, {"age<25", "age>=25"}]
+
+
+def test_a_single_class_set_is_refused_before_writing_when_it_will_be_evaluated(capsys, tmp_path, data_dir):
+    """--size 2 of german (70% 'good') can hold one class: with --evaluate nothing is written and the one line names
+    the class and the fix; without it the run is written with a warning, and evaluate says the same."""
+    argv = ["run", "uniform", "--dataset", "german", "--size", 2, "--seed", 0, "--data-dir", data_dir]
+    from fairdistill import datasets
+    from fairdistill.methods import make
+    y = make("uniform", size=2, seed=0).fit(datasets.load_splits("german", data_dir=data_dir)["train"]).synthetic_.y
+    assert len(set(y)) == 1  # the premise: this seed draws one class
+    code, _, err = run(capsys, *argv, "--out", tmp_path / "e", "--evaluate", "mlp")
+    assert code == 2 and not (tmp_path / "e").exists() and err.count("\n") == 1
+    assert "single class ('good', 2 rows)" in err and "larger size" in err
+    code, _, err = run(capsys, *argv, "--out", tmp_path / "w")
+    assert code == 0 and "fairdistill: warning: uniform: the synthetic set holds a single class" in err
+    code, _, err = run(capsys, "evaluate", tmp_path / "w")
+    assert code == 2 and "single class ('good', 2 rows)" in err and not (tmp_path / "w" / "metrics.json").exists()
+
+
+def test_evaluate_finds_the_data_again_when_the_runs_folder_is_gone(capsys, tmp_path, data_dir, monkeypatch):
+    """config.json records the --data-dir of the run; once that folder is gone, evaluate searches
+    $FAIRDISTILL_DATA (the files are checksummed), and an explicit --data-dir still wins."""
+    copy = tmp_path / "data"
+    copy.mkdir()
+    (copy / "german").symlink_to(Path(data_dir).resolve() / "german")
+    assert run(capsys, "run", "uniform", "--dataset", "german", "--size", 100, "--data-dir", copy,
+               "--out", tmp_path / "r")[0] == 0
+    shutil.rmtree(copy)
+    monkeypatch.setenv("FAIRDISTILL_DATA", str(data_dir))
+    code, _, err = run(capsys, "evaluate", tmp_path / "r", "--model", "logreg", "--repeats", 1)
+    assert code == 0 and (tmp_path / "r" / "metrics.json").exists(), err
+    monkeypatch.delenv("FAIRDISTILL_DATA")
+    assert run(capsys, "evaluate", tmp_path / "r", "--model", "logreg", "--repeats", 1, "--data-dir", data_dir)[0] == 0

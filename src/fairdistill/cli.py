@@ -102,9 +102,9 @@ def _pairs(items: Sequence[str] | None, flag: str, example: str) -> dict[str, An
     return out
 
 
-def _data_args(p: argparse.ArgumentParser) -> None:
+def _data_args(p: argparse.ArgumentParser, default: str = "$FAIRDISTILL_DATA, else ~/.cache/fairdistill") -> None:
     p.add_argument("--data-dir", default=None, help="folder holding the dataset folders (adult/, mnist/, ...); when "
-                   "given, only this folder is searched (default: $FAIRDISTILL_DATA, else ~/.cache/fairdistill)")
+                   f"given, only this folder is searched (default: {default})")
 
 
 # ---------------------------------------------------------------------------------------------------- commands
@@ -231,7 +231,7 @@ def cmd_run(args) -> int:
     out, syn = runs.execute(args.method, ns.dataset, params=params, sensitive=ns.sensitive, data_dir=ns.data_dir,
                             data_seed=ns.data_seed,
                             dataset_options=_pairs(ns.data_option, "--data-option", "protocol=fwc"), out=ns.out,
-                            resume=ns.resume, overwrite=ns.overwrite)
+                            resume=ns.resume, overwrite=ns.overwrite, trainable=bool(ns.evaluate))
     print(f"wrote {out}: {len(syn)} rows ({syn.modality}), total weight {syn.w.sum():.6g}")
     if ns.evaluate:
         return _evaluate_dir(Path(out), ns.evaluate, repeats=None, seed=0, device="auto", options={})
@@ -411,7 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="models trained with seeds seed..seed+R-1 (default: the method's recommendation, else 5)")
     e.add_argument("--seed", type=_typed(".params:SEED"), default=0, help="first model seed (0..2**32-1)")
     e.add_argument("--device", type=_typed(".params:DEVICE"), default="auto", help=_escape(DEVICE.help))
-    _data_args(e)
+    _data_args(e, "the folder the run was made from, as config.json records it; when that folder is gone, "
+                  "$FAIRDISTILL_DATA, else ~/.cache/fairdistill; the files are verified by checksum either way")
     og = e.add_argument_group("model options (default: the model's own, shown per model)")
     per_option: dict[str, list[str]] = {}
     for m in MODELS.values():

@@ -162,6 +162,22 @@ def _check_split(data, role: str, synthetic: FairDataset | None) -> None:
 REPEATS = Param("repeats", int, 5, "models trained, seeds seed..seed+repeats-1", check=positive)
 
 
+def untrainable(synthetic: FairDataset) -> str | None:
+    """Why no classifier can be trained on ``synthetic`` (no row of positive weight, or one class among them), as a
+    message that names the fix; None when it can be."""
+    keep = synthetic.w > 0
+    if not keep.any():
+        return "the synthetic set is empty (or all weights are 0); nothing to train on"
+    classes = np.unique(synthetic.y[keep])
+    if classes.size < 2:
+        c = int(classes[0])
+        name = synthetic.class_names[c] if synthetic.class_names and c < len(synthetic.class_names) else c
+        return (f"the synthetic set holds a single class ({name!r}, {int(keep.sum())} rows); a classifier needs two: "
+                f"give the method a larger size (a small sample can miss a class) or use one that keeps every class "
+                f"(e.g. random, which samples per class)")
+    return None
+
+
 def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None, repeats: int = 5, seed: int = 0,
              valid: FairDataset | None = None, use_sensitive: bool = True, device: str = "auto",
              **model_options) -> Report:
@@ -188,15 +204,13 @@ def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None
         if np.unique(test.s[:, k]).size < 2:
             log(f"[evaluate] warning: the test split has a single group on sensitive axis {axis!r}; its fairness "
                 f"numbers are vacuous (e.g. dp_ratio 1.0)")
-    w = synthetic.w
-    if len(synthetic) == 0 or w.sum() <= 0:
-        raise DataError("the synthetic set is empty (or all weights are 0); nothing to train on")
-    keep = w > 0
+    problem = untrainable(synthetic)
+    if problem:
+        raise DataError(problem)
+    keep = synthetic.w > 0
     if not keep.all():
         synthetic = synthetic.subset(np.flatnonzero(keep))
-        w = synthetic.w
-    if np.unique(synthetic.y).size < 2:
-        raise DataError(f"the synthetic set holds a single class ({int(synthetic.y[0])}); a classifier needs two")
+    w = synthetic.w
     model = model or ("convnet" if test.modality == "image" else "mlp")
     n_classes = max(int(test.n_classes), int(synthetic.n_classes))
     n_values = [int(max(synthetic.s[:, k].max(initial=0), test.s[:, k].max(initial=0),

@@ -70,7 +70,14 @@ def image_grid(data: FairDataset, path: Path, per_class: int = 10, seed: int = 0
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return "nan" if math.isnan(v) else f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(map(_fmt, v))
     return str(v)
+
+
+def _sensitive(config: dict) -> str:
+    """The run's sensitive axes as the report shows them: 'sex x race' (intersectional groups), '-' for none."""
+    return " x ".join(config.get("sensitive") or []) or "-"
 
 
 def _group_label(t: Sequence[int], values: list[list[str]] | None) -> str:
@@ -127,24 +134,30 @@ def write_run_report(run_dir: Path, synthetic: FairDataset, config: dict, metric
         for row in groups:
             lines.append(f"| {_group_label(row['group'], synthetic.sensitive_values)} | {row['n']} | "
                          + " | ".join(_fmt(v) for k, v in row.items() if k not in ("group", "n")) + " |")
-        _group_bars({config.get("method", "run"): groups}, synthetic.sensitive_values, run_dir / "groups.png")
+        _group_bars({config.get("method", "run"): (groups, synthetic.sensitive_values)}, run_dir / "groups.png")
         lines += ["", "![per-group test accuracy](groups.png)"]
     write_text(run_dir / "report.md", "\n".join(lines) + "\n")
     return run_dir / "report.md"
 
 
-def _group_bars(by_run: dict[str, list[dict]], values, path: Path) -> None:
+def _group_bars(by_run: dict[str, tuple[list[dict], list[list[str]] | None]], path: Path) -> None:
+    """Per-group test accuracy of each run (name -> (groups.json rows, the run's sensitive values)): one panel of
+    side-by-side bars per distinct list of group labels, so runs over other groups never share an axis."""
     plt = pyplot()
-    labels = [_group_label(r["group"], values) for r in next(iter(by_run.values()))]
-    width = 0.8 / max(1, len(by_run))
-    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(labels) * max(1, len(by_run)) ** 0.5 + 2), 3.5))
-    for i, (name, rows) in enumerate(by_run.items()):
-        ax.bar(np.arange(len(rows)) + i * width, [r["accuracy"] for r in rows], width, label=name)
-    ax.set_xticks(np.arange(len(labels)) + width * (len(by_run) - 1) / 2)
-    ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=7)
-    ax.set_ylabel("test accuracy per group")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=7)
+    panels: dict[tuple[str, ...], dict[str, list[dict]]] = {}
+    for name, (rows, values) in by_run.items():
+        panels.setdefault(tuple(_group_label(r["group"], values) for r in rows), {})[name] = rows
+    width_in = max(5, max(0.6 * len(k) * max(1, len(v)) ** 0.5 + 2 for k, v in panels.items()))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width_in, 3.5 * len(panels)), squeeze=False)
+    for ax, (labels, runs) in zip(axes[:, 0], panels.items()):
+        width = 0.8 / len(runs)
+        for i, (name, rows) in enumerate(runs.items()):
+            ax.bar(np.arange(len(rows)) + i * width, [r["accuracy"] for r in rows], width, label=name)
+        ax.set_xticks(np.arange(len(labels)) + width * (len(runs) - 1) / 2)
+        ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("test accuracy per group")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -157,7 +170,7 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path, overwrite: bool
     from .runs import load_run
     out_dir = Path(out_dir)
     check_out_folder(out_dir, overwrite, "report folder", ("comparison.md",))
-    rows, groups, values, images = [], {}, None, {}
+    rows, groups, images = [], {}, {}
     for d in map(Path, run_dirs):  # every folder is read and checked before anything is written
         syn, cfg = load_run(d)
         mpath, ppath = d / "metrics.json", d / "evaluation.json"
@@ -168,36 +181,38 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path, overwrite: bool
         rows.append((label, {**cfg, "evaluation": protocol}, metrics))
         gpath = d / "groups.json"
         if gpath.exists():
-            groups[label] = read_json(gpath, again, kind=list)
-        values = values or syn.sensitive_values
+            groups[label] = (read_json(gpath, again, kind=list), syn.sensitive_values)
         if syn.modality == "image":
             images[label] = (syn, f"grid_{d.name}.png")
     if not rows:
         raise ConfigError("report needs at least one run folder")
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        _write_comparison(tmp, rows, groups, values, images)
+        _write_comparison(tmp, rows, groups, images)
     return out_dir / "comparison.md"
 
 
-def _write_comparison(out_dir: Path, rows, groups, values, images) -> None:
+def _write_comparison(out_dir: Path, rows, groups, images) -> None:
     """comparison.md and its figures into ``out_dir`` (see ``compare``)."""
     for syn, name in images.values():
         image_grid(syn, out_dir / name)
     keys = [k for k in HEADLINE if any(k in m for _, _, m in rows)]
-    head = ["run", "dataset", "rows", "model (repeats)", *keys]
+    head = ["run", "dataset", "sensitive", "rows", "model (repeats)", *keys]
     lines = ["# Comparison", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for label, cfg, m in rows:
         ev = cfg["evaluation"]
         # runs evaluated before evaluation.json existed name their model in metrics.json
         model = f"{ev['model']} ({ev['repeats']})" if ev else ("not evaluated" if not m else m.get("model", "?"))
         cells = [f"{_fmt(m[k])} ± {_fmt(m.get(k + '_std', float('nan')))}" if k in m else "" for k in keys]
-        lines.append("| " + " | ".join([label, str(cfg.get("dataset")), str(cfg.get("n_synthetic")), model, *cells])
-                     + " |")
+        lines.append("| " + " | ".join([label, str(cfg.get("dataset")), _sensitive(cfg), str(cfg.get("n_synthetic")),
+                                        model, *cells]) + " |")
     if not any(m for _, _, m in rows):
         lines += ["", "No run has been evaluated yet: `fairdistill evaluate DIR` writes metrics.json."]
     elif len({(c["evaluation"].get("model"), c["evaluation"].get("repeats")) for _, c, m in rows if m}) > 1:
-        lines += ["", "Note: these runs were evaluated with different downstream models or repeats (column 4); "
+        lines += ["", "Note: these runs were evaluated with different downstream models or repeats (column 5); "
                       "their metrics are not directly comparable."]
+    if len({(c.get("dataset"), _sensitive(c)) for _, c, _ in rows}) > 1:
+        lines += ["", "Note: these runs come from different datasets or sensitive attributes (columns 2-3): their "
+                      "fairness metrics measure different groups, and their accuracies different tasks."]
     fair_key = next((k for k in ("deo_max", "demographic_disparity", "dp_difference") if any(k in m for _, _, m in rows)),
                     None)
     if fair_key:
@@ -214,7 +229,7 @@ def _write_comparison(out_dir: Path, rows, groups, values, images) -> None:
         save_figure(fig, out_dir / "tradeoff.png")
         lines += ["", "![fairness vs accuracy](tradeoff.png)"]
     if groups:
-        _group_bars(groups, values, out_dir / "groups.png")
+        _group_bars(groups, out_dir / "groups.png")
         lines += ["", "![per-group test accuracy](groups.png)"]
     for label, (_, grid) in images.items():
         lines += ["", f"{label}: ![]({grid})"]

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 import zipfile
 import zlib
 from dataclasses import replace
@@ -23,7 +24,7 @@ import numpy as np
 from . import __version__
 from . import datasets, methods
 from .dataset import FairDataset, SyntheticSet
-from .errors import ConfigError, DataError, FairDistillError
+from .errors import ConfigError, DataError, FairDistillError, MissingDataError
 from .fileio import atomic_dir, check_out_folder, new_parents, read_json, write_json
 from .progress import log
 
@@ -128,8 +129,10 @@ def check_model(model: str | None, modality: str) -> None:
 
 def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, sensitive=None, data_dir=None,
             data_seed: int = 0, dataset_options: dict[str, Any] | None = None, out: str | Path,
-            resume: bool = False, overwrite: bool = False) -> tuple[Path, SyntheticSet]:
-    """Load ``dataset``, fit ``method`` on its training split and write the run folder ``out``.
+            resume: bool = False, overwrite: bool = False, trainable: bool = False) -> tuple[Path, SyntheticSet]:
+    """Load ``dataset``, fit ``method`` on its training split and write the run folder ``out``. A set no
+    classifier can train on (``evaluation.untrainable``) is refused before anything is written when ``trainable``
+    (the run will be evaluated), and otherwise written with a warning.
 
     Names, parameters and checkpoints are checked before any folder is made; a failure leaves no run folder (only
     ``out.partial`` with a checkpoint, when there is something to resume). A checkpoint left by an interrupted run
@@ -178,6 +181,12 @@ def execute(method: str, dataset: str, *, params: dict[str, Any] | None = None, 
                       "data_dir": None if data_dir is None else str(Path(data_dir).expanduser().resolve()),
                       "data_seed": data_seed, "dataset_options": options,
                       "command": " ".join(["fairdistill", *sys.argv[1:]])}
+            from .evaluation import untrainable
+            problem = untrainable(est.synthetic_)
+            if problem and trainable:
+                raise DataError(problem)
+            if problem:
+                warnings.warn(f"{method}: {problem}", stacklevel=2)
             write_run(out, est.synthetic_, config, overwrite=overwrite)
         except BaseException as err:
             if not checkpoint.exists():
@@ -209,6 +218,15 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
     dargs = dataset_args(cfg)
     if data_dir is not None:
         dargs["data_dir"] = data_dir
+    elif dargs["data_dir"] is not None and not Path(dargs["data_dir"]).is_dir():
+        log(f"[evaluate] the run's data folder {dargs['data_dir']} is gone; searching $FAIRDISTILL_DATA and the cache "
+            f"(--data-dir names another folder)")
+        dargs["data_dir"] = None
+    path = dargs.get("path") if cfg["dataset"] == "csv" else None
+    if path is not None and not Path(path).is_file():
+        raise MissingDataError(f"the run's csv file {path} is gone; put it back, or write its new path into "
+                               f"dataset_options.path in {run_dir / 'config.json'} (the file is checked against the "
+                               f"run's sha256)")
     splits = datasets.load_splits(cfg["dataset"], **dargs)
     then = cfg.get("provenance", {}).get("dataset_meta", {}).get("sha256")
     now = splits["train"].meta.get("sha256")
