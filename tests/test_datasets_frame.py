@@ -1,4 +1,6 @@
 """Your own table: ``datasets.from_frame`` and the ``csv`` dataset (split, encoding, codes, errors)."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,3 +161,24 @@ def test_from_frame_rejects_a_negative_seed_and_dates():
     with pytest.raises(DataError, match=r"^column\(s\) \['start'\] hold dates or times \(datetime64\[\w+\]\); convert "
                                         r"them to numbers \(e\.g\. a year, or days since an origin\) or drop them$"):
         datasets.from_frame(df, "hired", "sex")
+
+
+def test_filled_and_dropped_values_are_announced():
+    """Missing values the encoding fills, and rows dropped for want of a target or sensitive value, come with one
+    warning each that counts them per column (they were filled silently, the drop only logged)."""
+    df = table()
+    df.loc[10:12, "age"] = np.inf
+    n_job = int(df["job"].isna().sum())
+    df.loc[20:24, "sex"] = None
+    with pytest.warns(UserWarning) as got:
+        datasets.from_frame(df, "hired", ["sex"], seed=0)
+    text = [str(w.message) for w in got]
+    assert "frame: 5 of 400 rows have no target or sensitive value and are dropped" in text
+    age_gaps = int((~np.isfinite(df["age"].to_numpy(float)) & df["sex"].notna().to_numpy()).sum())
+    job_gaps = int((df["job"].isna() & df["sex"].notna()).sum())
+    assert n_job > 0 and any(f"{{'age': {age_gaps}}} are filled with the training median" in t
+                             and f"{{'job': {job_gaps}}} become the category 'nan'" in t for t in text)
+    clean = table().dropna()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        datasets.from_frame(clean, "hired", ["sex"], seed=0)

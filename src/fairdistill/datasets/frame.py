@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -24,7 +25,6 @@ import pandas as pd
 from ..dataset import FairDataset
 from ..errors import ConfigError, DataError, MissingDataError
 from ..params import Param
-from ..progress import log
 from . import SEED, DatasetSpec, register
 from .tabular import PROTOCOLS, Axis, Table, _build
 
@@ -125,7 +125,8 @@ def from_frame(df: pd.DataFrame, target: str, sensitive: str | Sequence[str], *,
         raise ConfigError(f"{target!r} is both the target and a sensitive column; give different columns")
     keep = df[[target, *sensitive]].notna().all(axis=1).to_numpy()
     if not keep.all():
-        log(f"[{name}] {int((~keep).sum())} of {len(df)} rows have no target or sensitive value: dropped")
+        warnings.warn(f"{name}: {int((~keep).sum())} of {len(df)} rows have no target or sensitive value and are "
+                      f"dropped")
     df = df.loc[keep].reset_index(drop=True)
     y, positive, labels = _target(df[target], target, positive)
     if y.min() == y.max():
@@ -156,10 +157,24 @@ def from_frame(df: pd.DataFrame, target: str, sensitive: str | Sequence[str], *,
     numeric = [c for c in features if c not in categorical and pd.api.types.is_numeric_dtype(df[c])
                and not pd.api.types.is_bool_dtype(df[c])]
     others = [c for c in features if c not in numeric]
+    _warn_missing(df, numeric, others, name)
     for c in others:  # text categories; a missing value becomes the category "nan"
         df[c] = np.where(df[c].isna(), "nan", df[c].astype(object).astype(str))
     t = Table(name, df, y, axes, numeric, others, {}, class_names, target)
     return _build(t, sensitive, seed, protocol, {"dataset": name})
+
+
+def _warn_missing(df: pd.DataFrame, numeric: list[str], others: list[str], name: str) -> None:
+    """One warning naming the columns whose missing values the encoding fills: numeric NaN / ±inf -> the training
+    median, a missing category -> the category "nan"."""
+    gaps = {c: int((~np.isfinite(df[c].to_numpy(dtype=float, na_value=np.nan))).sum()) for c in numeric}
+    gaps.update({c: int(df[c].isna().sum()) for c in others})
+    num = {c: k for c, k in gaps.items() if k and c in numeric}
+    cat = {c: k for c, k in gaps.items() if k and c not in numeric}
+    said = ([f"missing or infinite numbers {num} are filled with the training median"] if num else []) + \
+           ([f"missing categories {cat} become the category 'nan'"] if cat else [])
+    if said:
+        warnings.warn(f"{name}: " + "; ".join(said) + " (column: count; clean the table first to decide otherwise)")
 
 
 def _load_csv(data_dir, seed: int, sensitive: Sequence[str], *, path: str, target: str, positive: str | None,
