@@ -56,6 +56,11 @@ def test_tabular_run_evaluate_report(capsys, tmp_path, data_dir):
     assert all(isinstance(v, (int, float)) or v is None for v in metrics.values())  # the flat name -> number contract
     protocol = json.loads((out_dir / "evaluation.json").read_text())
     assert protocol["model"] == "mlp" and protocol["repeats"] == 1 and protocol["options"]["epochs"] == 5
+    assert protocol["settings"]["epochs"] == 5 and "hidden" in protocol["settings"]  # defaults recorded too
+    groups = json.loads((out_dir / "groups.json").read_text())
+    assert sorted(g["names"]["sex"] for g in groups) == ["Female", "Male"]
+    tpr, fpr = [g["tpr"] for g in groups], [g["fpr"] for g in groups]  # one repeat: eo_difference from the groups
+    assert metrics["eo_difference"] == pytest.approx(max(max(tpr) - min(tpr), max(fpr) - min(fpr)), abs=1e-12)
     second = tmp_path / "adult_full"
     assert run(capsys, "run", "full", "--dataset", "adult", "--out", second)[0] == 0
     code, out, _ = run(capsys, "report", out_dir, second, "--out", tmp_path / "cmp")

@@ -78,6 +78,8 @@ def score(y: np.ndarray, proba: np.ndarray, s: np.ndarray, modality: str) -> tup
             pos = m & (y == 1)
             row["positive_rate"] = float(pred[m].mean())
             row["tpr"] = float(pred[pos].mean()) if pos.any() else float("nan")
+            neg = m & (y == 0)
+            row["fpr"] = float(pred[neg].mean()) if neg.any() else float("nan")
         rows.append(row)
     return {k: float(v) for k, v in out.items()}, rows
 

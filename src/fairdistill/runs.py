@@ -110,6 +110,13 @@ def load_run(run_dir: str | Path) -> tuple[SyntheticSet, dict[str, Any]]:
     return syn, cfg
 
 
+def group_names(codes, data: FairDataset) -> dict[str, str | int]:
+    """A group's value on each sensitive axis, by name where the data names its values: {"sex": "Female"}."""
+    values = data.sensitive_values or [None] * len(data.sensitive_names)
+    return {axis: vals[c] if vals and 0 <= c < len(vals) else int(c)
+            for axis, vals, c in zip(data.sensitive_names, values, codes)}
+
+
 def dataset_args(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"data_dir": cfg.get("data_dir"), "sensitive": cfg.get("sensitive"), "seed": cfg.get("data_seed", 0),
             **cfg.get("dataset_options", {})}
@@ -243,12 +250,16 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
     typed = rep.config["model_options"]  # the options as the model read them (e.g. "none" -> None)
     metrics, groups = rep.flat(), rep.group_table()
     protocol = {"model": rep.model, "repeats": repeats, "seed": seed,
-                "options": {k: typed.get(k, v) for k, v in opts.items()},
+                "options": {k: typed.get(k, v) for k, v in opts.items()},  # the ones given (or the method's hint)
+                "settings": dict(typed),  # every option of the model, defaults included, as it trained
                 "units": "metrics.json: DEO (deo_*) in percent, as FairDD reports it; every other value as is "
                          "(accuracy, rates and disparities as fractions)"}
+    if (run_dir / "metrics.json").exists():
+        log(f"[evaluate] replacing the earlier evaluation in {run_dir} (metrics.json, evaluation.json, groups.json, "
+            f"report.md)")
     # the report first: if drawing it fails, the folder keeps its earlier, consistent metrics
     write_run_report(run_dir, syn, cfg, metrics=metrics, groups=groups, protocol=protocol)
     write_json(run_dir / "evaluation.json", protocol)
-    write_json(run_dir / "groups.json", groups)
+    write_json(run_dir / "groups.json", [{**row, "names": group_names(row["group"], syn)} for row in groups])
     write_json(run_dir / "metrics.json", metrics)
     return rep, syn, cfg
