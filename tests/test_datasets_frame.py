@@ -124,6 +124,11 @@ def test_csv_dataset_reads_a_file_and_records_where(tmp_path, monkeypatch):
     table().head(0).to_csv(tmp_path / "empty.csv", index=False)  # a header, no rows
     with pytest.raises(DataError, match="the table has no rows"):
         datasets.load("csv", sensitive=["sex"], path="empty.csv", target="hired")
+    table().to_csv(tmp_path / "semi.csv", index=False, sep=";")  # another separator: one column, named by the hint
+    with pytest.raises(DataError, match="reads as one column .* its separator looks like ';': give --data-option "
+                                        "sep=';'"):
+        datasets.load("csv", sensitive=["sex"], path="semi.csv", target="hired")
+    assert len(datasets.load("csv", "train", sensitive=["sex"], path="semi.csv", target="hired", sep=";")) == len(d)
 
 
 @pytest.mark.parametrize("positive", [1, "1", 1.0, None])

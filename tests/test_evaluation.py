@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fairdistill import DataError, FairDataset, SyntheticSet, evaluate
-from fairdistill.evaluation import model_inputs, score
+from fairdistill.evaluation import Report, model_inputs, score
 from fairdistill.models import make as make_model
 
 
@@ -86,6 +86,14 @@ def test_evaluate_reports_mean_and_std_over_repeats():
     flat = rep.flat()
     assert flat["accuracy_std"] == pytest.approx(np.std([r["accuracy"] for r in rep.runs]))
     assert len(rep.group_table()) == 4
+
+
+def test_equal_repeats_have_a_std_of_exactly_zero():
+    """A deterministic model repeated gives equal values; their std is 0, not np.std's rounding residue."""
+    assert np.std([0.1, 0.1, 0.1]) > 0  # the residue the report showed (1.4e-17)
+    rep = Report(model="logreg", runs=[{"a": 0.1, "b": v} for v in (0.1, 0.2, 0.3)], groups=[])
+    assert rep.summary()["a"] == (pytest.approx(0.1), 0.0)
+    assert rep.summary()["b"][1] == pytest.approx(np.std([0.1, 0.2, 0.3]))
 
 
 def test_evaluate_rejects_bad_inputs():

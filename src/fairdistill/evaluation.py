@@ -84,6 +84,12 @@ def score(y: np.ndarray, proba: np.ndarray, s: np.ndarray, modality: str) -> tup
     return {k: float(v) for k, v in out.items()}, rows
 
 
+def _spread(v: np.ndarray) -> float:
+    """The std over repeats, exactly 0 when every repeat gave the same value (np.nanstd can leave 1e-17)."""
+    f = v[np.isfinite(v)]
+    return 0.0 if np.all(f == f[0]) else float(np.nanstd(v))
+
+
 PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1", "auc", "recall")  # fractions, shown x100 for images
 
 
@@ -99,7 +105,7 @@ class Report:
     def summary(self) -> dict[str, tuple[float, float]]:
         """{metric: (mean, std)} over the repeats (NaN where a metric is undefined in every repeat)."""
         keys = self.runs[0].keys() if self.runs else []
-        return {k: (float(np.nanmean(v)), float(np.nanstd(v))) if np.isfinite(v).any() else (float("nan"),) * 2
+        return {k: (float(np.nanmean(v)), _spread(v)) if np.isfinite(v).any() else (float("nan"),) * 2
                 for k in keys for v in [np.array([r[k] for r in self.runs], dtype=float)]}
 
     def flat(self) -> dict[str, float]:

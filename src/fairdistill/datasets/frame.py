@@ -130,7 +130,7 @@ def from_frame(df: pd.DataFrame, target: str, sensitive: str | Sequence[str], *,
     df = df.loc[keep].reset_index(drop=True)
     y, positive, labels = _target(df[target], target, positive)
     if y.min() == y.max():
-        raise DataError(f"target {target!r}: every row is {'' if y[0] else 'not '}{positive!r}; a classifier needs "
+        raise DataError(f"target {target!r}: {'every' if y[0] else 'no'} row is {positive!r}; a classifier needs "
                         f"rows of both classes (check positive=, values: {labels[:6]})")
     class_names = [next(v for v in labels if v != positive), positive] if len(labels) == 2 \
         else [f"not {positive}", positive]
@@ -194,6 +194,10 @@ def _load_csv(data_dir, seed: int, sensitive: Sequence[str], *, path: str, targe
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
         raise DataError(f"csv file {file} cannot be read ({str(err).splitlines()[0]}); check sep= and the file") \
             from None
+    other = [c for c in ";\t|," if c != sep and c in str(df.columns[0])] if len(df.columns) == 1 else []
+    if other:
+        raise DataError(f"csv file {file} reads as one column ({str(df.columns[0])[:60]!r}) with sep={sep!r}; its "
+                        f"separator looks like {other[0]!r}: give --data-option sep={other[0]!r}")
     splits = from_frame(df, target, sensitive, positive=positive,
                         categorical=[c for c in (categorical or "").split(",") if c], protocol=protocol, seed=seed,
                         name=f"csv:{file.stem}")

@@ -54,7 +54,8 @@ def _check_strategy(v: str) -> str | None:
 def shared_params(*, iterations: int, dsa_default: bool, checkpoint_every: int) -> tuple[Param, ...]:
     return (
         Param("ipc", int, 10, "synthetic images (rows) per class", check=positive),
-        Param("iterations", int, iterations, f"outer iterations (paper: {iterations})", check=positive),
+        Param("iterations", int, iterations, f"outer iterations (default: the paper's {iterations}, a GPU budget; on a "
+              f"CPU try the README's reduced protocol, e.g. 400 DM iterations at --net-width 32)", check=positive),
         Param("batch_real", int, 256, "real images drawn per class and iteration", check=positive),
         Param("lr_img", float, None, "learning rate of the synthetic images (SGD, momentum 0.5); default: the "
               "paper's value for the method and IPC", check=positive),

@@ -197,7 +197,8 @@ class Fair4Free(Method):
         Param("decode", str, None, "one-hot blocks by 'sample' (default: a draw from the softmax; numeric columns "
               "then get Gaussian noise with the training residual spread) or 'argmax' (paper preset: the mode)",
               choices=("argmax", "sample")),
-        Param("checkpoint_every", int, 10, "epochs between checkpoints (when fit is given a folder)", check=positive),
+        Param("checkpoint_every", int, 10, "epochs between checkpoints (into OUT.partial/ on the command line, "
+              "checkpoint_dir= in Python; --resume continues)", check=positive),
     )
 
     # ------------------------------------------------------------------ settings
