@@ -140,6 +140,8 @@ def test_report_replaces_only_an_earlier_report_and_leaves_no_stale_figure(capsy
             code, _, err = run(capsys, "report", a, "--out", out, *extra)
             assert code == 2 and why in err and len(err.splitlines()) == 1
     assert os.listdir(tmp_path / "thesis") == ["thesis.txt"] and (tmp_path / "afile").read_text() == "x"
+    code, _, err = run(capsys, "report", a, tmp_path / "x" / ".." / "a", "--out", tmp_path / "dup")
+    assert code == 2 and f"run folder(s) {a} given twice" in err and not (tmp_path / "dup").exists()
     cmp = tmp_path / "cmp"
     cmp.mkdir()  # an empty folder, as for a run: replaced only with --overwrite
     code, _, err = run(capsys, "report", a, b, "--out", cmp)

@@ -273,8 +273,9 @@ def cmd_evaluate(args) -> int:
 def cmd_report(args) -> int:
     from .report import compare
     path = compare(args.run_dirs, args.out, overwrite=args.overwrite)
-    print(path.read_text())
-    print(f"wrote {path}")
+    figures = [ln for ln in path.read_text().splitlines() if "![" in ln]
+    print("\n".join(ln for ln in path.read_text().splitlines() if "![" not in ln).rstrip())
+    print(f"\nwrote {path}" + (f" and {len(figures)} figure(s) beside it" if figures else ""))
     return 0
 
 

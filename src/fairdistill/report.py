@@ -170,6 +170,10 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path, overwrite: bool
     from .runs import load_run
     out_dir = Path(out_dir)
     check_out_folder(out_dir, overwrite, "report folder", ("comparison.md",))
+    seen = [Path(d).resolve() for d in run_dirs]
+    twice = sorted({str(d) for d in seen if seen.count(d) > 1})
+    if twice:
+        raise ConfigError(f"run folder(s) {', '.join(twice)} given twice; name each run once")
     rows, groups, images = [], {}, {}
     for d in map(Path, run_dirs):  # every folder is read and checked before anything is written
         syn, cfg = load_run(d)
