@@ -273,9 +273,10 @@ def cmd_evaluate(args) -> int:
 def cmd_report(args) -> int:
     from .report import compare
     path = compare(args.run_dirs, args.out, overwrite=args.overwrite)
-    figures = [ln for ln in path.read_text().splitlines() if "![" in ln]
-    print("\n".join(ln for ln in path.read_text().splitlines() if "![" not in ln).rstrip())
-    print(f"\nwrote {path}" + (f" and {len(figures)} figure(s) beside it" if figures else ""))
+    lines = path.read_text().splitlines()
+    figures = sum("![" in ln for ln in lines)
+    print("\n".join(ln for ln in lines if "![" not in ln).rstrip())
+    print(f"\nwrote {path}" + (f" and {figures} figure(s) beside it" if figures else ""))
     return 0
 
 

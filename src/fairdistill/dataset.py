@@ -265,6 +265,12 @@ def select_axes(names: Sequence[str], axes: str | Sequence[str]) -> list[int]:
     return out
 
 
+def value_names(codes: Sequence[int], values: list[list[str]] | None) -> list[str | int]:
+    """A group's code on each sensitive axis as the value's name (``values[k]``, a dataset's ``sensitive_values``),
+    the code itself where there is no name."""
+    return [values[k][c] if values and 0 <= c < len(values[k]) else int(c) for k, c in enumerate(codes)]
+
+
 def group_ids(s: np.ndarray, cols: Sequence[int] | None = None) -> tuple[np.ndarray, list[tuple[int, ...]]]:
     """Map each row of ``s[:, cols]`` to the index of its tuple in the sorted list of tuples present."""
     s = np.asarray(s)

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .dataset import FairDataset, group_ids
+from .dataset import FairDataset, group_ids, value_names
 from .fileio import atomic_dir, check_out_folder, save_figure, write_text
 
 HEADLINE = ("accuracy", "balanced_accuracy", "auc", "deo_max", "deo_avg", "dp_difference", "dp_ratio",
@@ -81,9 +81,7 @@ def _sensitive(config: dict) -> str:
 
 
 def _group_label(t: Sequence[int], values: list[list[str]] | None) -> str:
-    if not values:
-        return ",".join(map(str, t))
-    return ",".join(values[k][c] if 0 <= c < len(values[k]) else str(c) for k, c in enumerate(t))
+    return ",".join(map(str, value_names(t, values)))
 
 
 def write_run_report(run_dir: Path, synthetic: FairDataset, config: dict, metrics: dict | None = None,

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from . import datasets, methods
-from .dataset import FairDataset, SyntheticSet
+from .dataset import FairDataset, SyntheticSet, value_names
 from .errors import ConfigError, DataError, FairDistillError, MissingDataError
 from .fileio import atomic_dir, check_out_folder, new_parents, read_json, write_json
 from .progress import log
@@ -110,11 +110,7 @@ def load_run(run_dir: str | Path) -> tuple[SyntheticSet, dict[str, Any]]:
     return syn, cfg
 
 
-def group_names(codes, data: FairDataset) -> dict[str, str | int]:
-    """A group's value on each sensitive axis, by name where the data names its values: {"sex": "Female"}."""
-    values = data.sensitive_values or [None] * len(data.sensitive_names)
-    return {axis: vals[c] if vals and 0 <= c < len(vals) else int(c)
-            for axis, vals, c in zip(data.sensitive_names, values, codes)}
+
 
 
 def dataset_args(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -260,6 +256,8 @@ def evaluate_run(run_dir: str | Path, model: str | None = None, repeats: int | N
     # the report first: if drawing it fails, the folder keeps its earlier, consistent metrics
     write_run_report(run_dir, syn, cfg, metrics=metrics, groups=groups, protocol=protocol)
     write_json(run_dir / "evaluation.json", protocol)
-    write_json(run_dir / "groups.json", [{**row, "names": group_names(row["group"], syn)} for row in groups])
+    write_json(run_dir / "groups.json", [{**row, "names": dict(zip(syn.sensitive_names,
+                                                                    value_names(row["group"], syn.sensitive_values)))}
+                                         for row in groups])
     write_json(run_dir / "metrics.json", metrics)
     return rep, syn, cfg
