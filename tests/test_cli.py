@@ -27,6 +27,8 @@ def test_datasets_lists_every_name_and_presence(capsys, data_dir):
         assert name in out
     assert "adult" in [ln.split()[0] for ln in out.splitlines() if "present" in ln]
     assert "celeba" in [ln.split()[0] for ln in out.splitlines() if "missing" in ln]
+    assert "missing (cifar10s, celeba, utkface, bffhq): `fairdistill datasets NAME` says" in out
+    assert out.splitlines()[0].endswith("(default first)")  # no empty sizes column without --sizes
 
 
 def test_datasets_name_shows_the_options(capsys, data_dir):
@@ -34,6 +36,10 @@ def test_datasets_name_shows_the_options(capsys, data_dir):
     assert code == 0 and "faithful (bool, default False)" in out and "--data-option" in out
     code, _, err = run(capsys, "datasets", "nope")
     assert code == 2 and "unknown dataset 'nope'" in err
+    code, out, _ = run(capsys, "datasets", "celeba", "--data-dir", data_dir)  # missing: what to supply, and where
+    assert code == 0 and "files: missing\n  supply the folder celeba/" in out
+    code, out, _ = run(capsys, "datasets", "adult", "--data-dir", Path(data_dir) / "german")
+    assert code == 0 and "missing file 'adult/adult.data'" in out
 
 
 def test_tabular_run_evaluate_report(capsys, tmp_path, data_dir):

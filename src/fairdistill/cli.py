@@ -116,11 +116,14 @@ def cmd_datasets(args) -> int:
     tw = max(len("target"), *(len(sp.target) for sp in specs)) + 2
     sens_of = {sp.name: _axes_text(sp) for sp in specs}
     sw = max(len("sensitive (default first)"), *map(len, sens_of.values())) + 2
-    print(f"{'name':<12}{'kind':<9}{'files':<9}{'target':<{tw}}{'sensitive (default first)':<{sw}}sizes".rstrip())
+    print(f"{'name':<12}{'kind':<9}{'files':<9}{'target':<{tw}}{'sensitive (default first)':<{sw}}"
+          f"{'sizes' if args.sizes else ''}".rstrip())
+    missing = []
     for sp in specs:
         name, sens = sp.name, sens_of[sp.name]
         present = datasets.files_present(name, args.data_dir)
         files = "yours" if sp.sensitive_from_data else "present" if present else "missing"
+        missing += [] if files != "missing" else [name]
         sizes = ""
         if args.sizes and present and not sp.sensitive_from_data:
             try:
@@ -133,6 +136,8 @@ def cmd_datasets(args) -> int:
     if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
         what = "is a file, not a folder" if Path(args.data_dir).expanduser().exists() else "does not exist"
         print(f"\nnote: --data-dir {args.data_dir} {what}, so every dataset shows as missing")
+    if missing:
+        print(f"\nmissing ({', '.join(missing)}): `fairdistill datasets NAME` says which files or folder to supply")
     if not args.sizes:
         print("\n(--sizes loads each present dataset and prints its split sizes; `fairdistill datasets NAME` shows "
               "one dataset's options)")
@@ -154,6 +159,12 @@ def _describe_dataset(datasets, name: str, data_dir) -> int:
     print(f"target: {sp.target}")
     print(f"sensitive axes (default first): {_axes_text(sp)}")
     print(f"files: {'yours (path=)' if sp.sensitive_from_data else 'present' if present else 'missing'}")
+    if not present and not sp.sensitive_from_data:
+        try:
+            datasets.require_files(name, data_dir)
+            print(f"  supply the folder {sp.folder}/ (the standard release) under --data-dir or $FAIRDISTILL_DATA")
+        except FairDistillError as err:
+            print(f"  {err}")
     lines = sp.options_help()
     print("options (--data-option KEY=VALUE):" if lines else "options: none")
     for line in lines:
