@@ -232,3 +232,17 @@ def test_unknown_model_and_model_option_suggest_the_closest():
     with pytest.raises(ConfigError, match=r"^unknown option\(s\) of model 'mlp' \['epoch'\]; did you mean 'epochs'\?; "
                                           r"choose from: .*epochs"):
         make_model("mlp", 2, epoch=3)
+
+
+def test_every_metric_evaluate_reports_has_a_meaning_in_the_reports():
+    """report.md and comparison.md explain each metric from report.MEANING: none that score() emits may lack one."""
+    from fairdistill.report import MEANING
+    rng = np.random.default_rng(0)
+    s = rng.integers(0, 2, (200, 2))
+    keys = set()
+    for n_classes, modality in ((2, "tabular"), (3, "tabular"), (3, "image")):
+        y = rng.integers(0, n_classes, 200)
+        proba = rng.dirichlet(np.ones(n_classes), 200)
+        keys |= set(score(y, proba, s, modality)[0])
+    assert {"df", "if_alpha", "deo_max", "tradeoff", "eo_difference"} <= keys  # the premise: every family is there
+    assert keys <= set(MEANING), sorted(keys - set(MEANING))

@@ -20,6 +20,28 @@ from .fileio import atomic_dir, check_out_folder, save_figure, write_text
 HEADLINE = ("accuracy", "balanced_accuracy", "auc", "deo_max", "deo_avg", "dp_difference", "dp_ratio",
             "eo_ratio", "demographic_disparity", "tradeoff", "df", "if_alpha", "worst_group_tpr")
 
+#: what each metric of metrics.json means, for the reports (METRICS.md has the definitions in full)
+MEANING = {
+    "accuracy": "share of test rows predicted right",
+    "balanced_accuracy": "mean recall over the classes (0.5 for a constant binary classifier)",
+    "f1": "F1 of the positive class (macro over classes beyond two)",
+    "auc": "area under the ROC curve of the predicted scores",
+    "recall": "share of positive rows predicted positive",
+    "positive_rate": "share of rows predicted positive",
+    "dp_difference": "largest gap in positive rate between groups (0 = parity)",
+    "dp_ratio": "smallest / largest positive rate over groups (1 = parity)",
+    "eo_difference": "largest gap in TPR or FPR between groups (0 = equalized odds)",
+    "eo_ratio": "smaller of min / max TPR and min / max FPR over groups (1 = equalized odds)",
+    "demographic_disparity": "FWC's DD: the largest gap in positive rate between groups (= dp_difference)",
+    "tradeoff": "sqrt((1 - AUC)^2 + demographic_disparity^2), FWC's fairness-utility distance (lower is better)",
+    "deo_max": "FairDD's DEO_M: over classes, the largest gap in the class's recall between groups, in percent",
+    "deo_avg": "FairDD's DEO_A: the mean over classes of that gap, in percent",
+    "df": "differential fairness: log(max / min) of the intersectional groups' smoothed TPRs (0 = equal)",
+    "if_alpha": "IF_0.5: 0.5 x worst harm + 0.5 x worst / best harm, harm = 1 - TPR, over intersectional groups",
+    "worst_group_tpr": "lowest TPR of an intersectional group",
+    "best_group_tpr": "highest TPR of an intersectional group",
+}
+
 
 def pyplot():
     """matplotlib.pyplot on the Agg backend (files only, no display needed)."""
@@ -122,10 +144,11 @@ def write_run_report(run_dir: Path, synthetic: FairDataset, config: dict, metric
             opts = ", ".join(f"{k}={v}" for k, v in protocol.get("options", {}).items())
             lines += [f"Model `{protocol['model']}` trained on the synthetic set, {protocol['repeats']} repeat(s) from "
                       f"seed {protocol['seed']}" + (f" ({opts})" if opts else "") + "; mean and std over repeats.", ""]
-        lines += ["| metric | mean | std |", "|---|---|---|"]
+        lines += ["| metric | mean | std | meaning |", "|---|---|---|---|"]
         for k, v in metrics.items():
             if not k.endswith("_std"):
-                lines.append(f"| {k} | {_fmt(v)} | {_fmt(metrics.get(k + '_std', float('nan')))} |")
+                lines.append(f"| {k} | {_fmt(v)} | {_fmt(metrics.get(k + '_std', float('nan')))} | "
+                             f"{MEANING.get(k, '')} |")
     if groups:
         lines += ["", "| test group | n | " + " | ".join(k for k in groups[0] if k not in ("group", "n")) + " |",
                   "|---" * (len(groups[0])) + "|"]
@@ -212,6 +235,8 @@ def _write_comparison(out_dir: Path, rows, groups, images) -> None:
     elif len({(c["evaluation"].get("model"), c["evaluation"].get("repeats")) for _, c, m in rows if m}) > 1:
         lines += ["", "Note: these runs were evaluated with different downstream models or repeats (column 5); "
                       "their metrics are not directly comparable."]
+    if any(m for _, _, m in rows):
+        lines += ["", "Metrics: " + "; ".join(f"{k}: {MEANING[k]}" for k in keys if k in MEANING) + "."]
     if len({(c.get("dataset"), _sensitive(c)) for _, c, _ in rows}) > 1:
         lines += ["", "Note: these runs come from different datasets or sensitive attributes (columns 2-3): their "
                       "fairness metrics measure different groups, and their accuracies different tasks."]
