@@ -704,25 +704,31 @@ def test_help_shows_choices_and_defaults_and_pair_errors_give_valid_examples(cap
 
 
 def test_report_keeps_runs_over_other_groups_apart(capsys, tmp_path, data_dir, monkeypatch):
-    """Runs on other sensitive axes: a sensitive column, a note, and one groups.png panel per run labelled with that
-    run's own group names (the first run's names were put on every run's bars)."""
+    """Runs scored on other groups or other test rows: a sensitive column, a note naming the test splits, and one
+    titled groups.png panel per (test split, groups), each labelled with that run's own group names (the first run's
+    names were put on every run's bars); folders with one name get labels that tell them apart."""
     import fairdistill.report as report
 
-    for axis in ("sex", "age"):
-        d = tmp_path / axis
-        assert run(capsys, "run", "uniform", "--dataset", "german", "--sensitive", axis, "--size", 200, "--out", d,
+    for folder, extra in (("a/sex", ["--sensitive", "sex"]), ("a/age", ["--sensitive", "age"]),
+                          ("b/sex", ["--sensitive", "sex", "--data-seed", 1])):
+        d = tmp_path / folder
+        assert run(capsys, "run", "uniform", "--dataset", "german", *extra, "--size", 200, "--out", d,
                    "--data-dir", data_dir)[0] == 0
         assert run(capsys, "evaluate", d, "--model", "logreg", "--repeats", 1)[0] == 0
     figures = {}
     real_save = report.save_figure
     monkeypatch.setattr(report, "save_figure", lambda fig, path: (figures.__setitem__(Path(path).name, fig),
                                                                   real_save(fig, path))[1])
-    assert run(capsys, "report", tmp_path / "sex", tmp_path / "age", "--out", tmp_path / "cmp")[0] == 0
+    runs = [tmp_path / f for f in ("a/sex", "a/age", "b/sex")]
+    assert run(capsys, "report", *runs, "--out", tmp_path / "cmp")[0] == 0
     text = (tmp_path / "cmp" / "comparison.md").read_text()
-    assert "| uniform:sex | german | sex |" in text and "| uniform:age | german | age |" in text
-    assert "different datasets or sensitive attributes" in text
-    panels = [{t.get_text() for t in ax.get_xticklabels()} for ax in figures["groups.png"].axes]
-    assert panels == [{"female", "male"}, {"age<25", "age>=25"}]
+    for label, axis in (("uniform:a/sex", "sex"), ("uniform:a/age", "age"), ("uniform:b/sex", "sex")):
+        assert f"| {label} | german | {axis} |" in text
+    assert "scored on different test splits or groups (german, data seed 1, sensitive sex; german, sensitive age; " \
+           "german, sensitive sex)" in text
+    panels = [({t.get_text() for t in ax.get_xticklabels()}, ax.get_title()) for ax in figures["groups.png"].axes]
+    assert panels == [({"female", "male"}, "german, sensitive sex"), ({"age<25", "age>=25"}, "german, sensitive age"),
+                      ({"female", "male"}, "german, data seed 1, sensitive sex")]
 
 
 def test_a_single_class_set_is_refused_before_writing_when_it_will_be_evaluated(capsys, tmp_path, data_dir):

@@ -133,6 +133,10 @@ def test_csv_dataset_reads_a_file_and_records_where(tmp_path, monkeypatch):
                                         "sep=';'"):
         datasets.load("csv", sensitive=["sex"], path="semi.csv", target="hired")
     assert len(datasets.load("csv", "train", sensitive=["sex"], path="semi.csv", target="hired", sep=";")) == len(d)
+    table().to_csv(tmp_path / "tabs.csv", index=False, sep="\t")  # a tab, as a shell passes it: backslash, t
+    with pytest.raises(DataError, match=r"its separator looks like '\\t'"):
+        datasets.load("csv", sensitive=["sex"], path="tabs.csv", target="hired")
+    assert len(datasets.load("csv", "train", sensitive=["sex"], path="tabs.csv", target="hired", sep="\\t")) == len(d)
 
 
 @pytest.mark.parametrize("positive", [1, "1", 1.0, None])

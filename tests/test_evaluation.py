@@ -94,6 +94,8 @@ def test_equal_repeats_have_a_std_of_exactly_zero():
     rep = Report(model="logreg", runs=[{"a": 0.1, "b": v} for v in (0.1, 0.2, 0.3)], groups=[])
     assert rep.summary()["a"] == (pytest.approx(0.1), 0.0)
     assert rep.summary()["b"][1] == pytest.approx(np.std([0.1, 0.2, 0.3]))
+    odd = Report(model="logreg", runs=[{"c": v} for v in (np.inf, 1.0)], groups=[]).summary()["c"]
+    assert odd[1] != 0.0  # an infinite repeat beside a finite one is not "no spread"
 
 
 def test_evaluate_rejects_bad_inputs():

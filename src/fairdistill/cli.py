@@ -285,7 +285,7 @@ def cmd_report(args) -> int:
     from .report import compare
     path = compare(args.run_dirs, args.out, overwrite=args.overwrite)
     lines = path.read_text().splitlines()
-    figures = sum("![" in ln for ln in lines)
+    figures = len(list(path.parent.glob("*.png")))
     print("\n".join(ln for ln in lines if "![" not in ln).rstrip())
     print(f"\nwrote {path}" + (f" and {figures} figure(s) beside it" if figures else ""))
     return 0
@@ -425,7 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=_typed(".params:SEED"), default=0, help="first model seed (0..2**32-1)")
     e.add_argument("--device", type=_typed(".params:DEVICE"), default="auto", help=_escape(DEVICE.help))
     _data_args(e, "the folder the run was made from, as config.json records it; when that folder is gone, "
-                  "$FAIRDISTILL_DATA, else ~/.cache/fairdistill; the files are verified by checksum either way")
+                  "$FAIRDISTILL_DATA, else ~/.cache/fairdistill (bundled and csv files are verified by checksum; image folders "
+                  "you supply, such as celeba/, are not)")
     og = e.add_argument_group("model options (default: the model's own, shown per model)")
     per_option: dict[str, list[str]] = {}
     for m in MODELS.values():

@@ -85,9 +85,13 @@ def score(y: np.ndarray, proba: np.ndarray, s: np.ndarray, modality: str) -> tup
 
 
 def _spread(v: np.ndarray) -> float:
-    """The std over repeats, exactly 0 when every repeat gave the same value (np.nanstd can leave 1e-17)."""
-    f = v[np.isfinite(v)]
-    return 0.0 if np.all(f == f[0]) else float(np.nanstd(v))
+    """The std over repeats (NaN ones left out), exactly 0 when every repeat gave the same finite value (np.nanstd
+    can leave 1e-17)."""
+    f = v[~np.isnan(v)]
+    if np.isfinite(f).all() and np.all(f == f[0]):
+        return 0.0
+    with np.errstate(invalid="ignore"):  # an infinite repeat: the std is NaN, said by the value, not a warning
+        return float(np.nanstd(v))
 
 
 PERCENT_METRICS = ("accuracy", "balanced_accuracy", "f1", "auc", "recall")  # fractions, shown x100 for images

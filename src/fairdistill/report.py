@@ -155,22 +155,25 @@ def write_run_report(run_dir: Path, synthetic: FairDataset, config: dict, metric
         for row in groups:
             lines.append(f"| {_group_label(row['group'], synthetic.sensitive_values)} | {row['n']} | "
                          + " | ".join(_fmt(v) for k, v in row.items() if k not in ("group", "n")) + " |")
-        _group_bars({config.get("method", "run"): (groups, synthetic.sensitive_values)}, run_dir / "groups.png")
+        _group_bars({config.get("method", "run"): (groups, synthetic.sensitive_values, "")}, run_dir / "groups.png")
         lines += ["", "![per-group test accuracy](groups.png)"]
     write_text(run_dir / "report.md", "\n".join(lines) + "\n")
     return run_dir / "report.md"
 
 
-def _group_bars(by_run: dict[str, tuple[list[dict], list[list[str]] | None]], path: Path) -> None:
-    """Per-group test accuracy of each run (name -> (groups.json rows, the run's sensitive values)): one panel of
-    side-by-side bars per distinct list of group labels, so runs over other groups never share an axis."""
+def _group_bars(by_run: dict[str, tuple[list[dict], list[list[str]] | None, str]], path: Path) -> None:
+    """Per-group test accuracy of each run (name -> (groups.json rows, the run's sensitive values, what its test split
+    is)): one panel, titled with that test split, per distinct (test split, group labels), so runs scored on other
+    rows or groups never share an axis."""
     plt = pyplot()
-    panels: dict[tuple[str, ...], dict[str, list[dict]]] = {}
-    for name, (rows, values) in by_run.items():
-        panels.setdefault(tuple(_group_label(r["group"], values) for r in rows), {})[name] = rows
-    width_in = max(5, max(0.6 * len(k) * max(1, len(v)) ** 0.5 + 2 for k, v in panels.items()))
+    panels: dict[tuple[str, tuple[str, ...]], dict[str, list[dict]]] = {}
+    for name, (rows, values, split) in by_run.items():
+        panels.setdefault((split, tuple(_group_label(r["group"], values) for r in rows)), {})[name] = rows
+    width_in = max(5, max(0.6 * len(k[1]) * max(1, len(v)) ** 0.5 + 2 for k, v in panels.items()))
     fig, axes = plt.subplots(len(panels), 1, figsize=(width_in, 3.5 * len(panels)), squeeze=False)
-    for ax, (labels, runs) in zip(axes[:, 0], panels.items()):
+    for ax, ((split, labels), runs) in zip(axes[:, 0], panels.items()):
+        if split:
+            ax.set_title(split, fontsize=8)
         width = 0.8 / len(runs)
         for i, (name, rows) in enumerate(runs.items()):
             ax.bar(np.arange(len(rows)) + i * width, [r["accuracy"] for r in rows], width, label=name)
@@ -195,25 +198,48 @@ def compare(run_dirs: Sequence[str | Path], out_dir: str | Path, overwrite: bool
     twice = sorted({str(d) for d in seen if seen.count(d) > 1})
     if twice:
         raise ConfigError(f"run folder(s) {', '.join(twice)} given twice; name each run once")
+    loaded = [load_run(d) for d in map(Path, run_dirs)]  # every folder is read and checked before anything is written
     rows, groups, images = [], {}, {}
-    for d in map(Path, run_dirs):  # every folder is read and checked before anything is written
-        syn, cfg = load_run(d)
+    for i, (d, label, (syn, cfg)) in enumerate(zip(map(Path, run_dirs), _run_labels(seen, loaded), loaded)):
         mpath, ppath = d / "metrics.json", d / "evaluation.json"
         again = f"evaluate it again (fairdistill evaluate {d})"
         metrics = read_json(mpath, again) if mpath.exists() else {}
         protocol = read_json(ppath, again) if ppath.exists() else {}
-        label = f"{cfg.get('method')}:{d.name}"
         rows.append((label, {**cfg, "evaluation": protocol}, metrics))
         gpath = d / "groups.json"
         if gpath.exists():
-            groups[label] = (read_json(gpath, again, kind=list), syn.sensitive_values)
+            groups[label] = (read_json(gpath, again, kind=list), syn.sensitive_values, _test_split(cfg))
         if syn.modality == "image":
-            images[label] = (syn, f"grid_{d.name}.png")
+            images[label] = (syn, f"grid_{i + 1}_{d.name}.png")
     if not rows:
         raise ConfigError("report needs at least one run folder")
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         _write_comparison(tmp, rows, groups, images)
     return out_dir / "comparison.md"
+
+
+def _run_labels(paths: list[Path], loaded) -> list[str]:
+    """'method:folder' per run, with as many parent folders as it takes to tell runs with one folder name apart."""
+    for depth in range(1, max(len(p.parts) for p in paths) + 1):
+        labels = [f"{cfg.get('method')}:{'/'.join(p.parts[-depth:])}" for p, (_, cfg) in zip(paths, loaded)]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"{cfg.get('method')}:{p}" for p, (_, cfg) in zip(paths, loaded)]
+
+
+def _dataset(config: dict) -> str:
+    """The run's dataset as the report shows it: its name, and your own table's file ('csv:mine')."""
+    path = (config.get("dataset_options") or {}).get("path")
+    return f"{config.get('dataset')}:{Path(path).stem}" if path else str(config.get("dataset"))
+
+
+def _test_split(config: dict) -> str:
+    """What a run's test metrics are measured on: the dataset, its options and data seed, the sensitive axes (runs
+    that differ here score other rows or other groups)."""
+    opts = ", ".join(f"{k}={v}" for k, v in sorted((config.get("dataset_options") or {}).items()) if k != "path")
+    seed = config.get("data_seed", 0)
+    return (f"{_dataset(config)}" + (f" ({opts})" if opts else "") + (f", data seed {seed}" if seed else "")
+            + f", sensitive {_sensitive(config)}")
 
 
 def _write_comparison(out_dir: Path, rows, groups, images) -> None:
@@ -228,7 +254,7 @@ def _write_comparison(out_dir: Path, rows, groups, images) -> None:
         # runs evaluated before evaluation.json existed name their model in metrics.json
         model = f"{ev['model']} ({ev['repeats']})" if ev else ("not evaluated" if not m else m.get("model", "?"))
         cells = [f"{_fmt(m[k])} ± {_fmt(m.get(k + '_std', float('nan')))}" if k in m else "" for k in keys]
-        lines.append("| " + " | ".join([label, str(cfg.get("dataset")), _sensitive(cfg), str(cfg.get("n_synthetic")),
+        lines.append("| " + " | ".join([label, _dataset(cfg), _sensitive(cfg), str(cfg.get("n_synthetic")),
                                         model, *cells]) + " |")
     if not any(m for _, _, m in rows):
         lines += ["", "No run has been evaluated yet: `fairdistill evaluate DIR` writes metrics.json."]
@@ -237,9 +263,10 @@ def _write_comparison(out_dir: Path, rows, groups, images) -> None:
                       "their metrics are not directly comparable."]
     if any(m for _, _, m in rows):
         lines += ["", "Metrics: " + "; ".join(f"{k}: {MEANING[k]}" for k in keys if k in MEANING) + "."]
-    if len({(c.get("dataset"), _sensitive(c)) for _, c, _ in rows}) > 1:
-        lines += ["", "Note: these runs come from different datasets or sensitive attributes (columns 2-3): their "
-                      "fairness metrics measure different groups, and their accuracies different tasks."]
+    if len({_test_split(c) for _, c, _ in rows}) > 1:
+        lines += ["", "Note: these runs are scored on different test splits or groups (" + "; ".join(
+            sorted({_test_split(c) for _, c, _ in rows})) + "): their fairness metrics measure different groups, "
+            "and their accuracies different rows."]
     fair_key = next((k for k in ("deo_max", "demographic_disparity", "dp_difference") if any(k in m for _, _, m in rows)),
                     None)
     if fair_key:

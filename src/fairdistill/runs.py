@@ -110,9 +110,6 @@ def load_run(run_dir: str | Path) -> tuple[SyntheticSet, dict[str, Any]]:
     return syn, cfg
 
 
-
-
-
 def dataset_args(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"data_dir": cfg.get("data_dir"), "sensitive": cfg.get("sensitive"), "seed": cfg.get("data_seed", 0),
             **cfg.get("dataset_options", {})}

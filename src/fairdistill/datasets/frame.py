@@ -36,6 +36,11 @@ def _absolute(path) -> str:
     return str(Path(str(path)).expanduser().resolve()) if str(path) else ""
 
 
+def _separator(sep) -> str:
+    """The field separator; the two characters '\\t' (as a shell passes sep='\\t') or the word tab mean a tab."""
+    return "\t" if str(sep) in ("\\t", "tab") else str(sep)
+
+
 def _file_state(options) -> tuple | None:
     """(size, modification time) of the csv file: a changed file is read again, not served from the cache."""
     try:
@@ -218,7 +223,7 @@ register(DatasetSpec(
         Param("positive", str, None, "the target value that is the positive class (needed when the target has more "
               "than two values; default: the second of two in sorted order)"),
         Param("categorical", str, None, "comma-separated numeric-looking columns to one-hot encode instead"),
-        Param("sep", str, ",", "the field separator"),
+        Param("sep", _separator, ",", "the field separator ('\\t' or tab for a tab)"),
         Param("protocol", str, "standard", "'standard' (random 75/25 then 10% of train for validation) or "
               "'intersectional' (60/20/20)", choices=tuple(p for p in PROTOCOLS if p in ("standard",
                                                                                           "intersectional"))),
