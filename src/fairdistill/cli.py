@@ -123,7 +123,8 @@ def cmd_datasets(args) -> int:
         name, sens = sp.name, sens_of[sp.name]
         present = datasets.files_present(name, args.data_dir)
         files = "yours" if sp.sensitive_from_data else "present" if present else "missing"
-        missing += [] if files != "missing" else [name]
+        if files == "missing":
+            missing.append(name)
         sizes = ""
         if args.sizes and present and not sp.sensitive_from_data:
             try:
@@ -425,8 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=_typed(".params:SEED"), default=0, help="first model seed (0..2**32-1)")
     e.add_argument("--device", type=_typed(".params:DEVICE"), default="auto", help=_escape(DEVICE.help))
     _data_args(e, "the folder the run was made from, as config.json records it; when that folder is gone, "
-                  "$FAIRDISTILL_DATA, else ~/.cache/fairdistill (bundled and csv files are verified by checksum; image folders "
-                  "you supply, such as celeba/, are not)")
+                  "$FAIRDISTILL_DATA, else ~/.cache/fairdistill (bundled and csv files are verified by checksum; "
+                  "image folders you supply, such as celeba/, are not)")
     og = e.add_argument_group("model options (default: the model's own, shown per model)")
     per_option: dict[str, list[str]] = {}
     for m in MODELS.values():

@@ -263,10 +263,10 @@ def _write_comparison(out_dir: Path, rows, groups, images) -> None:
                       "their metrics are not directly comparable."]
     if any(m for _, _, m in rows):
         lines += ["", "Metrics: " + "; ".join(f"{k}: {MEANING[k]}" for k in keys if k in MEANING) + "."]
-    if len({_test_split(c) for _, c, _ in rows}) > 1:
-        lines += ["", "Note: these runs are scored on different test splits or groups (" + "; ".join(
-            sorted({_test_split(c) for _, c, _ in rows})) + "): their fairness metrics measure different groups, "
-            "and their accuracies different rows."]
+    splits = sorted({_test_split(c) for _, c, _ in rows})
+    if len(splits) > 1:
+        lines += ["", "Note: these runs are scored on different test splits or groups (" + "; ".join(splits)
+                  + "): their fairness metrics measure different groups, and their accuracies different rows."]
     fair_key = next((k for k in ("deo_max", "demographic_disparity", "dp_difference") if any(k in m for _, _, m in rows)),
                     None)
     if fair_key:
