@@ -4,8 +4,8 @@ import pytest
 
 from fairdistill.methods.fwc.dual import fairness_matrix
 from fairdistill.methods.fwc.encoding import pairwise_cost
-from fairdistill.methods.fwc.mm import (MedianUpdater, init_centers, medoid_update, run_mm, weighted_mean_update,
-                                        weighted_median)
+from fairdistill.methods.fwc.median import MedianUpdater, weighted_median
+from fairdistill.methods.fwc.mm import init_centers, medoid_update, run_mm, weighted_mean_update
 from fairdistill.metrics import parity_violation
 
 
@@ -177,10 +177,9 @@ def test_tol_stops_earlier_on_the_same_monotone_path():
     assert parity_violation(pc % 2, pc // 2, loose.theta, pt) <= 0.02 + 1e-9
 
 
-def test_float32_search_and_blocks_leave_the_mm_path_unchanged():
-    """The float32 search kernel and the pruning blocks only skip work: the whole MM run (objectives, points,
-    weights) equals the float64 whole-cell run, on float32 data (rows and medians exactly representable) and on
-    float64 data."""
+def test_pruning_and_blocks_leave_the_mm_path_unchanged():
+    """The search's bounds and pruning blocks only skip work: the whole MM run (objectives, points, weights) equals
+    the run that searches every distance every iteration."""
     rng = np.random.default_rng(6)
     X, d, y = _problem(rng, n=2500)
     alloc = np.array([9, 5, 6, 10])
@@ -188,9 +187,9 @@ def test_float32_search_and_blocks_leave_the_mm_path_unchanged():
     A = fairness_matrix(2, np.bincount(y) / len(y), 0.02)
     for data in (X.astype(np.float32).astype(np.float64), X):
         init = init_centers(data, d * 2 + y, d, alloc, 2, seed=2)
-        ref = run_mm(data, d, y, 2, A, init, cell_start, max_iter=12, tol=0.0, precision="float64", block=None)
+        ref = run_mm(data, d, y, 2, A, init, cell_start, max_iter=12, tol=0.0, prune=False)
         assert ref.iterations >= 5
-        for kw in ({"precision": "float32", "block": None}, {"block": 3}, {}):
+        for kw in ({"block": None}, {"block": 3}, {}):
             other = run_mm(data, d, y, 2, A, init, cell_start, max_iter=12, tol=0.0, **kw)
             assert other.objective == ref.objective
             np.testing.assert_array_equal(other.centers, ref.centers)

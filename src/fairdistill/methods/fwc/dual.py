@@ -5,7 +5,7 @@ Problem. Rows i = 1..n (mass 1/n), coreset points j = 1..m grouped in cells g = 
     F(C) = min_P <C, P>   s.t.  P 1_m = 1_n / n,  P >= 0,  Ã T >= 0,  T_g = Σ_{i, j in g} P_ij,
 
 where Ã (h x G, h = 2|D||Y|) holds the parity rows of ``fairness_matrix``. Only the cheapest point of each cell can
-receive mass from a row, so with c_ig = min_{j in g} C_ij (nearest.py: computed in row chunks, never storing C)
+receive mass from a row, so with c_ig = min_{j in g} C_ij (nearest.py: computed row by row, never storing C)
 F(C) is the LP in Q in R^{n x G}: min Σ c_ig Q_ig, Σ_g Q_ig = 1/n, Q >= 0, Ã Σ_i Q_i. >= 0.
 
 Dual. For λ in R^h_+ with μ = Ãᵀλ, φ(λ) = (1/n) Σ_i min_g (c_ig − μ_g) is concave, piecewise linear, and
@@ -37,6 +37,7 @@ from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 from scipy.optimize import linprog
 
 from ...errors import ConfigError, SolverError, check_choice
@@ -278,13 +279,27 @@ class _SolveState:
         return self.plan is not None and self.value - self.best <= tolerance(self.value, self.plam)
 
 
+@njit(nogil=True, cache=True)
+def _reduce_rows(a, b, c, mu, best, g, sec, g2):
+    """Rows a..b−1: best_i = min_k (c_ik − μ_k), g_i its first argmin, sec_i / g2_i the runner-up (a value equal
+    to the best counts as runner-up; inf and 0 with one cell)."""
+    for i in range(a, b):
+        bst, gg, sc, s2 = c[i, 0] - mu[0], 0, np.inf, 0
+        for k in range(1, c.shape[1]):
+            v = c[i, k] - mu[k]
+            if v < bst:
+                sc, s2, bst, gg = bst, gg, v, k
+            elif v < sc:
+                sc, s2 = v, k
+        best[i], g[i], sec[i], g2[i] = bst, gg, sc, s2
+
+
 class InnerSolver:
     """Solves F(C) from the aggregated costs ``c`` (n x G) and the parity rows ``A`` (h x G); see module doc."""
 
     def __init__(self, c: np.ndarray, A: np.ndarray, *, tol: float = 1e-9, max_steps: int = 200, k0: int = 64,
                  margin: float = 1e-9, newton_steps: int = 6):
         self.c = np.ascontiguousarray(c, dtype=np.float64)
-        self.cT = np.ascontiguousarray(self.c.T)
         self.A = np.asarray(A, dtype=np.float64)
         self.n, self.G = self.c.shape
         self.h = len(self.A)
@@ -298,36 +313,16 @@ class InnerSolver:
     # ---- oracle
     def _reduced(self, lam: np.ndarray, second: bool = False):
         """Per row: min_g (c_ig − μ_g), its argmin g* (first on ties) and, optionally, the second-smallest value and
-        its cell. A loop over the G columns of cᵀ (faster than argmin along a short axis), on row ranges in
-        parallel. Returns (best, g*, second, second cell); the last two are None unless ``second``."""
+        its cell (``_reduce_rows`` on row ranges in parallel). Returns (best, g*, second, second cell); the last two
+        are None unless ``second``."""
         mu = self.A.T @ lam if self.h else np.zeros(self.G)
         best = np.empty(self.n)
         g = np.zeros(self.n, dtype=np.int64)
-        sec = np.full(self.n, np.inf) if second else None
-        g2 = np.zeros(self.n, dtype=np.int64) if second else None
-
-        def work(ab):
-            a, b = ab
-            bst, gg = best[a:b], g[a:b]
-            np.subtract(self.cT[0, a:b], mu[0], out=bst)
-            v = np.empty(b - a)
-            better = np.empty(b - a, dtype=bool)
-            if second:
-                sc, s2, below = sec[a:b], g2[a:b], np.empty(b - a, dtype=bool)
-            for k in range(1, self.G):
-                np.subtract(self.cT[k, a:b], mu[k], out=v)
-                np.less(v, bst, out=better)
-                if second:  # the runner-up becomes the old best where v wins, else v where v beats it
-                    np.less(v, sc, out=below)
-                    np.copyto(s2, k, where=below)
-                    np.minimum(sc, v, out=sc)
-                    np.copyto(sc, bst, where=better)
-                    np.copyto(s2, gg, where=better)
-                np.copyto(gg, k, where=better)
-                np.minimum(bst, v, out=bst)
-
-        parallel_map(work, row_ranges(self.n, 1 << 15))
-        return best, g, sec, g2
+        sec = np.full(self.n, np.inf)
+        g2 = np.zeros(self.n, dtype=np.int64)
+        parallel_map(lambda ab: _reduce_rows(ab[0], ab[1], self.c, mu, best, g, sec, g2),
+                     row_ranges(self.n, 1 << 16))
+        return (best, g, sec, g2) if second else (best, g, None, None)
 
     def oracle(self, lam: np.ndarray, reduced=None):
         """φ(λ), supergradient −Ã T(λ), greedy cells g* and the cell masses T(λ) (from ``reduced``, a

@@ -31,7 +31,7 @@ def _epsilon_check(v) -> str | None:
 
 
 def _chunk_check(v) -> str | None:
-    return None if v is None or v >= 1 else "must be >= 1 (rows per cost chunk)"
+    return None if v is None or v >= 1 else "must be >= 1 (rows per task of the nearest-point search)"
 
 
 _COMMON = (
@@ -42,8 +42,8 @@ _COMMON = (
     Param("solver", str, "accpm", "inner LP solver: 'accpm' (cutting-plane dual + exact repair, default) or "
           "'highs' (the whole aggregated LP in HiGHS; slower, a reference)", choices=SOLVERS),
     GROUPS,
-    Param("chunk_rows", int, None, "rows per chunk of the n x m cost matrix (default: about 8 MiB of costs per chunk)",
-          check=_chunk_check),
+    Param("chunk_rows", int, None, "rows per task of the nearest-point search (default 32768; on a GPU rows per step, "
+          "default about 32 MiB of float64 differences)", check=_chunk_check),
 )
 
 
@@ -168,7 +168,7 @@ class FairWASP(Method):
     """FairWASP (Xiong et al., AAAI 2024): reweight the training rows (θ_i >= 0, Σθ = n) to be as close as possible
     in Wasserstein distance to the data while meeting the same parity constraint as FWC.
 
-    One inner solve with m = n points: the nearest-row search per cell is O(n²·p) time (chunked, O(n·G) memory),
+    One inner solve with m = n points: the nearest-row search per cell is O(n²·p) time (row by row, O(n·G) memory),
     about a minute at n = 50,000 on one CPU thread."""
 
     name = "fairwasp"

@@ -26,6 +26,7 @@ from ...progress import Progress, log
 from ...seeding import random_state
 from .dual import InnerResult, solve_inner
 from .encoding import pairwise_cost
+from .median import MedianUpdater
 from .nearest import CellNearest
 from .parallel import parallel_map
 
@@ -93,78 +94,6 @@ def snap_to_rows(X: np.ndarray, centers: np.ndarray, cell: np.ndarray, point_cel
 
 
 # ----------------------------------------------------------------------------------------------- updates
-def weighted_median(V: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Coordinate-wise weighted median of the rows of V (s x p): per column the smallest value whose cumulative
-    weight reaches half the total."""
-    V = np.asarray(V, dtype=np.float64)
-    o = np.argsort(V, axis=0, kind="stable")
-    cw = np.cumsum(np.asarray(w, dtype=np.float64)[o], axis=0)
-    idx = np.argmax(cw >= 0.5 * cw[-1], axis=0)
-    cols = np.arange(V.shape[1])
-    return V[o[idx, cols], cols]
-
-
-class MedianUpdater:
-    """Weighted medians for all points at once: each column is sorted once; per iteration a stable radix sort of
-    the point index (int16) orders rows by (point, value) in O(n), and a search on the cumulative weights finds
-    every segment's median (columns in parallel on ``parallel_map``'s threads). Rows split over several points (at
-    most a few) go through ``weighted_median``. The initial column sorts need not be stable: equal values are
-    interchangeable, and the cumulative weight before and after a run of equal values does not depend on their
-    order, so the median value does not either."""
-
-    def __init__(self, X: np.ndarray):
-        self.X = X
-        itype = np.int32 if len(X) < 2 ** 31 else np.int64
-        cols = np.ascontiguousarray(X.T)
-        order = parallel_map(lambda v: np.argsort(v).astype(itype), cols)  # tie order is irrelevant (see class doc)
-        self.order = np.stack(order)
-        self.vals = np.stack([v[o] for v, o in zip(cols, order)])
-
-    def __call__(self, rows, pts, w, centers: np.ndarray) -> np.ndarray:
-        n, m = len(self.X), len(centers)  # triplets: the first n are row i's main assignment
-        out = centers.copy()
-        main_j = pts[:n]
-        main_w = w[:n].copy()
-        extra_rows, extra_j, extra_w = rows[n:], pts[n:], w[n:]
-        split = np.zeros(n, bool)
-        split[extra_rows] = True
-        affected = np.unique(np.concatenate([extra_j, main_j[split]]))
-        main_w[split] = 0.0
-        key = main_j.astype(np.int16 if m < 2 ** 15 else np.int32)
-        counts = np.bincount(main_j, weights=(main_w > 0).astype(np.float64), minlength=m)
-        nrows = np.bincount(main_j, minlength=m)
-        ends = np.cumsum(nrows)
-        starts = ends - nrows
-        has = counts > 0
-        has[affected] = False
-        if has.any():
-            s, e = starts[has], ends[has]
-            unit = bool(np.all(main_w[~split] == 1.0))  # the usual case: whole rows, weight 1 in count units
-            if unit:  # smallest value with cumulative count >= cnt/2: rank ceil(cnt/2) in the segment
-                pos = s + (e - s + 1) // 2 - 1
-
-            def column(k):
-                o = self.order[k]
-                perm = np.argsort(key[o], kind="stable")
-                if unit:
-                    return self.vals[k][perm[pos]]
-                cw = np.cumsum(main_w[o[perm]])
-                cw0 = np.concatenate([[0.0], cw])
-                target = cw0[s] + 0.5 * (cw0[e] - cw0[s])
-                return self.vals[k][perm[np.clip(np.searchsorted(cw, target, side="left"), s, e - 1)]]
-
-            for k, v in enumerate(parallel_map(column, range(self.X.shape[1]))):
-                out[has, k] = v
-        for j in affected:
-            sel = np.flatnonzero((main_j == j) & (w[:n] > 0))
-            xs = np.flatnonzero(extra_j == j)
-            r = np.concatenate([sel, extra_rows[xs]])
-            ww = np.concatenate([w[sel], extra_w[xs]])
-            if ww.sum() > 0:
-                out[j] = weighted_median(self.X[r], ww)
-        return out
-
-
 def weighted_mean_update(X, rows, pts, w, centers):
     """x̂_j = Σ_i P_ij X_i / Σ_i P_ij (points without mass keep their value)."""
     import scipy.sparse as sp
@@ -220,11 +149,10 @@ class MMResult:
 def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.ndarray, centers: np.ndarray,
            cell_start: np.ndarray, *, cost: str = "l1", update: str = "auto", max_iter: int = 100,
            solver: str = "accpm", tol: float = 1e-7, chunk_rows: int | None = None, device: str = "cpu",
-           seed: int = 0, prune: bool = True, precision: str = "auto",
-           block: int | None = PRUNE_BLOCK, refine=None) -> MMResult:
-    """Majorization–minimization from ``centers`` (points ordered by cell, ``cell_start`` offsets). ``precision``
-    and ``block`` are the nearest-point search's (``CellNearest``: kernel precision and pruning block size; the
-    costs, hence the whole run, do not depend on them).
+           seed: int = 0, prune: bool = True, block: int | None = PRUNE_BLOCK, refine=None) -> MMResult:
+    """Majorization–minimization from ``centers`` (points ordered by cell, ``cell_start`` offsets). ``prune`` and
+    ``block`` are the nearest-point search's (``CellNearest``: bounds on or off, pruning block size; the costs,
+    hence the whole run, do not depend on them).
 
     ``refine`` (experimental; ``equalized.EqualizedOdds``): centers -> ``Cells`` recomputed every iteration, for
     cells that depend on the points' features (then ``A`` and ``cell_start`` are unused). The surrogate argument
@@ -237,8 +165,8 @@ def run_mm(X: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int, A: np.nda
     median = MedianUpdater(X) if update == "median" else None
 
     def searcher(starts, cell_dy=None):
-        return CellNearest(X, starts, d, y, n_labels, cost, chunk_rows, device, prune=prune, precision=precision,
-                           block=block, cell_dy=cell_dy)
+        return CellNearest(X, starts, d, y, n_labels, cost, chunk_rows, device, prune=prune, block=block,
+                           cell_dy=cell_dy)
 
     nearest = searcher(cell_start) if refine is None else None
     cells = None
