@@ -37,11 +37,11 @@ from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
 from scipy.optimize import linprog
 
 from ...errors import ConfigError, SolverError, check_choice
-from .parallel import parallel_map, row_ranges
+from ...jit import kernel
+from .parallel import parallel_map, task_ranges
 
 SOLVERS = ("accpm", "highs")
 HIGHS_OPTIONS = ("margin", "tol")  # the InnerSolver options that solver="highs" uses
@@ -279,7 +279,7 @@ class _SolveState:
         return self.plan is not None and self.value - self.best <= tolerance(self.value, self.plam)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _reduce_rows(a, b, c, mu, best, g, sec, g2):
     """Rows a..b−1: best_i = min_k (c_ik − μ_k), g_i its first argmin, sec_i / g2_i the runner-up (a value equal
     to the best counts as runner-up; inf and 0 with one cell)."""
@@ -321,7 +321,7 @@ class InnerSolver:
         sec = np.full(self.n, np.inf)
         g2 = np.zeros(self.n, dtype=np.int64)
         parallel_map(lambda ab: _reduce_rows(ab[0], ab[1], self.c, mu, best, g, sec, g2),
-                     row_ranges(self.n, 1 << 16))
+                     task_ranges(self.n, 1 << 16))
         return (best, g, sec, g2) if second else (best, g, None, None)
 
     def oracle(self, lam: np.ndarray, reduced=None):

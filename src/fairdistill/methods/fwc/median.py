@@ -6,8 +6,8 @@ x̂_jk = the smallest value v of column k with Σ_{i -> j, X_ik <= v} P_ij >= ½
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ...jit import kernel
 from .parallel import parallel_map
 
 
@@ -22,7 +22,7 @@ def weighted_median(V: np.ndarray, w: np.ndarray) -> np.ndarray:
     return V[o[idx, cols], cols]
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _column_medians(order, vals, key, w, unit, target, out):
     """One column: walk its rows in value order (``order``, values ``vals``) adding each row's weight (1 where
     ``unit``, else w_i) to its point key_i (rows with key_i < 0 skipped); out[j] = the value at which point j's sum
@@ -45,7 +45,9 @@ class MedianUpdater:
     when m allows, and the weights are not read at all when every row is whole, the usual case). Rows split over
     several points (at most a few) send their points through ``weighted_median``. The column sorts need not be
     stable: equal values are interchangeable, and the cumulative weight before and after a run of equal values does
-    not depend on their order, so the median value does not either."""
+    not depend on their order, so the median value does not either. With fractional weights the half total and the
+    running sums are added in different orders, so where a running sum lands exactly on half the total the result
+    may be the next value instead (both minimise the L1 sum)."""
 
     def __init__(self, X: np.ndarray):
         self.X = X

@@ -32,8 +32,8 @@ from .parallel import parallel_map
 
 MEDOID_CANDIDATES = 1024
 # Pruning blocks of at most this many points per cell (CellNearest's Yinyang bounds). By measurement (synthetic
-# fwc-scale data, m = 250, 1 thread): at n = 1e6, MM iterations 31-35, the search costs 0.89 s per iteration with
-# blocks of 20 vs 0.94 with 32 and 1.19 with whole cells; at n = 1e5 / 3e5 (first 20-30 iterations) within ±5%.
+# fwc-scale data, n = 3e5, m = 250, 2 threads, the compiled search): over iterations 16-25 the search costs 0.19 s per
+# iteration with blocks of 20 vs 0.20 with 12, 0.21 with 8 or 32; the first (full) search 0.61 s vs 0.87 / 1.45 / 0.69.
 PRUNE_BLOCK = 20
 UPDATES = ("median", "mean", "medoid", "auto")
 

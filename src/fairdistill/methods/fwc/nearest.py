@@ -8,21 +8,22 @@ of the work with exact Yinyang bounds; ``aggregate`` is one fresh search.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from ...errors import ConfigError
-from .parallel import parallel_map, row_ranges
+from ...jit import kernel
+from .parallel import parallel_map, row_ranges, task_ranges
 
-#: rows per task of the CPU search (the threads take whole tasks)
+#: at most this many rows per task of the CPU search (the threads take whole tasks)
 TASK_ROWS = 2 ** 15
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
 def device_chunk(m: int, p: int) -> int:
     """Rows per step of the GPU search: about 32 MiB of float64 differences (rows x m x p)."""
-    return max(64, 2 ** 22 // max(1, m * p))
+    return max(1, 2 ** 22 // max(1, m * p))
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _cost(X, i, C, j, l1):
     """Σ_k |X_ik − C_jk| (L1) or Σ_k (X_ik − C_jk)² (squared L2), summed in k order: the one summation order of every
     exact cost here, so the same pair always gets the same float64 value."""
@@ -33,23 +34,23 @@ def _cost(X, i, C, j, l1):
     return s
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _metric(v, l1):
     return v if l1 else np.sqrt(v)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _below(v, l1, slack):
-    """A lower bound on metric(v) that float64 rounding of the triangle inequality cannot break (inf for a block
-    with no other point)."""
-    w = _metric(v, l1)
-    return w if w == np.inf else w - slack * (1.0 + w)
+    """A lower bound on metric(v) that float64 rounding of the triangle inequality cannot break; finite even for
+    an infinite v (no other point in the block, or an overflowed cost), so moves can still bring the block back."""
+    w = _metric(min(v, _FLOAT64_MAX), l1)  # an overflowed cost is >= the largest float
+    return w - slack * (1.0 + w)
 
 
-@njit(nogil=True, cache=True)
+@kernel
 def _block_costs(X, i, P, l1, buf):
-    """buf[q] = cost of row i to column q of the block's transposed points P (p x W, padded with inf), vectorised over
-    the points, each sum in k order (so the same values as ``_cost``)."""
+    """buf[q] = cost of row i to column q of the block's transposed points P (p x w), vectorised over the points,
+    each sum in k order (so the same values as ``_cost``)."""
     W = P.shape[1]
     for q in range(W):
         buf[q] = 0.0
@@ -66,12 +67,14 @@ def _block_costs(X, i, P, l1, buf):
                 buf[q] += u * u
 
 
-@njit(nogil=True, cache=True)
-def _search_rows(a, b, X, C, PT, l1, full, block_start, cell_first_block, point_block, move, drift, slack,
+@kernel
+def _search_rows(a, b, X, C, flat, l1, full, block_start, cell_first_block, point_block, moved, drift, slack,
                  jstar, cx, lower):
-    """Rows a..b−1 of ``CellNearest.__call__`` (see there); returns the number of distances computed."""
+    """Rows a..b−1 of ``CellNearest.__call__`` (see there); returns the number of distances computed. ``flat``:
+    block b's points transposed (p x its width) at flat[p·lo_b : p·hi_b]."""
     G = cx.shape[1]
-    buf = np.empty(PT.shape[2])
+    p = X.shape[1]
+    buf = np.empty(np.max(block_start[1:] - block_start[:-1]))
     B = len(block_start) - 1
     s_j = np.empty(B, np.int64)
     s_1 = np.empty(B)
@@ -82,10 +85,10 @@ def _search_rows(a, b, X, C, PT, l1, full, block_start, cell_first_block, point_
         for g in range(G):
             first, stop = cell_first_block[g], cell_first_block[g + 1]
             if full:
-                old_j, old_x = -1, np.inf
+                old_j, old_x = block_start[first], np.inf
             else:
                 old_j = jstar[i, g]
-                if move[old_j] > 0.0:
+                if moved[old_j]:
                     cx[i, g] = _cost(X, i, C, old_j, l1)
                 old_x = cx[i, g]
                 for t in range(first, stop):
@@ -97,8 +100,8 @@ def _search_rows(a, b, X, C, PT, l1, full, block_start, cell_first_block, point_
                     continue
                 lo, hi = block_start[t], block_start[t + 1]
                 w = hi - lo
-                _block_costs(X, i, PT[t], l1, buf)
-                d1, j1, d2 = np.inf, -1, np.inf
+                _block_costs(X, i, flat[p * lo:p * hi].reshape((p, w)), l1, buf)
+                d1, j1, d2 = np.inf, lo, np.inf
                 for q in range(w):  # smallest (first on ties) and second smallest
                     if buf[q] < d1:
                         d2, d1, j1 = d1, buf[q], lo + q
@@ -126,8 +129,8 @@ class CellNearest:
     (encoding.py); (d_g, y_g) = (g // K, g % K), or the rows of ``cell_dy`` when the cells refine (group, label)
     cells (equalized.py).
 
-    On the CPU a compiled kernel (numba) works row by row on ``chunk_rows``-row tasks (default ``TASK_ROWS``) in
-    parallel, in float64, every cost summed in the same order (``_cost``), so c depends neither on the tasks nor
+    On the CPU a compiled kernel (numba) works row by row on ``chunk_rows``-row tasks (default: about four per
+    thread, at most ``TASK_ROWS`` rows) in parallel, in float64, every cost summed in the same order (``_cost``), so c depends neither on the tasks nor
     on the pruning. Across calls (MM iterations) exact bounds skip most of the work (Yinyang k-means, with the
     metric δ(x, x') = ‖x − x'‖₁ (L1) or ‖x − x'‖₂ (squared L2)): every cell is split into blocks (the whole cell by
     default; with ``block``, pieces of at most that many points; ``run_mm`` uses ``mm.PRUNE_BLOCK``). Per (row,
@@ -139,8 +142,9 @@ class CellNearest:
     squared distance) against float64 rounding. The result equals a fresh exact search (up to exact ties, which
     do not change c). ``last_fraction``: the share of the n x m distances the last call computed.
 
-    On a GPU (``device`` other than cpu) every call is a fresh search in torch, in float64, ``chunk_rows`` rows per
-    step (default ``device_chunk``): no bounds, the device's brute force is fast enough.
+    On a CUDA device every call is a fresh search in torch, in float64, ``device_chunk`` rows per step: no bounds,
+    the device's brute force is fast enough (its sums run in another order, so c may differ from the CPU's in the
+    last bits). Other devices (mps lacks float64) search on the CPU.
     """
 
     def __init__(self, X: np.ndarray, cell_start: np.ndarray, d: np.ndarray, y: np.ndarray, n_labels: int,
@@ -153,7 +157,8 @@ class CellNearest:
         self.G = len(self.cell_start) - 1
         self.m = int(self.cell_start[-1])
         self.cost, self.device, self.chunk_rows = cost, device, chunk_rows
-        self.prune = prune and device == "cpu"
+        self.gpu = str(device).startswith("cuda")
+        self.prune = prune and not self.gpu
         g = np.arange(self.G)  # cell g holds (group, label) = (g // K, g % K), or cell_dy[g] when cells are refined
         gd, gy = (g // n_labels, g % n_labels) if cell_dy is None else np.asarray(cell_dy, dtype=np.int64).T
         self.mismatch = ((np.asarray(d)[:, None] != gd[None, :]).astype(np.float64)
@@ -174,7 +179,7 @@ class CellNearest:
     def __call__(self, centers: np.ndarray):
         """(c (n x G), jstar (n x G)) for these point features."""
         centers = np.array(centers, dtype=np.float64)
-        if self.device != "cpu":
+        if self.gpu:
             self._device_search(centers)
             self.centers = centers
             return self._output()
@@ -184,34 +189,28 @@ class CellNearest:
             self.jstar = np.full((n, self.G), -1, dtype=np.int64)
             self.cx = np.full((n, self.G), np.inf)
             self.lower = np.empty((n, self.B))
-            move, drift = np.zeros(self.m), np.zeros(self.B)
+            moved, drift = np.zeros(self.m, bool), np.zeros(self.B)
         else:
             diff = centers - self.centers
-            move = np.abs(diff).sum(1) if l1 else np.sqrt((diff * diff).sum(1))
-            if not np.any(move > 0):
+            moved = np.any(diff != 0, axis=1)  # not move > 0: a squared norm can underflow
+            if not moved.any():
                 self.last_fraction = 0.0
                 return self._output()
+            move = np.abs(diff).sum(1) if l1 else np.sqrt((diff * diff).sum(1))
             drift = np.maximum.reduceat(move, self.block_start[:-1])
-        PT = self._blocks_transposed(centers)
+        bounds = zip(self.block_start[:-1], self.block_start[1:])
+        flat = np.concatenate([centers[lo:hi].T.ravel() for lo, hi in bounds])
 
         def task(ab):
-            return _search_rows(ab[0], ab[1], self.X, centers, PT, l1, full, self.block_start,
-                                self.cell_first_block, self.point_block, move, drift, self._slack,
+            return _search_rows(ab[0], ab[1], self.X, centers, flat, l1, full, self.block_start,
+                                self.cell_first_block, self.point_block, moved, drift, self._slack,
                                 self.jstar, self.cx, self.lower)
 
-        work = sum(parallel_map(task, row_ranges(n, int(self.chunk_rows or TASK_ROWS))))
+        tasks = row_ranges(n, self.chunk_rows) if self.chunk_rows else task_ranges(n, TASK_ROWS)
+        work = sum(parallel_map(task, tasks))
         self.last_fraction = work / (n * self.m)
         self.centers = centers
         return self._output()
-
-    def _blocks_transposed(self, centers: np.ndarray) -> np.ndarray:
-        """B x p x W: block b's points as columns, padded with inf to the widest block W (contiguous per block, so
-        the kernel's loop over points vectorises)."""
-        widths = np.diff(self.block_start)
-        PT = np.full((self.B, centers.shape[1], int(widths.max())), np.inf)
-        for b, (lo, w) in enumerate(zip(self.block_start[:-1], widths)):
-            PT[b, :, :w] = centers[lo:lo + w].T
-        return PT
 
     def _device_search(self, centers: np.ndarray) -> None:
         """A fresh exact search on ``self.device`` (torch, float64): cx and jstar for every row and cell."""
@@ -224,7 +223,7 @@ class CellNearest:
         n = len(self.X)
         cx = torch.empty((n, self.G), dtype=torch.float64, device=dev)
         jstar = torch.empty((n, self.G), dtype=torch.int64, device=dev)
-        step = int(self.chunk_rows or device_chunk(self.m, self.X.shape[1]))
+        step = device_chunk(self.m, self.X.shape[1])
         for a in range(0, n, step):
             diff = self._X_dev[a:a + step, None, :] - C[None, :, :]
             D = (diff.abs_() if self.cost == "l1" else diff.square_()).sum(-1)

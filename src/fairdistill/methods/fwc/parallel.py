@@ -32,3 +32,8 @@ def parallel_map(fn, items) -> list:
 def row_ranges(n: int, step: int) -> list[tuple[int, int]]:
     """Consecutive (start, stop) ranges of at most ``step`` rows covering range(n)."""
     return [(a, min(n, a + step)) for a in range(0, n, max(1, step))]
+
+
+def task_ranges(n: int, most: int) -> list[tuple[int, int]]:
+    """``row_ranges`` for ``parallel_map``: about four tasks per thread, at most ``most`` rows each."""
+    return row_ranges(n, min(most, -(-n // (4 * worker_threads()))))
