@@ -28,7 +28,6 @@ from .dual import InnerResult, solve_inner
 from .encoding import pairwise_cost
 from .median import MedianUpdater
 from .nearest import CellNearest
-from .parallel import parallel_map
 
 MEDOID_CANDIDATES = 1024
 # Pruning blocks of at most this many points per cell (CellNearest's Yinyang bounds). By measurement (synthetic
