@@ -15,6 +15,11 @@ import numpy as np
 from ..errors import ConfigError
 
 
+def shown(v: Any) -> str:
+    """A value as the suites' Markdown prints it: floats to 4 significant digits (the JSON keeps them whole)."""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def mean_std(values: Iterable[Any]) -> tuple[float, float, int]:
     """Mean and standard deviation (population, ddof 0, as ``np.std``) of the finite numbers in ``values``, and how
     many there were. None, NaN and ±inf are left out (a run whose metric is undefined does not count);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dataset import FairDataset
-from .common import check_seeds
+from .common import check_seeds, shown
 
 
 def synthetic(n: int, p: int = 25, seed: int = 0) -> FairDataset:
@@ -280,8 +280,8 @@ def render_markdown(results: dict, threads: int) -> str:
     rows, pairs = results["runs"], results["strict_vs_loose"]
     return ("# fwc-scale: FWC run time and memory (synthetic data, m = 250, p = 25, L1, ε = 0.05, "
             f"{threads} threads)\n\n" + _markdown(rows, pairs) + "\nTargets: " + "; ".join(
-                f"{k}: {v['measured']} vs {v['target']} ({'met' if v['met'] else 'NOT met'})"
-                + (f" [CPU {v['total_cpu_s']:.0f} s, {v['iterations']} iterations, load {v['load_average_1min']}]"
+                f"{k}: {shown(v['measured'])} vs {shown(v['target'])} ({'met' if v['met'] else 'NOT met'})"
+                + (f" [CPU {v['total_cpu_s']:.0f} s, {v['iterations']} iterations, load {shown(v['load_average_1min'])}]"
                    if "total_cpu_s" in v else "")
                 + (f", objective gap to strict {v['rel_objective_gap_to_strict']:.2e}"
                    if v.get("rel_objective_gap_to_strict") else "")
