@@ -62,6 +62,7 @@ def timing(out_dir, *, data_dir=None, seeds=None, quick: bool = False, device: s
             s, a = _mlp_seconds(th, data_dir)
             results[f"adult_mlp_seconds_{th}_threads"], results[f"adult_mlp_auc_{th}_threads"] = round(s, 2), a
     write_results(out_dir / "demo-timing.json", "demo-timing", results, {"quick": quick})
-    lines = ["# demo-timing", "", "| quantity | value |", "|---|---|"] + [f"| {k} | {shown(v)} |" for k, v in results.items()]
+    lines = ["# demo-timing", "", "| quantity | value |", "|---|---|"]
+    lines += [f"| {k} | {shown(v)} |" for k, v in results.items()]
     write_text(out_dir / "demo-timing.md", "\n".join(lines) + "\n")
     return results

@@ -281,8 +281,8 @@ def render_markdown(results: dict, threads: int) -> str:
     return ("# fwc-scale: FWC run time and memory (synthetic data, m = 250, p = 25, L1, ε = 0.05, "
             f"{threads} threads)\n\n" + _markdown(rows, pairs) + "\nTargets: " + "; ".join(
                 f"{k}: {shown(v['measured'])} vs {shown(v['target'])} ({'met' if v['met'] else 'NOT met'})"
-                + (f" [CPU {v['total_cpu_s']:.0f} s, {v['iterations']} iterations, load {shown(v['load_average_1min'])}]"
-                   if "total_cpu_s" in v else "")
+                + (f" [CPU {v['total_cpu_s']:.0f} s, {v['iterations']} iterations, "
+                   f"load {shown(v['load_average_1min'])}]" if "total_cpu_s" in v else "")
                 + (f", objective gap to strict {v['rel_objective_gap_to_strict']:.2e}"
                    if v.get("rel_objective_gap_to_strict") else "")
                 for k, v in results["targets"].items()) + "\n\n" + _notes(rows, threads))

@@ -316,10 +316,8 @@ class InnerSolver:
         its cell (``_reduce_rows`` on row ranges in parallel). Returns (best, g*, second, second cell); the last two
         are None unless ``second``."""
         mu = self.A.T @ lam if self.h else np.zeros(self.G)
-        best = np.empty(self.n)
-        g = np.zeros(self.n, dtype=np.int64)
-        sec = np.full(self.n, np.inf)
-        g2 = np.zeros(self.n, dtype=np.int64)
+        best, sec = np.empty(self.n), np.empty(self.n)  # the kernel writes every entry
+        g, g2 = np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64)
         parallel_map(lambda ab: _reduce_rows(ab[0], ab[1], self.c, mu, best, g, sec, g2),
                      task_ranges(self.n, 1 << 16))
         return (best, g, sec, g2) if second else (best, g, None, None)

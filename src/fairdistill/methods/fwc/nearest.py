@@ -93,10 +93,10 @@ def _search_rows(a, b, X, C, flat, l1, full, block_start, cell_first_block, poin
                 old_x = cx[i, g]
                 for t in range(first, stop):
                     lower[i, t] -= drift[t]
-            cur_j, cur_x = old_j, old_x
+            cur_j, cur_x, u = old_j, old_x, _metric(old_x, l1)
             for t in range(first, stop):
                 searched[t] = False
-                if not full and _metric(cur_x, l1) <= lower[i, t]:
+                if not full and u <= lower[i, t]:
                     continue
                 lo, hi = block_start[t], block_start[t + 1]
                 w = hi - lo
@@ -110,7 +110,7 @@ def _search_rows(a, b, X, C, flat, l1, full, block_start, cell_first_block, poin
                 work += w
                 searched[t], s_j[t], s_1[t], s_2[t] = True, j1, d1, d2
                 if d1 < cur_x or (d1 == cur_x and j1 < cur_j):
-                    cur_j, cur_x = j1, d1
+                    cur_j, cur_x, u = j1, d1, _metric(d1, l1)
             for t in range(first, stop):  # a searched block's bound excludes j* only if j* is its nearest point
                 if searched[t]:
                     lower[i, t] = _below(s_2[t] if s_j[t] == cur_j else s_1[t], l1, slack)
@@ -130,8 +130,8 @@ class CellNearest:
     cells (equalized.py).
 
     On the CPU a compiled kernel (numba) works row by row on ``chunk_rows``-row tasks (default: about four per
-    thread, at most ``TASK_ROWS`` rows) in parallel, in float64, every cost summed in the same order (``_cost``), so c depends neither on the tasks nor
-    on the pruning. Across calls (MM iterations) exact bounds skip most of the work (Yinyang k-means, with the
+    thread, at most ``TASK_ROWS`` rows) in parallel, in float64, every cost summed in the same order (``_cost``), so
+    c depends neither on the tasks nor on the pruning. Across calls (MM iterations) exact bounds skip most of the work (Yinyang k-means, with the
     metric δ(x, x') = ‖x − x'‖₁ (L1) or ‖x − x'‖₂ (squared L2)): every cell is split into blocks (the whole cell by
     default; with ``block``, pieces of at most that many points; ``run_mm`` uses ``mm.PRUNE_BLOCK``). Per (row,
     cell) it keeps u_ig = δ to j*_ig (exact) and per (row, block) a lower bound l_ib on δ to the block's points
@@ -175,6 +175,7 @@ class CellNearest:
         self.centers = None
         self.last_fraction = 1.0
         self._slack = 1e-9 if cost == "l1" else 1e-6
+        self._X_dev = None  # X on the CUDA device, moved there by the first GPU search
 
     def __call__(self, centers: np.ndarray):
         """(c (n x G), jstar (n x G)) for these point features."""
@@ -217,7 +218,7 @@ class CellNearest:
         import torch
 
         dev = torch.device(self.device)
-        if getattr(self, "_X_dev", None) is None:
+        if self._X_dev is None:
             self._X_dev = torch.as_tensor(self.X, device=dev)
         C = torch.as_tensor(centers, device=dev)
         n = len(self.X)

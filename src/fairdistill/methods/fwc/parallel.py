@@ -1,7 +1,9 @@
-"""Process-wide thread pools for FWC's numpy work (nearest-point search, reduced costs, median updates).
+"""Process-wide thread pools for FWC's row- and column-parallel work (nearest-point search, reduced costs, median
+updates, column sorts).
 
-numpy releases the GIL in the ufuncs, gathers and sorts used there, so Python threads give real parallelism. The
-pool size follows torch's intra-op thread count, the run's thread budget (``FAIRDISTILL_THREADS`` for the CLI).
+The compiled kernels (``jit.kernel``) and numpy's ufuncs, gathers and sorts release the GIL, so Python threads give
+real parallelism. The pool size follows torch's intra-op thread count, the run's thread budget
+(``FAIRDISTILL_THREADS`` for the CLI).
 """
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ def worker_threads() -> int:
 
 
 def parallel_map(fn, items) -> list:
-    """``[fn(x) for x in items]`` on ``worker_threads()`` Python threads (numpy releases the GIL in the ufuncs,
-    gathers and sorts used here, so this is real parallelism); serial with one thread or one item."""
+    """``[fn(x) for x in items]`` on ``worker_threads()`` Python threads (real parallelism where ``fn`` spends its
+    time without the GIL; see the module doc); serial with one thread or one item."""
     items = list(items)
     k = worker_threads()
     if k == 1 or len(items) < 2:
