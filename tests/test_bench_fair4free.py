@@ -39,6 +39,12 @@ def test_quick_suite_writes_results(tmp_path, data_dir):
     assert set(out["targets"]) == set(summary) | {f"{c} @own-split" for c in summary}
     for case in summary.values():  # the paper's own-split protocol beside every generated set and the original
         assert {f"{n} @own-split" for n in ("original", *GENERATED)} <= set(case)
+    for r in doc["results"]["runs"]:  # FairX's raw-s encoding beside the default; XGBoost splits on a binary s the
+        for name in ("original", "fair4free-mmd"):  # same way in both, so only the forest may differ
+            raw, onehot = r["rows"][f"{name} @raw-s"]["downstream"], r["rows"][name]["downstream"]
+            assert set(raw) == set(onehot) == set(doc["config"]["models"])
+            if "xgboost" in raw:
+                assert raw["xgboost"]["positive_rate_by_group"] == onehot["xgboost"]["positive_rate_by_group"]
     md = (tmp_path / "fair4free-paper.md").read_text()
     assert "paper: fair4free" in md and "compas" in md
     assert np.isfinite(run["fit_seconds"])
@@ -115,7 +121,7 @@ def test_threshold_optimizer_baseline_is_fitted_on_the_held_out_rows():
     train, valid, test = part(400), part(300), part(500)
     make = lambda: RandomForestClassifier(n_estimators=30, random_state=1)  # noqa: E731
     got = _baselines(train, valid, test, {"rf": make}, seed=2)["threshold-optimizer"]["rf"]
-    xs = [np.c_[d.X, d.s] for d in (train, valid, test)]
+    xs = [np.c_[d.X, np.eye(2)[d.s[:, 0]]] for d in (train, valid, test)]  # the models read s one-hot
     to = ThresholdOptimizer(estimator=make().fit(xs[0], train.y), constraints="demographic_parity",
                             predict_method="predict_proba", prefit=True).fit(xs[1], valid.y,
                                                                              sensitive_features=valid.s[:, 0])

@@ -26,9 +26,10 @@ def test_quick_run_writes_results_and_its_auto_row_is_fair4free_papers(tmp_path,
         assert set(theirs) == set(ours) and theirs["rates"] != ours["rates"]
     if run["label_shift"]["t"] == 0:  # no shift: the same rows and labels as the chosen mode's
         assert run["scores"]["rf"]["auto"] == run["scores"]["rf"][run["chosen"]]
-    # the default fit's own rows are the ones fair4free-paper scores as fair4free-mmd (same split, fit and forest)
+    # the default fit's own rows are the ones fair4free-paper scores as fair4free-mmd, here with s read raw as in
+    # its '@raw-s' row (same split, fit and forest)
     paper = get("fair4free-paper")(tmp_path / "paper", data_dir=data_dir, quick=True, cases="compas/sex")
-    rf = paper["summary"]["compas/sex"]["fair4free-mmd"]["rf"]
+    rf = paper["summary"]["compas/sex"]["fair4free-mmd @raw-s"]["rf"]
     assert run["scores"]["rf"]["auto"]["dpr"] == pytest.approx(rf["dpr"][0], abs=0, rel=0)
     assert run["scores"]["rf"]["auto"]["bacc"] == pytest.approx(rf["bacc"][0], abs=0, rel=0)
     # a second call finds every run in the log and computes nothing

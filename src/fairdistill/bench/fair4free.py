@@ -2,7 +2,10 @@
 
 Per dataset, sensitive attribute (sex, then race: Adult ``race_black``, COMPAS ``race``) and seed, these training sets
 are built and each trains a random forest (scikit-learn defaults) and, when ``xgboost`` is importable, an XGBoost
-classifier on (x, s) -> y, scored on the real test split:
+classifier on (x, s) -> y, scored on the real test split. The models read s one-hot, as ``fairdistill evaluate`` and
+Fair4Free's own choices do (``evaluation.model_inputs``; ``INPUTS``); rows marked ``@raw-s`` read s as one raw column
+instead, FairX's encoding (a forest draws a feature subset per split, so the two encodings train different forests;
+XGBoost scores every feature, so for a binary s both train the same trees):
 - ``original``: the real training rows;
 - ``teacher-prior``: z ~ N(0, I) through the fair teacher's decoder;
 - ``fair4free-mmd`` / ``-swd`` / ``-paper``: the student with each distillation loss on one shared teacher
@@ -73,9 +76,10 @@ PAPER = {
 }
 METRICS = ("dpr", "eor", "acc", "bacc", "recall", "f1", "density", "coverage", "coverage_dedup")
 # the configuration fields that decide what one run records (its run-log key)
-RUN_KEY = ("quick", "models", "fit_revision")
+RUN_KEY = ("quick", "models", "fit_revision", "inputs")
+INPUTS = "x and s one-hot (evaluation.model_inputs); @raw-s rows: x and s as one raw column"
 BASELINE_PROTOCOL = "threshold-optimizer fitted on the validation split"
-BASELINE_KEY = ("quick", "models", "baselines")
+BASELINE_KEY = ("quick", "models", "baselines", "inputs")
 
 
 def _models(seed: int, quick: bool):
@@ -88,6 +92,18 @@ def _models(seed: int, quick: bool):
     except ImportError:
         pass
     return out
+
+
+def raw_inputs(data) -> np.ndarray:
+    """x with s appended as raw integer columns, FairX's encoding of a model's inputs."""
+    return np.c_[data.X, data.s]
+
+
+def _encoder(train):
+    """data -> x with s one-hot (``evaluation.model_inputs``), with the axes' sizes of ``train``."""
+    from ..evaluation import model_inputs
+    n_values = [int(train.s[:, k].max(initial=0)) + 1 for k in range(train.s.shape[1])]
+    return lambda data: model_inputs(data, n_values, True)
 
 
 def _scores(y, pred, sf) -> dict:
@@ -147,11 +163,13 @@ def _baselines(train, valid, test, models, seed) -> dict:
     thresholds fitted on the held-out ``valid`` rows."""
     from fairlearn.postprocessing import ThresholdOptimizer
     from fairlearn.preprocessing import CorrelationRemover
-    xs_tr, xs_va, xs_te = (np.c_[d.X, d.s] for d in (train, valid, test))
+    xs_tr, xs_te = raw_inputs(train), raw_inputs(test)  # CorrelationRemover drops s: its encoding does not matter
     sf_te = test.s[:, 0]
     cr = CorrelationRemover(sensitive_feature_ids=[xs_tr.shape[1] - 1]).fit(xs_tr)
     out = {"correlation-remover": _downstream(cr.transform(xs_tr), train.y, cr.transform(xs_te), test.y, sf_te,
                                               models)}
+    enc = _encoder(train)
+    xs_tr, xs_va, xs_te = enc(train), enc(valid), enc(test)
     thr = {}
     for mname, make in models.items():
         to = ThresholdOptimizer(estimator=_Float64Proba(make().fit(xs_tr, train.y)), constraints="demographic_parity",
@@ -220,20 +238,21 @@ def _one(dataset, axis, seed, *, data_dir, quick, device, models):
     from ..metrics import RealBalls
     real_unique = np.unique(train.X, axis=0)
     balls = {"all": RealBalls(train.X, k=5, seed=seed), "distinct": RealBalls(real_unique, k=5, seed=seed)}
-    rows = {"original": {"downstream": _downstream(np.c_[train.X, train.s], train.y, np.c_[test.X, test.s], test.y,
-                                                   test.s[:, 0], models),
+    enc = _encoder(train)
+    rows = {"original": {"downstream": _downstream(enc(train), train.y, enc(test), test.y, test.s[:, 0], models),
                          **_fidelity(balls, test.X)},
-            "original @own-split": {"downstream": _own_split(np.c_[train.X, train.s], train.y, train.s[:, 0],
-                                                             models, seed)}}
+            "original @own-split": {"downstream": _own_split(enc(train), train.y, train.s[:, 0], models, seed)}}
+    for name, data in (("original", train), ("fair4free-mmd", model.synthetic_)):
+        rows[f"{name} @raw-s"] = {"downstream": _downstream(raw_inputs(data), data.y, raw_inputs(test), test.y,
+                                                            test.s[:, 0], models)}
     for name, syn in sets.items():
-        rows[name] = {"downstream": _downstream(np.c_[syn.X, syn.s], syn.y, np.c_[test.X, test.s], test.y,
-                                                test.s[:, 0], models), **_fidelity(balls, syn.X),
+        rows[name] = {"downstream": _downstream(enc(syn), syn.y, enc(test), test.y, test.s[:, 0], models),
+                      **_fidelity(balls, syn.X),
                       **({"picked": syn.provenance["picked"]} if "picked" in syn.provenance else {}),
                       "synthetic_positive_rate": float(syn.y.mean()),
                       "synthetic_group_positive_rate": {str(g): float(syn.y[syn.s[:, 0] == g].mean())
                                                         for g in np.unique(syn.s[:, 0])}}
-        rows[f"{name} @own-split"] = {"downstream": _own_split(np.c_[syn.X, syn.s], syn.y, syn.s[:, 0], models,
-                                                               seed)}
+        rows[f"{name} @own-split"] = {"downstream": _own_split(enc(syn), syn.y, syn.s[:, 0], models, seed)}
     gen = torch.Generator().manual_seed(seed)
     mu, logvar = (a.cpu() for a in model._posteriors_)
     latents = {"teacher": (mu + torch.randn(mu.shape, generator=gen) * (0.5 * logvar).exp()).numpy(),
@@ -308,7 +327,8 @@ def _markdown(summary, targets, config, bounds=None, picks=None) -> str:
     lines = ["# Fair4Free vs the paper (TARGETS.md §3)", "",
              f"Seeds: {config['seeds']}; downstream models: {', '.join(config['models'])}; tested on the real test "
              "split, except rows marked '@own-split' (the paper's FairX protocol: trained on 70% of that set, tested "
-             "on its own other 30%). Mean ± std over seeds. Density/coverage (k=5): synthetic x vs real training x; "
+             "on its own other 30%). The models read s one-hot (as `fairdistill evaluate`), except in rows marked "
+             "'@raw-s': s as one raw column, FairX's encoding. Mean ± std over seeds. Density/coverage (k=5): synthetic x vs real training x; "
              "on the 'original' rows, the real test rows vs the training rows: what a fresh sample of real people "
              "scores, the scale a perfect generator reaches (the test split is smaller than the synthetic sets). "
              "'paper' rows: Table 3 (COMPAS; every entry ± .01) and the known Adult values. fair4free-mmd is the "
@@ -383,12 +403,14 @@ def _setup(seeds: int | None, quick: bool, cases, suite: str = "fair4free-paper"
 def _run_log(out_dir: Path, quick: bool, models: dict) -> RunLog:
     from ..methods.fair4free.estimator import FIT_REVISION
     return RunLog(Path(out_dir) / "fair4free-paper.runs.jsonl",
-                  config_key({"quick": quick, "models": list(models), "fit_revision": FIT_REVISION}, RUN_KEY))
+                  config_key({"quick": quick, "models": list(models), "fit_revision": FIT_REVISION,
+                              "inputs": INPUTS}, RUN_KEY))
 
 
 def _baseline_log(out_dir: Path, quick: bool, models: dict) -> RunLog:
     return RunLog(Path(out_dir) / "fair4free-paper.baselines.jsonl",
-                  config_key({"quick": quick, "models": list(models), "baselines": BASELINE_PROTOCOL}, BASELINE_KEY))
+                  config_key({"quick": quick, "models": list(models), "baselines": BASELINE_PROTOCOL,
+                              "inputs": INPUTS}, BASELINE_KEY))
 
 
 def _cached(runs: RunLog) -> dict:
@@ -460,6 +482,7 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
               "quick": quick, "device": device, "models": list(models), "jobs": jobs,
               "cases": [list(c) for c in CASES if f"{c[0]}/{c[1]}" in summary],
               "fair4free": "default preset; students share one teacher", "baselines": BASELINE_PROTOCOL,
+              "inputs": INPUTS,
               "fair4free_effective_params": records[0].get("effective_params") if records else None}
     results = {"summary": summary, "targets": targets, "paper": {f"{d}/{a}": v for (d, a), v in PAPER.items()},
                "runs": records}

@@ -5,7 +5,9 @@ Per case (Adult / COMPAS, sex / race) and seed: one Fair4Free fit (default prese
 not depend on ``s_mode`` or ``label_shift``), then the training size's worth of rows drawn under each fixed mode in
 ``S_MODES`` (``Fair4Free.sample(n, s_mode=...)``, labels unshifted); each downstream model of fair4free-paper (random
 forest, and XGBoost when installed; scikit-learn / XGBoost defaults, 100 trees) is trained on each set and scored on
-the real test split: DPR, EOR, balanced accuracy, accuracy, positive rate. ``auto-unshifted`` is the chosen mode's
+the real test split: DPR, EOR, balanced accuracy, accuracy, positive rate. The models read s as one raw column
+(``fair4free.raw_inputs``, FairX's encoding; fair4free-paper's main rows read it one-hot): for a binary s XGBoost
+trains the same trees either way, a random forest does not. ``auto-unshifted`` is the chosen mode's
 row; then the default's ``label_shift="auto"`` is chosen on the same fit (``Fair4Free.choose_label_shift``, what the
 default fit runs after choosing the mode), and ``auto`` is the shifted draw: the default's ``synthetic_``, rows and
 labels. With XGBoost installed, ``auto-xgboost`` is the shift chosen again on the same fit and mode for XGBoost
@@ -32,7 +34,7 @@ import numpy as np
 
 from ..progress import log
 from .common import check_data, check_jobs, config_key, mean_std, run_stamp, run_tasks
-from .fair4free import _downstream, _models, _setup, _split
+from .fair4free import _downstream, _models, _setup, _split, raw_inputs
 from .runlog import RunLog
 
 SUITE = "fair4free-smode"
@@ -61,7 +63,7 @@ def _one(dataset: str, axis: str, seed: int, *, data_dir, quick: bool, device: s
     scores: dict = {name: {} for name in models}
 
     def score(row: str, syn) -> None:
-        res = _downstream(np.c_[syn.X, syn.s], syn.y, np.c_[test.X, test.s], test.y, test.s[:, 0], models)
+        res = _downstream(raw_inputs(syn), syn.y, raw_inputs(test), test.y, test.s[:, 0], models)
         for name in models:
             scores[name][row] = {k: res[name][k] for k in SCORES}
 
