@@ -45,9 +45,37 @@ def test_quick_suite_writes_results(tmp_path, data_dir):
             assert set(raw) == set(onehot) == set(doc["config"]["models"])
             if "xgboost" in raw:
                 assert raw["xgboost"]["positive_rate_by_group"] == onehot["xgboost"]["positive_rate_by_group"]
+    # the main rows' forest reads s one-hot: an independent fit on the first case's split gives its scores
+    from sklearn.ensemble import RandomForestClassifier
+
+    from fairdistill.bench.fair4free import _split
+    first = doc["results"]["runs"][0]
+    train, _, test = _split(first["dataset"], first["sensitive"], first["seed"], data_dir=data_dir, quick=True)
+    onehot = [np.c_[d.X, np.eye(2)[d.s[:, 0]]] for d in (train, test)]
+    pred = RandomForestClassifier(n_estimators=20, random_state=first["seed"], n_jobs=1).fit(
+        onehot[0], train.y).predict(onehot[1])
+    got = first["rows"]["original"]["downstream"]["rf"]
+    assert got["positive_rate"] == pytest.approx(pred.mean(), abs=0)
+    assert got["acc"] == pytest.approx(np.mean(pred == test.y), abs=0)
     md = (tmp_path / "fair4free-paper.md").read_text()
     assert "paper: fair4free" in md and "compas" in md
     assert np.isfinite(run["fit_seconds"])
+
+
+def test_inputs_put_s_one_hot_with_the_training_split_values_or_raw():
+    from fairdistill.bench.fair4free import _encoder, raw_inputs
+    from fairdistill.dataset import FairDataset
+    rng = np.random.default_rng(0)
+
+    def part(s):
+        return FairDataset(X=rng.normal(size=(len(s), 3)).astype(np.float32), y=np.arange(len(s)) % 2,
+                           s=np.asarray(s)[:, None], sensitive_names=["g"])
+
+    train, ones = part([0, 1, 1, 0, 1]), part([1, 1, 1])
+    enc = _encoder(train)
+    assert np.array_equal(enc(train), np.c_[train.X, [[1, 0], [0, 1], [0, 1], [1, 0], [0, 1]]])
+    assert np.array_equal(enc(ones), np.c_[ones.X, [[0, 1]] * 3])  # a set without group 0 keeps its column
+    assert np.array_equal(raw_inputs(train), np.c_[train.X, train.s])
 
 
 def test_own_split_protocol_matches_an_independent_sklearn_computation():

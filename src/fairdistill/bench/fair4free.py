@@ -5,7 +5,7 @@ are built and each trains a random forest (scikit-learn defaults) and, when ``xg
 classifier on (x, s) -> y, scored on the real test split. The models read s one-hot, as ``fairdistill evaluate`` and
 Fair4Free's own choices do (``evaluation.model_inputs``; ``INPUTS``); rows marked ``@raw-s`` read s as one raw column
 instead, FairX's encoding (a forest draws a feature subset per split, so the two encodings train different forests;
-XGBoost scores every feature, so for a binary s both train the same trees):
+XGBoost, by default, scores every feature, so for a binary s both predict the same):
 - ``original``: the real training rows;
 - ``teacher-prior``: z ~ N(0, I) through the fair teacher's decoder;
 - ``fair4free-mmd`` / ``-swd`` / ``-paper``: the student with each distillation loss on one shared teacher
@@ -36,11 +36,12 @@ distinct rows) holds a synthetic row. It is not the paper's metric; it is report
 default 10, ``quick`` 1.
 
 Every finished run is appended to the run log ``fair4free-paper.runs.jsonl`` (``runlog.RunLog``), stamped with the
-key of the settings that decide a run's record (``RUN_KEY``: ``quick``, the downstream models and Fair4Free's
-``FIT_REVISION``); a log written
-under another key is refused (use another ``--out``), so quick runs never mix with full ones. The two fairlearn
-baselines do not depend on Fair4Free and have their own log, ``fair4free-paper.baselines.jsonl`` (its key adds the
-baseline protocol, ``BASELINE_PROTOCOL``), so a change to them reruns them alone.
+key of the settings that decide a run's record (``RUN_KEY``: ``quick``, the downstream models, Fair4Free's
+``FIT_REVISION`` and the models' inputs, ``INPUTS``); a log written under another key is refused (use another
+``--out``), so quick runs never mix with full ones, nor runs whose models read s otherwise. The two fairlearn
+baselines do not depend on Fair4Free and have their own log, ``fair4free-paper.baselines.jsonl`` (its key swaps
+``FIT_REVISION`` for the baseline protocol, ``BASELINE_PROTOCOL``), so a change to them reruns them alone; both logs
+are checked before any run starts.
 """
 from __future__ import annotations
 
@@ -163,7 +164,8 @@ def _baselines(train, valid, test, models, seed) -> dict:
     thresholds fitted on the held-out ``valid`` rows."""
     from fairlearn.postprocessing import ThresholdOptimizer
     from fairlearn.preprocessing import CorrelationRemover
-    xs_tr, xs_te = raw_inputs(train), raw_inputs(test)  # CorrelationRemover drops s: its encoding does not matter
+    # CorrelationRemover regresses x on s, then drops s: for a binary s both encodings give the same projection
+    xs_tr, xs_te = raw_inputs(train), raw_inputs(test)
     sf_te = test.s[:, 0]
     cr = CorrelationRemover(sensitive_feature_ids=[xs_tr.shape[1] - 1]).fit(xs_tr)
     out = {"correlation-remover": _downstream(cr.transform(xs_tr), train.y, cr.transform(xs_te), test.y, sf_te,
@@ -328,7 +330,8 @@ def _markdown(summary, targets, config, bounds=None, picks=None) -> str:
              f"Seeds: {config['seeds']}; downstream models: {', '.join(config['models'])}; tested on the real test "
              "split, except rows marked '@own-split' (the paper's FairX protocol: trained on 70% of that set, tested "
              "on its own other 30%). The models read s one-hot (as `fairdistill evaluate`), except in rows marked "
-             "'@raw-s': s as one raw column, FairX's encoding. Mean ± std over seeds. Density/coverage (k=5): synthetic x vs real training x; "
+             "'@raw-s': s as one raw column, FairX's encoding (correlation-remover rows: s removed). Mean ± std over "
+             "seeds. Density/coverage (k=5): synthetic x vs real training x; "
              "on the 'original' rows, the real test rows vs the training rows: what a fresh sample of real people "
              "scores, the scale a perfect generator reaches (the test split is smaller than the synthetic sets). "
              "'paper' rows: Table 3 (COMPAS; every entry ± .01) and the known Adult values. fair4free-mmd is the "
@@ -456,6 +459,8 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = _run_log(out_dir, quick, models)
     done = _cached(runs)
+    base_log = _baseline_log(out_dir, quick, models)
+    base = {(r["dataset"], r["sensitive"], r["seed"]): r for r in base_log.records()}  # refused now, not after the runs
     tasks = [(d, a, s, data_dir, quick, device) for d, a, s in _todo(n_seeds, chosen, done)]
     for (dataset, axis, seed, *_), (rec, lat) in run_tasks(_one_task, tasks, jobs):
         rng = np.random.default_rng(seed)  # the figure shows the first seed's latents: keep 1,500 of those
@@ -467,8 +472,6 @@ def paper(out_dir: Path, *, data_dir=None, seeds: int | None = None, quick: bool
         log(f"[fair4free-paper] {dataset}/{axis} seed {seed}: {rec['run_seconds']:.0f}s")
     if not resume:  # the requested grid only
         done = {k: v for k, v in done.items() if k[:2] in chosen and k[2] < n_seeds}
-    base_log = _baseline_log(out_dir, quick, models)
-    base = {(r["dataset"], r["sensitive"], r["seed"]): r for r in base_log.records()}
     for key in sorted(set(done) - set(base), key=lambda k: (k[2], CASES.index(k[:2]))):
         base[key] = rec = _one_baselines(*key, data_dir=data_dir, quick=quick, models=_models(key[2], quick))
         base_log.append(rec)

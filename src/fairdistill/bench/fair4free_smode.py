@@ -1,16 +1,16 @@
 """How Fair4Free draws the sensitive value of a generated row, compared on fair4free-paper's cases (README, Fair4Free).
 
 Per case (Adult / COMPAS, sex / race) and seed: one Fair4Free fit (default preset but ``label_shift="none"``, so
-``s_mode="auto"``: q(s | z) is trained and the mode is chosen on the real training rows; the teacher and student do
-not depend on ``s_mode`` or ``label_shift``), then the training size's worth of rows drawn under each fixed mode in
+``s_mode="auto"``: q(s | z) is trained and the mode is chosen on the real training rows; the teacher and student do not
+depend on ``s_mode`` or ``label_shift``), then the training size's worth of rows drawn under each fixed mode in
 ``S_MODES`` (``Fair4Free.sample(n, s_mode=...)``, labels unshifted); each downstream model of fair4free-paper (random
-forest, and XGBoost when installed; scikit-learn / XGBoost defaults, 100 trees) is trained on each set and scored on
-the real test split: DPR, EOR, balanced accuracy, accuracy, positive rate. The models read s as one raw column
+forest, and XGBoost when installed; scikit-learn / XGBoost defaults, 100 trees) is trained on each set and scored on the
+real test split: DPR, EOR, balanced accuracy, accuracy, positive rate. The models read s as one raw column
 (``fair4free.raw_inputs``, FairX's encoding; fair4free-paper's main rows read it one-hot): for a binary s XGBoost
-trains the same trees either way, a random forest does not. ``auto-unshifted`` is the chosen mode's
-row; then the default's ``label_shift="auto"`` is chosen on the same fit (``Fair4Free.choose_label_shift``, what the
-default fit runs after choosing the mode), and ``auto`` is the shifted draw: the default's ``synthetic_``, rows and
-labels. With XGBoost installed, ``auto-xgboost`` is the shift chosen again on the same fit and mode for XGBoost
+predicts the same either way, a random forest does not. ``auto-unshifted`` is the chosen mode's row; then the default's
+``label_shift="auto"`` is chosen on the same fit (``Fair4Free.choose_label_shift``, what the default fit runs after
+choosing the mode), and ``auto`` is the shifted draw: the default's ``synthetic_``, rows and labels. With XGBoost
+installed, ``auto-xgboost`` is the shift chosen again on the same fit and mode for XGBoost
 (``selection_model="xgboost"``): the best t differs between models. The record keeps which mode auto chose, what each
 candidate scored on the training rows (``selection``), the shift's t and its candidates' scores (``label_shift``, and
 ``label_shift_xgboost``).
