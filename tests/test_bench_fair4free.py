@@ -76,6 +76,8 @@ def test_inputs_put_s_one_hot_with_the_training_split_values_or_raw():
     assert np.array_equal(enc(train), np.c_[train.X, [[1, 0], [0, 1], [0, 1], [1, 0], [0, 1]]])
     assert np.array_equal(enc(ones), np.c_[ones.X, [[0, 1]] * 3])  # a set without group 0 keeps its column
     assert np.array_equal(raw_inputs(train), np.c_[train.X, train.s])
+    from fairdistill.evaluation import sensitive_sizes
+    assert sensitive_sizes(part([0, 0])) == [1] and sensitive_sizes(part([0, 0]), None, ones) == [2]
 
 
 def test_own_split_protocol_matches_an_independent_sklearn_computation():

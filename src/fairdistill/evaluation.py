@@ -25,6 +25,12 @@ from .models import make as make_model
 from .progress import log
 
 
+def sensitive_sizes(*datasets: FairDataset | None) -> list[int]:
+    """Values per sensitive axis, 1 + the largest code in any of ``datasets`` (None skipped): the one-hot widths."""
+    sets = [d for d in datasets if d is not None]
+    return [int(max(d.s[:, k].max(initial=0) for d in sets)) + 1 for k in range(sets[0].s.shape[1])]
+
+
 def model_inputs(data: FairDataset, n_values: list[int], use_sensitive: bool) -> np.ndarray:
     """Images unchanged; tabular X with one one-hot block per sensitive axis appended (code -1 -> all zeros)."""
     if data.modality == "image" or not use_sensitive:
@@ -225,9 +231,7 @@ def evaluate(synthetic: FairDataset, test: FairDataset, model: str | None = None
     w = synthetic.w
     model = model or ("convnet" if test.modality == "image" else "mlp")
     n_classes = max(int(test.n_classes), int(synthetic.n_classes))
-    n_values = [int(max(synthetic.s[:, k].max(initial=0), test.s[:, k].max(initial=0),
-                        *([valid.s[:, k].max(initial=0)] if valid is not None else []))) + 1
-                for k in range(test.s.shape[1])]
+    n_values = sensitive_sizes(synthetic, test, valid)
     Xs = model_inputs(synthetic, n_values, use_sensitive)
     Xt = model_inputs(test, n_values, use_sensitive)
     v = None if valid is None else (model_inputs(valid, n_values, use_sensitive), valid.y)

@@ -102,8 +102,8 @@ def raw_inputs(data) -> np.ndarray:
 
 def _encoder(train):
     """data -> x with s one-hot (``evaluation.model_inputs``), with the axes' sizes of ``train``."""
-    from ..evaluation import model_inputs
-    n_values = [int(train.s[:, k].max(initial=0)) + 1 for k in range(train.s.shape[1])]
+    from ..evaluation import model_inputs, sensitive_sizes
+    n_values = sensitive_sizes(train)
     return lambda data: model_inputs(data, n_values, True)
 
 

@@ -47,9 +47,9 @@ class _Scorer:
     each row: ``gid``)."""
 
     def __init__(self, model, data: FairDataset, gid: np.ndarray):
-        from ...evaluation import model_inputs
+        from ...evaluation import model_inputs, sensitive_sizes
         self.model, self.data, self.gid = model, data, gid
-        self.n_values = [int(data.s[:, k].max(initial=0)) + 1 for k in range(data.s.shape[1])]
+        self.n_values = sensitive_sizes(data)
         self.X_real = model_inputs(data, self.n_values, True)
 
     def __call__(self, syn) -> dict:
